@@ -1,0 +1,3 @@
+"""ao: orchestrate fleets of AI coding agents in tmux sessions and git worktrees."""
+
+__version__ = "0.1.0"

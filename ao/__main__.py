@@ -1,0 +1,3 @@
+from ao.cli import main
+
+main()

@@ -1,0 +1,73 @@
+"""Project commands: start, add-project, remove-project."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+
+def start(
+    target: str = typer.Argument(None, metavar="[PATH|URL]", help="Repo path or URL (default: here)."),
+    name: str = typer.Option(None, "--name", help="Project id (default: the directory name)."),
+    json_out: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Set up ao for a repo: find or write the config (clone a URL first). Safe to re-run."""
+    from ao.cli.output import emit_json, out
+    from ao.projects import start as start_project
+
+    result = start_project(target, Path.cwd(), name=name)
+    if json_out:
+        emit_json({
+            "config": str(result.config_path), "project": result.project_id,
+            "created_config": result.created_config, "added_project": result.added_project,
+            "cloned": result.cloned, "agent": result.agent,
+        })  # fmt: skip
+        return
+    if result.created_config:
+        out(f"wrote {result.config_path} (kept out of git via .git/info/exclude)")
+    elif result.added_project:
+        out(f"added project {result.project_id} to {result.config_path}")
+    else:
+        out(f"project {result.project_id} is already set up in {result.config_path}")
+    out(f"project {result.project_id}: agent {result.agent}")
+    out('next: ao new "describe the task"   then: ao status')
+
+
+def add_project(
+    target: str = typer.Argument(..., metavar="PATH|URL"),
+    name: str = typer.Option(None, "--name", help="Project id (default: the directory name)."),
+) -> None:
+    """Add a repository to the current config (clone a URL first)."""
+    from ao.cli.output import out
+    from ao.config import find_config_path
+    from ao.errors import ConfigError
+    from ao.projects import start as start_project
+
+    if find_config_path() is None:
+        raise ConfigError("no config to add to", hint="run `ao start` in a repository first")
+    result = start_project(target, Path.cwd(), name=name)
+    verb = "added" if result.added_project else "already present:"
+    out(f"{verb} project {result.project_id} in {result.config_path}")
+
+
+def remove_project(
+    name: str = typer.Argument(..., metavar="NAME"),
+    force: bool = typer.Option(False, "--force", help="Remove even with live sessions."),
+) -> None:
+    """Remove a project from the config. Its sessions' state and worktrees are not deleted."""
+    from ao.cli.output import out
+    from ao.context import Context
+    from ao.projects import remove_project as remove
+
+    ctx = Context.load()
+    proj = ctx.project(name)
+    remove(ctx.loaded.path, name, live_sessions=len(proj.store.list()), force=force)
+    out(f"removed project {name} from {ctx.loaded.path} (state kept in {proj.paths.root})")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the project commands to ``app``."""
+    app.command("start")(start)
+    app.command("add-project")(add_project)
+    app.command("remove-project")(remove_project)

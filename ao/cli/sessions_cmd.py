@@ -1,0 +1,334 @@
+"""Session commands: new, list, status, send, logs, attach, stop, restore."""
+
+from __future__ import annotations
+
+import sys
+import typing as t
+from pathlib import Path
+
+import typer
+
+if t.TYPE_CHECKING:
+    from ao.context import Context, Project
+    from ao.sessions import SessionView
+    from ao.state import Session
+
+ProjectOpt = typer.Option(None, "--project", "-p", help="Project id (default: the one you are in).")
+JsonOpt = typer.Option(False, "--json", help="Print JSON: {\"v\": 1, \"data\": ...}.")
+
+
+def _ctx() -> Context:
+    from ao.context import Context
+
+    return Context.load()
+
+
+def _find(ctx: Context, session_id: str, project: str | None) -> tuple[Project, Session]:
+    from ao.state import validate_session_id
+
+    validate_session_id(session_id)
+    return ctx.find_session(session_id, project)
+
+
+def new(
+    task: str = typer.Argument(..., help="What the agent should do (use - to read stdin)."),
+    project: str = ProjectOpt,
+    agent: str = typer.Option(None, "--agent", "-a", help="Agent plugin (default: config)."),
+    branch: str = typer.Option(None, "--branch", "-b", help="Branch name (default: ao/<session>)."),
+    name: str = typer.Option(None, "--name", "-n", help="Session id instead of <prefix>-<N>."),
+    ready_timeout: float = typer.Option(30.0, help="Seconds to wait for the agent to be ready."),
+    json_out: bool = JsonOpt,
+) -> None:
+    """Start a session: a worktree on its own branch and the agent in its own tmux session."""
+    from ao.cli.output import emit_json, out, spinner
+    from ao.spawn import spawn
+
+    if task == "-":
+        task = sys.stdin.read()
+    ctx = _ctx()
+    proj = ctx.select_project(project)
+    with spinner(f"starting a session in {proj.id}"):
+        result = spawn(ctx, proj, task, agent_name=agent, branch=branch, name=name, ready_timeout=ready_timeout)
+    if json_out:
+        session = proj.store.read(result.session_id)
+        from ao.sessions import view
+
+        data = view(ctx, session).to_json()
+        data["delivery"] = result.delivery
+        emit_json(data)
+        return
+    out(f"started {result.session_id} on {result.branch} ({result.delivery})")
+    out(f"  worktree: {result.worktree}")
+    out(f"  attach:   ao attach {result.session_id}")
+
+
+def list_(
+    project: str = ProjectOpt,
+    all_: bool = typer.Option(False, "--all", help="Include stopped (archived) sessions."),
+    json_out: bool = JsonOpt,
+) -> None:
+    """List sessions (one tmux call for all of them)."""
+    from ao.sessions import views
+
+    ctx = _ctx()
+    projects = [ctx.project(project)] if project else ctx.projects()
+    rows = [v.to_json() for v in views(ctx, projects)]
+    if all_:
+        rows += _archived_rows(projects)
+    _render(rows, json_out)
+
+
+def _archived_rows(projects: list[Project]) -> list[dict[str, t.Any]]:
+    from ao import kvfile
+
+    rows = []
+    for proj in projects:
+        if not proj.paths.archive.is_dir():
+            continue
+        for path in sorted(proj.paths.archive.iterdir()):
+            data = kvfile.loads(path.read_text(encoding="utf-8"))
+            rows.append(
+                {
+                    "id": data.get("id"), "project": data.get("project"), "agent": data.get("agent"),
+                    "runtime": data.get("runtime"), "branch": data.get("branch"),
+                    "worktree": data.get("worktree"), "status": data.get("status", "killed"),
+                    "activity": "exited", "created_at": data.get("created_at"),
+                    "updated_at": data.get("updated_at"), "tmux": None, "task": data.get("task"),
+                    "error": data.get("error"), "archived_at": data.get("archived_at"),
+                }
+            )  # fmt: skip
+    return rows
+
+
+def _render(rows: list[dict[str, t.Any]], json_out: bool) -> None:
+    from ao.cli.output import emit_json, out, table
+
+    if json_out:
+        emit_json(rows)
+        return
+    if not rows:
+        out("no sessions (start one with `ao new TASK`)")
+        return
+    table(
+        ["SESSION", "PROJECT", "AGENT", "STATUS", "ACTIVITY", "BRANCH", "TASK"],
+        [
+            [r["id"], r["project"], r["agent"], r["status"], r["activity"], r["branch"] or "-",
+             _short(r["task"] or "")]
+            for r in rows
+        ],
+    )  # fmt: skip
+
+
+def _short(text: str, width: int = 48) -> str:
+    line = text.strip().splitlines()[0] if text.strip() else ""
+    return line if len(line) <= width else line[: width - 1] + "…"
+
+
+def status(
+    session_id: str = typer.Argument(None, metavar="[SESSION]", help="One session in detail."),
+    project: str = ProjectOpt,
+    json_out: bool = JsonOpt,
+) -> None:
+    """Show sessions with their live activity, or one session with the evidence behind it."""
+    from ao.cli.output import emit_json, out
+    from ao.sessions import view, views
+
+    ctx = _ctx()
+    if session_id is None:
+        projects = [ctx.project(project)] if project else ctx.projects()
+        _render([v.to_json() for v in views(ctx, projects, screen=True)], json_out)
+        return
+    _, session = _find(ctx, session_id, project)
+    v = view(ctx, session)
+    data = _detail(v)
+    if json_out:
+        emit_json(data)
+        return
+    width = max(len(k) for k in data)
+    for key, value in data.items():
+        if value not in (None, ""):
+            out(f"{key:<{width}}  {value}")
+
+
+def _detail(v: SessionView) -> dict[str, t.Any]:
+    data = v.to_json()
+    ev = v.activity.evidence
+    data["evidence"] = {"source": ev.source, "detail": ev.detail, "age": ev.age}
+    data["pane"] = v.session.get("pane_id") or None
+    data["prompt_delivery"] = v.session.get("prompt_delivery") or None
+    return data
+
+
+def send(
+    session_id: str = typer.Argument(..., metavar="SESSION"),
+    text: str = typer.Argument(None, help="Message text; '-' reads stdin."),
+    file: Path = typer.Option(None, "--file", "-f", help="Read the message from a file."),
+    project: str = ProjectOpt,
+    wait: float = typer.Option(10.0, help="Seconds to wait for the agent to be ready before queueing."),
+    json_out: bool = JsonOpt,
+) -> None:
+    """Deliver a message to a session's agent: delivered, queued (busy), or unconfirmed."""
+    from ao.cli.output import emit_json, info, out
+    from ao.errors import UsageError
+    from ao.sessions import send as send_message
+
+    sources = [text is not None, file is not None]
+    if sum(sources) != 1:
+        raise UsageError("give the message as TEXT, '-' (stdin) or --file F — exactly one")
+    if file is not None:
+        try:
+            message = file.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(f"cannot read {file}: {exc.strerror}") from None
+    elif text == "-":
+        message = sys.stdin.read()
+    else:
+        message = text
+    if not message.strip():
+        raise UsageError("the message is empty")
+    ctx = _ctx()
+    proj, session = _find(ctx, session_id, project)
+    result = send_message(ctx, proj, session, message, wait=wait)
+    if json_out:
+        emit_json({"session": session_id, "status": result.status, "detail": result.detail})
+    else:
+        out(f"{result.status}: {result.detail}")
+    if result.status == "unconfirmed":
+        info(f"ao: the message reached {session_id}'s input but no turn started; check `ao logs {session_id}`")
+        raise typer.Exit(1)
+
+
+def logs(
+    session_id: str = typer.Argument(..., metavar="SESSION"),
+    lines: int = typer.Option(50, "-n", "--lines", min=1, help="Number of lines."),
+    follow: bool = typer.Option(False, "--follow", "-f", help="Keep printing new output."),
+    project: str = ProjectOpt,
+) -> None:
+    """Print what the session's agent shows (its saved last screen once stopped)."""
+    from ao.cli.output import out
+    from ao.sessions import follow as follow_output
+    from ao.sessions import logs as read_logs
+
+    ctx = _ctx()
+    from ao.state import validate_session_id
+
+    validate_session_id(session_id)
+    if follow:
+        _, session = _find(ctx, session_id, project)
+        for line in follow_output(ctx, session):
+            out(line)
+            sys.stdout.flush()
+        return
+    projects = [ctx.project(project)] if project else ctx.projects()
+    last_error: Exception | None = None
+    for proj in projects:
+        try:
+            out(read_logs(ctx, proj, session_id, lines))
+            return
+        except Exception as exc:  # try the next project
+            last_error = exc
+    assert last_error is not None
+    raise last_error
+
+
+def attach(
+    session_id: str = typer.Argument(..., metavar="SESSION"),
+    project: str = ProjectOpt,
+    print_only: bool = typer.Option(False, "--print", help="Print the command instead of running it."),
+) -> None:
+    """Attach to the session's tmux session (switch-client when already inside tmux)."""
+    import os
+    import shlex
+
+    from ao.cli.output import out
+    from ao.context import inside_tmux
+    from ao.sessions import attach_argv
+
+    ctx = _ctx()
+    _, session = _find(ctx, session_id, project)
+    argv = attach_argv(ctx, session, inside=inside_tmux())
+    if print_only:
+        out(shlex.join(argv))
+        return
+    os.execvp(argv[0], argv)  # noqa: S606 - argv list, replaces ao with tmux
+
+
+def stop(
+    session_id: str = typer.Argument(None, metavar="[SESSION]"),
+    project: str = ProjectOpt,
+    all_: bool = typer.Option(False, "--all", help="Stop every session of --project."),
+    force: bool = typer.Option(
+        False, "--force", help="Remove worktrees with work (uncommitted work is saved as a WIP commit first)."
+    ),
+    json_out: bool = JsonOpt,
+) -> None:
+    """Stop sessions: end the agent, archive metadata, keep any worktree holding work."""
+    from ao.cli.output import emit_json, out
+    from ao.errors import UsageError
+    from ao.sessions import stop as stop_session
+
+    ctx = _ctx()
+    if all_:
+        if session_id or not project:
+            raise UsageError("use either SESSION or --project P --all")
+        proj = ctx.project(project)
+        targets = [(proj, s) for s in proj.store.list()]
+    elif session_id:
+        targets = [_find(ctx, session_id, project)]
+    else:
+        raise UsageError("name a SESSION, or use --project P --all")
+    results = [stop_session(ctx, proj, s, force=force) for proj, s in targets]
+    if json_out:
+        emit_json([
+            {"id": r.session_id, "worktree": r.worktree, "worktree_removed": r.worktree_removed,
+             "snapshot": r.snapshot, "kept_reason": r.kept_reason, "archived": r.archived}
+            for r in results
+        ])  # fmt: skip
+        return
+    for r in results:
+        if r.kept_reason:
+            out(f"stopped {r.session_id}; kept worktree {r.worktree} ({r.kept_reason}); "
+                f"`ao restore {r.session_id}` resumes, `ao stop` after `ao restore` with --force removes it")
+        elif r.snapshot:
+            out(f"stopped {r.session_id}; uncommitted work saved as commit {r.snapshot[:12]} on its branch")
+        else:
+            out(f"stopped {r.session_id}")
+
+
+def restore(
+    session_id: str = typer.Argument(..., metavar="SESSION"),
+    project: str = ProjectOpt,
+    resend: bool = typer.Option(False, "--resend", help="Type the original task again after launch."),
+    json_out: bool = JsonOpt,
+) -> None:
+    """Restart a stopped or exited session in its worktree, on its branch, with the same id."""
+    from ao.cli.output import emit_json, out
+    from ao.sessions import restore as restore_session
+    from ao.sessions import view
+    from ao.state import validate_session_id
+
+    validate_session_id(session_id)
+    ctx = _ctx()
+    candidates = [ctx.project(project)] if project else ctx.projects()
+    proj = next((p for p in candidates if p.store.exists(session_id) or p.store.archived(session_id)), None)
+    if proj is None:
+        from ao.errors import NotFoundError
+
+        raise NotFoundError(f"no session {session_id!r}, live or archived", hint="see `ao list --all`")
+    session = restore_session(ctx, proj, session_id, resend=resend)
+    if json_out:
+        emit_json(view(ctx, session).to_json())
+    else:
+        out(f"restored {session_id} in {session.get('worktree')}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the session commands to ``app``."""
+    app.command("new")(new)
+    app.command("list")(list_)
+    app.command("status")(status)
+    app.command("send")(send)
+    app.command("logs")(logs)
+    app.command("attach")(attach)
+    app.command("stop")(stop)
+    app.command("restore")(restore)

@@ -1,0 +1,410 @@
+"""The shape of ``agent-orchestrator.yaml``: pydantic v2 models, unknown keys rejected.
+
+YAML keys are camelCase (``defaultBranch``); Python attributes are snake_case. The JSON
+Schema served by ``ao config schema`` is generated from these models.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+import typing as t
+from pathlib import Path
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
+from pydantic.alias_generators import to_camel
+
+if t.TYPE_CHECKING:
+    from pydantic.json_schema import JsonDict
+
+SCHEMA_VERSION = 1
+NAME_RE = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
+PREFIX_RE = r"^[a-z0-9][a-z0-9_-]{0,31}$"
+DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+
+Permissions = t.Literal["default", "accept-edits", "auto", "bypass"]
+Priority = t.Literal["urgent", "action", "warning", "info"]
+
+
+def parse_duration(value: str | int | float) -> float:
+    """Seconds in ``90s``, ``30m``, ``1.5h``, ``1d`` (a bare number is seconds)."""
+    if isinstance(value, bool):
+        raise ValueError("a duration must be a number of seconds or a string like '30m'")
+    if isinstance(value, int | float):
+        if value < 0:
+            raise ValueError("a duration cannot be negative")
+        return float(value)
+    if not isinstance(value, str):
+        raise ValueError("a duration must be a number of seconds or a string like '30m'")
+    match = DURATION_RE.match(value)
+    if not match:
+        raise ValueError(f"invalid duration {value!r}: use a number with ms, s, m, h or d, e.g. '90s'")
+    return float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+
+
+class Model(BaseModel):
+    """Base: camelCase aliases, unknown keys are errors, values validated on assignment."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        alias_generator=to_camel,
+        populate_by_name=True,
+        validate_assignment=True,
+        field_title_generator=lambda name, info: info.alias or to_camel(name),
+    )
+
+
+Command = list[str]
+
+_STRING: JsonDict = {"type": "string"}
+_ARGV: JsonDict = {"type": "array", "items": {"type": "string"}}
+_DURATION: JsonDict = {"type": "string", "pattern": DURATION_RE.pattern}
+
+
+def _also(*alternatives: JsonDict) -> t.Callable[[JsonDict], None]:
+    """Widen a field's JSON Schema to the extra shapes a ``mode="before"`` validator accepts."""
+
+    def widen(schema: JsonDict) -> None:
+        if "anyOf" not in schema:
+            moved = {k: schema.pop(k) for k in ("type", "items", "$ref") if k in schema}
+            schema["anyOf"] = [moved]
+        options = t.cast(list[t.Any], schema["anyOf"])
+        null = [o for o in options if o == {"type": "null"}]
+        schema["anyOf"] = [o for o in options if o not in null] + list(alternatives) + null
+
+    return widen
+
+
+def _also_items(*alternatives: JsonDict) -> t.Callable[[JsonDict], None]:
+    """Like ``_also`` but for the items of an array field."""
+
+    def widen(schema: JsonDict) -> None:
+        items = t.cast("JsonDict", schema["items"])
+        schema["items"] = {"anyOf": [items, *alternatives]}
+
+    return widen
+
+
+def _as_argv(value: t.Any) -> t.Any:
+    """A command is an argv list; a string is split like a shell would, but never run by one."""
+    if isinstance(value, str):
+        return shlex.split(value)
+    return value
+
+
+class PostCreateCommand(Model):
+    """A command run in a fresh worktree, with its own timeout."""
+
+    run: Command = Field(
+        description="The command: an argv list, or a string split like a shell would "
+        "(never run by one).",
+        json_schema_extra=_also(_STRING),
+    )
+    timeout: float = Field(default=300.0, gt=0, description="Seconds before the command is killed.")
+
+    @field_validator("run", mode="before")
+    @classmethod
+    def _split(cls, v: t.Any) -> t.Any:
+        return _as_argv(v)
+
+    @field_validator("run")
+    @classmethod
+    def _non_empty(cls, v: Command) -> Command:
+        if not v:
+            raise ValueError("a command needs at least a program name")
+        return v
+
+
+class Defaults(Model):
+    """Plugins used when a project does not choose its own."""
+
+    runtime: str = Field(default="tmux", description="Runtime plugin that hosts sessions.")
+    agent: str = Field(
+        default="auto", description="Agent plugin; 'auto' picks an installed agent CLI."
+    )
+    workspace: str = Field(
+        default="worktree", description="Workspace plugin that gives each session its checkout."
+    )
+    tracker: str = Field(default="github", description="Issue tracker plugin.")
+    scm: str = Field(default="github", description="Code host plugin (pull requests, CI).")
+    terminal: str = Field(default="tmux", description="Terminal plugin that opens sessions.")
+    notifiers: list[str] = Field(
+        default_factory=list,
+        description="Notifiers (keys of 'notifiers') used when notificationRouting has no entry.",
+    )
+
+
+class ProjectConfig(Model):
+    """One repository that ao runs sessions in."""
+
+    name: str | None = Field(default=None, description="Display name (default: the project id).")
+    repo: str | None = Field(default=None, description="owner/name on the code host, when known.")
+    path: Path = Field(
+        description="The repository's directory; relative to this file's directory, '~' expanded."
+    )
+    default_branch: str = Field(
+        default="main", description="Branch new worktrees start from and pull requests target."
+    )
+    session_prefix: str | None = Field(
+        default=None,
+        pattern=PREFIX_RE,
+        description="Prefix of session ids (default: initials of the project id); must be "
+        "unique across projects.",
+    )
+    workdir: str | None = Field(
+        default=None, description="Subdirectory of the worktree that agents start in."
+    )
+    agent: str | None = Field(default=None, description="Agent plugin (default: defaults.agent).")
+    runtime: str | None = Field(
+        default=None, description="Runtime plugin (default: defaults.runtime)."
+    )
+    workspace: str | None = Field(
+        default=None, description="Workspace plugin (default: defaults.workspace)."
+    )
+    tracker: str | None = Field(
+        default=None, description="Issue tracker plugin (default: defaults.tracker)."
+    )
+    scm: str | None = Field(default=None, description="Code host plugin (default: defaults.scm).")
+    model: str | None = Field(default=None, description="Model the agent is asked to use.")
+    permissions: Permissions = Field(
+        default="default", description="How much the agent may do without asking."
+    )
+    agent_rules: str | None = Field(
+        default=None, description="Extra instructions given to every agent of this project."
+    )
+    agent_rules_file: str | None = Field(
+        default=None, description="File in the repository whose text is given as agent rules."
+    )
+    post_create: list[PostCreateCommand] = Field(
+        default_factory=list,
+        description="Commands run in each new worktree before the agent starts; an item may "
+        "be a string, an argv list or {run, timeout}.",
+        json_schema_extra=_also_items(_STRING, _ARGV),
+    )
+    symlinks: list[str] = Field(
+        default_factory=list,
+        description="Paths symlinked from the main checkout into each worktree.",
+    )
+    copy_: list[str] = Field(
+        default_factory=list,
+        alias="copy",
+        description="Paths copied from the main checkout into each worktree (e.g. .env).",
+    )
+    max_sessions: int | None = Field(
+        default=None, ge=1, description="Most sessions of this project running at once."
+    )
+    env: dict[str, str] = Field(
+        default_factory=dict,
+        description="Environment variables set in every session; write secrets as ${NAME}.",
+    )
+
+    @field_validator("post_create", mode="before")
+    @classmethod
+    def _commands(cls, v: t.Any) -> t.Any:
+        if isinstance(v, list):
+            return [{"run": c} if isinstance(c, str | list) else c for c in v]
+        return v
+
+    @field_validator("symlinks", "copy_")
+    @classmethod
+    def _relative(cls, v: list[str]) -> list[str]:
+        for item in v:
+            p = Path(item)
+            if p.is_absolute() or ".." in p.parts:
+                raise ValueError(f"{item!r} must be a path inside the repository (no '..', not absolute)")
+        return v
+
+    @field_validator("workdir")
+    @classmethod
+    def _workdir(cls, v: str | None) -> str | None:
+        if v is not None and (Path(v).is_absolute() or ".." in Path(v).parts):
+            raise ValueError("workdir must be a relative path inside the repository")
+        return v
+
+    @model_validator(mode="after")
+    def _rules(self) -> ProjectConfig:
+        if self.agent_rules and self.agent_rules_file:
+            raise ValueError("set agentRules or agentRulesFile, not both")
+        return self
+
+
+def _project_id(pid: str) -> str:
+    if not re.match(NAME_RE, pid):
+        raise ValueError(
+            f"project id {pid!r} must start with a letter or digit and use only "
+            "letters, digits, '-' and '_' (at most 64 characters)"
+        )
+    return pid
+
+
+ProjectId = t.Annotated[str, AfterValidator(_project_id)]
+
+
+class AgentOptions(Model):
+    """Per-agent settings under ``agents.<name>``."""
+
+    command: Command | None = Field(
+        default=None,
+        description="Command line that starts the agent: argv list or string.",
+        json_schema_extra=_also(_STRING),
+    )
+    model: str | None = Field(default=None, description="Model the agent is asked to use.")
+    permissions: Permissions | None = Field(
+        default=None, description="How much the agent may do without asking."
+    )
+    ready_pattern: str | None = Field(
+        default=None, description="Regex that, once on screen, means the agent takes input."
+    )
+    settle_delay: float | None = Field(
+        default=None, ge=0, description="Seconds of quiet output before input is sent."
+    )
+
+    @field_validator("command", mode="before")
+    @classmethod
+    def _split(cls, v: t.Any) -> t.Any:
+        return _as_argv(v)
+
+
+class TmuxOptions(Model):
+    """How ao talks to tmux."""
+
+    socket: str | None = Field(
+        default=None, description="tmux socket name (tmux -L); AO_TMUX_SOCKET overrides it."
+    )
+
+
+class Reaction(Model):
+    """What the lifecycle does when a condition holds (used by ``ao watch``)."""
+
+    auto: bool = Field(default=True, description="Act without asking; false only notifies.")
+    action: t.Literal["send-to-agent", "notify", "merge"] = Field(
+        default="notify", description="What to do when the reaction fires."
+    )
+    retries: int | None = Field(
+        default=None, ge=0, description="How often the action is retried before escalating."
+    )
+    escalate_after: float | int | None = Field(
+        default=None,
+        description="Escalate to a notification after this many attempts (an integer) or "
+        "this long (a duration such as '30m').",
+        json_schema_extra=_also(_DURATION),
+    )
+    message: str | None = Field(
+        default=None, description="Text sent to the agent or put in the notification."
+    )
+    priority: Priority | None = Field(default=None, description="Priority of the notification.")
+    strategy: t.Literal["merge", "squash", "rebase"] | None = Field(
+        default=None, description="How to merge when action is merge."
+    )
+    delete_after: float | None = Field(
+        default=None,
+        description="Duration after which what the reaction acted on is cleaned up.",
+        json_schema_extra=_also(_DURATION),
+    )
+    condition: str | None = Field(default=None, description="Extra condition for firing.")
+    threshold: float | None = Field(
+        default=None,
+        description="How long the condition must hold before firing (a duration).",
+        json_schema_extra=_also(_DURATION),
+    )
+
+    @field_validator("delete_after", "threshold", mode="before")
+    @classmethod
+    def _duration(cls, v: t.Any) -> t.Any:
+        return None if v is None else parse_duration(v)
+
+    @field_validator("escalate_after", mode="before")
+    @classmethod
+    def _escalate(cls, v: t.Any) -> t.Any:
+        # a bare integer is a number of attempts; a string is a duration
+        if v is None or (isinstance(v, int) and not isinstance(v, bool)):
+            return v
+        return parse_duration(v)
+
+
+class NotifierConfig(BaseModel):
+    """``notifiers.<name>``: a plugin name plus that plugin's own options."""
+
+    model_config = ConfigDict(extra="allow")
+
+    plugin: str = Field(description="Notifier plugin; the other keys are its options.")
+
+
+class Power(Model):
+    """Power management while sessions run."""
+
+    prevent_idle_sleep: bool = Field(
+        default=False, description="Keep the machine awake while sessions run."
+    )
+
+
+class AoConfig(Model):
+    """The whole ``agent-orchestrator.yaml``."""
+
+    schema_: str | None = Field(
+        default=None,
+        alias="$schema",
+        description="Path or URL of this file's JSON Schema, for editors; ao ignores it.",
+    )
+    port: int = Field(default=3000, ge=1, le=65535, description="Port of the local dashboard.")
+    defaults: Defaults = Field(
+        default_factory=Defaults, description="Plugins used when a project does not choose."
+    )
+    projects: dict[ProjectId, ProjectConfig] = Field(
+        default_factory=dict,
+        description="The repositories ao runs sessions in, keyed by project id.",
+        json_schema_extra={"propertyNames": {"pattern": NAME_RE}},
+    )
+    agents: dict[str, AgentOptions] = Field(
+        default_factory=dict, description="Settings per agent plugin, keyed by plugin name."
+    )
+    tmux: TmuxOptions = Field(default_factory=TmuxOptions, description="How ao talks to tmux.")
+    max_sessions: int | None = Field(
+        default=None, ge=1, description="Most sessions running at once across all projects."
+    )
+    reactions: dict[str, Reaction] = Field(
+        default_factory=dict,
+        description="What `ao watch` does when a condition holds, keyed by condition name.",
+    )
+    notifiers: dict[str, NotifierConfig] = Field(
+        default_factory=dict, description="Notification channels, keyed by a name you choose."
+    )
+    notification_routing: dict[Priority, list[str]] = Field(
+        default_factory=dict, description="Which notifiers receive each priority."
+    )
+    power: Power = Field(default_factory=Power, description="Power management.")
+
+    @field_validator("projects")
+    @classmethod
+    def _unique_prefixes(cls, v: dict[str, ProjectConfig]) -> dict[str, ProjectConfig]:
+        # checked on the projects mapping (not the model) so errors point at `projects:`
+        seen: dict[str, str] = {}
+        for pid, proj in v.items():
+            prefix = proj.session_prefix or default_prefix(pid)
+            if prefix in seen:
+                raise ValueError(
+                    f"projects {seen[prefix]!r} and {pid!r} share sessionPrefix {prefix!r}; "
+                    "give one of them its own sessionPrefix"
+                )
+            seen[prefix] = pid
+        return v
+
+
+def default_prefix(name: str) -> str:
+    """A short session prefix from a project name: initials of kebab/snake/Camel parts."""
+    parts = [p for p in re.split(r"[-_.\s]+", name) if p]
+    if len(parts) > 1:
+        prefix = "".join(p[0] for p in parts)
+    else:
+        caps = re.findall(r"[A-Z]", name)
+        prefix = "".join(caps) if len(caps) > 1 else name[:4]
+    prefix = re.sub(r"[^a-z0-9_-]", "", prefix.lower()) or "s"
+    return prefix if prefix[0].isalnum() else "s" + prefix

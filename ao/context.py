@@ -1,0 +1,151 @@
+"""Resolve what a command works on: the config, its projects, their stores and plugins."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+import typing as t
+from pathlib import Path
+
+from ao import registry
+from ao.errors import NotFoundError, PluginError, UsageError
+from ao.paths import ProjectPaths
+from ao.state import Session, SessionStore
+
+if t.TYPE_CHECKING:
+    from ao.config import LoadedConfig
+    from ao.config.models import ProjectConfig
+    from ao.contracts import Agent, Runtime, Terminal, Workspace
+
+# Preferred order when `defaults.agent: auto`: logged-in subscriptions first (issue 3
+# refines this with auth probes); `shell` is always available as the last resort.
+AGENT_PREFERENCE = ("claude-code", "codex", "gemini", "opencode", "aider", "pi", "cursor", "shell")
+
+
+@dataclasses.dataclass(frozen=True)
+class Project:
+    """One configured project with its state namespace."""
+
+    id: str
+    config: ProjectConfig
+    paths: ProjectPaths
+    store: SessionStore
+
+    @property
+    def prefix(self) -> str:
+        from ao.config.models import default_prefix
+
+        return self.config.session_prefix or default_prefix(self.id)
+
+    @property
+    def repo_path(self) -> Path:
+        return Path(self.config.path)
+
+
+class Context:
+    """The loaded config plus cached plugin instances for one ao invocation."""
+
+    def __init__(self, loaded: LoadedConfig) -> None:
+        self.loaded = loaded
+        self.config = loaded.model
+        self._plugins: dict[tuple[str, str], t.Any] = {}
+
+    @classmethod
+    def load(cls, cwd: Path | None = None) -> Context:
+        """Find and load the config (see ``ao.config.find_config_path``)."""
+        from ao.config import load_config
+
+        return cls(load_config(cwd=cwd))
+
+    # ----------------------------------------------------------------- projects
+
+    def project(self, project_id: str) -> Project:
+        """The project named ``project_id``."""
+        if project_id not in self.config.projects:
+            known = ", ".join(sorted(self.config.projects)) or "none"
+            raise NotFoundError(f"no project {project_id!r} in {self.loaded.path}", hint=f"projects: {known}")
+        return Project(
+            project_id,
+            self.config.projects[project_id],
+            paths := ProjectPaths(self.loaded.path, project_id),
+            SessionStore(paths),
+        )
+
+    def projects(self) -> list[Project]:
+        """Every configured project."""
+        return [self.project(pid) for pid in self.config.projects]
+
+    def select_project(self, name: str | None, cwd: Path | None = None) -> Project:
+        """An explicit project, else the only one, else the one containing ``cwd``."""
+        from ao.config import require_project
+
+        pid, _ = require_project(self.loaded, name, cwd or Path.cwd())
+        return self.project(pid)
+
+    def find_session(self, session_id: str, project: str | None = None) -> tuple[Project, Session]:
+        """Locate a live session by id across projects (or within ``project``)."""
+        candidates = [self.project(project)] if project else self.projects()
+        for proj in candidates:
+            if proj.store.exists(session_id):
+                return proj, proj.store.read(session_id)
+        live = [s.id for p in candidates for s in p.store.list()]
+        import difflib
+
+        close = difflib.get_close_matches(session_id, live, n=1)
+        hint = f"did you mean {close[0]!r}?" if close else "see `ao list`"
+        raise NotFoundError(f"no session {session_id!r}", hint=hint)
+
+    # ----------------------------------------------------------------- plugins
+
+    def _plugin(self, slot: str, name: str, options: dict[str, t.Any]) -> t.Any:
+        key = (slot, name)
+        if key not in self._plugins:
+            self._plugins[key] = registry.load(slot, name, options)
+        return self._plugins[key]
+
+    def runtime(self, name: str | None = None) -> Runtime:
+        """The runtime plugin (tmux options come from the config's ``tmux`` block)."""
+        name = name or self.config.defaults.runtime
+        options = self.config.tmux.model_dump(exclude_none=True) if name == "tmux" else {}
+        return t.cast("Runtime", self._plugin("runtime", name, options))
+
+    def workspace(self, name: str | None = None) -> Workspace:
+        """The workspace plugin."""
+        return t.cast("Workspace", self._plugin("workspace", name or self.config.defaults.workspace, {}))
+
+    def terminal(self) -> Terminal:
+        """The terminal plugin."""
+        return t.cast("Terminal", self._plugin("terminal", self.config.defaults.terminal, {}))
+
+    def agent_name(self, project: Project, requested: str | None = None) -> str:
+        """The agent a new session uses: explicit, project, default, or the best installed."""
+        name = requested or project.config.agent or self.config.defaults.agent
+        if name != "auto":
+            return name
+        registered = registry.available("agent")
+        for candidate in AGENT_PREFERENCE:
+            if candidate in registered:
+                agent = self.agent(candidate)
+                if shutil.which(agent.binary):
+                    return candidate
+        raise PluginError("no agent CLI is installed", hint="install one, or set defaults.agent")
+
+    def agent(self, name: str) -> Agent:
+        """The agent plugin ``name`` with its ``agents.<name>`` options."""
+        opts = self.config.agents.get(name)
+        options = opts.model_dump(exclude_none=True) if opts else {}
+        return t.cast("Agent", self._plugin("agent", name, options))
+
+
+def inside_tmux() -> bool:
+    """Whether this process runs inside a tmux client."""
+    return bool(os.environ.get("TMUX"))
+
+
+def require_binary(binary: str, what: str) -> str:
+    """Path of ``binary`` on PATH, or a UsageError saying how to get it."""
+    path = shutil.which(binary)
+    if not path:
+        raise UsageError(f"{what} needs `{binary}`, which is not on PATH", hint=f"install {binary}")
+    return path

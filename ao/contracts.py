@@ -1,0 +1,289 @@
+"""Plugin contracts: one ``typing.Protocol`` per slot and the plain data they exchange.
+
+This module imports only the standard library so that plugin authors can depend on
+it without pulling in ao's machinery. Every plugin class exposes ``api_version`` (the
+contract version it implements, currently ``API_VERSION``) and is constructed with one
+argument: a mapping of its options from the config (may be empty).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import pathlib
+import typing as t
+
+API_VERSION = 1
+
+SLOTS = ("runtime", "agent", "workspace", "tracker", "scm", "notifier", "terminal")
+
+ActivityState = t.Literal[
+    "starting", "working", "ready", "needs_input", "blocked", "exited", "unknown"
+]
+
+
+# ----------------------------------------------------------------------------- runtime
+
+
+@dataclasses.dataclass(frozen=True)
+class RuntimeSpec:
+    """What a runtime needs to start a session's process."""
+
+    name: str  # runtime-level name, unique on the runtime (e.g. tmux session name)
+    argv: list[str]  # the agent's own command: it becomes the pane's process
+    cwd: pathlib.Path
+    env: dict[str, str] = dataclasses.field(default_factory=dict)
+    width: int = 200
+    height: int = 50
+
+
+@dataclasses.dataclass(frozen=True)
+class RuntimeHandle:
+    """Where a session runs, as recorded in its metadata."""
+
+    runtime: str
+    name: str
+    target: str  # exact address of the process's input (tmux pane id like ``%3``)
+
+
+@dataclasses.dataclass(frozen=True)
+class PaneState:
+    """Liveness of one session's process, read in one batch for all sessions."""
+
+    alive: bool  # the runtime object (tmux session) exists
+    running: bool  # the agent process is still running
+    exit_status: int | None = None
+    pid: int | None = None
+    current_command: str = ""
+    last_activity: float | None = None  # epoch seconds of the last output, if known
+
+
+class Runtime(t.Protocol):
+    """Runs a session's agent process and moves bytes in and out of it."""
+
+    api_version: int
+
+    def create(self, spec: RuntimeSpec) -> RuntimeHandle:
+        """Start ``spec.argv`` as the session's process and return its handle."""
+
+    def destroy(self, handle: RuntimeHandle, *, grace: float = 3.0) -> None:
+        """End the process (its whole process group) and remove the session."""
+
+    def probe(self) -> dict[str, PaneState]:
+        """Liveness of every session on this runtime, keyed by runtime name, in one call."""
+
+    def paste(self, handle: RuntimeHandle, text: str) -> None:
+        """Deliver ``text`` as one (bracketed) paste, byte-exact, without pressing Enter."""
+
+    def send_keys(self, handle: RuntimeHandle, *keys: str) -> None:
+        """Press named keys (``Enter``, ``Escape``, ``C-c``...) in order."""
+
+    def capture(self, handle: RuntimeHandle, lines: int = 200) -> str:
+        """The last ``lines`` lines of the session's screen and scrollback, as plain text."""
+
+    def attach_argv(self, handle: RuntimeHandle, *, inside: bool) -> list[str]:
+        """The command a human runs to view the session (switch-client when ``inside``)."""
+
+
+# ----------------------------------------------------------------------------- agent
+
+
+@dataclasses.dataclass(frozen=True)
+class LaunchContext:
+    """Everything an agent adapter may use to build its launch command."""
+
+    session_id: str
+    worktree: pathlib.Path
+    task: str
+    model: str | None = None
+    permissions: str = "default"
+    rules: str | None = None
+    options: t.Mapping[str, t.Any] = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass(frozen=True)
+class LaunchSpec:
+    """How to start an agent and how it takes its first prompt."""
+
+    argv: list[str]
+    env: dict[str, str] = dataclasses.field(default_factory=dict)
+    prompt_delivery: t.Literal["argv", "post-launch", "none"] = "post-launch"
+
+
+@dataclasses.dataclass(frozen=True)
+class Evidence:
+    """Why an activity state was decided: where it came from and what matched."""
+
+    source: str  # "runtime", "screen", "native:<file>", ...
+    detail: str
+    age: float | None = None  # seconds since the signal was produced, when known
+
+
+@dataclasses.dataclass(frozen=True)
+class Activity:
+    """An agent's state with the evidence that decided it."""
+
+    state: ActivityState
+    evidence: Evidence
+
+
+@dataclasses.dataclass(frozen=True)
+class Observation:
+    """What the core observed of a session, handed to the agent to interpret."""
+
+    pane: PaneState
+    screen: str | None = None  # captured text; None when not captured this time
+
+
+class Agent(t.Protocol):
+    """Adapter for one coding-agent CLI."""
+
+    api_version: int
+    binary: str  # the executable the adapter launches (checked in preflight)
+
+    def launch(self, ctx: LaunchContext) -> LaunchSpec:
+        """The argv/env that start this agent in ``ctx.worktree``."""
+
+    def activity(self, obs: Observation) -> Activity:
+        """Interpret an observation; must not call out to the runtime itself."""
+
+    def settle_delay(self) -> float:
+        """Seconds to wait between pasting a message and pressing Enter."""
+
+
+# ----------------------------------------------------------------------------- workspace
+
+
+@dataclasses.dataclass(frozen=True)
+class WorkspaceRequest:
+    """A request for an isolated checkout of a project's repository."""
+
+    repo: pathlib.Path
+    session_id: str
+    path: pathlib.Path  # where the checkout goes
+    branch: str
+    base: str  # default branch of the project
+    copy: tuple[str, ...] = ()
+    symlinks: tuple[str, ...] = ()
+    post_create: tuple[tuple[str, ...], ...] = ()
+    post_create_timeout: float = 300.0
+    log_path: pathlib.Path | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class WorkspaceInfo:
+    """A checkout that exists, as recorded in session metadata."""
+
+    path: pathlib.Path
+    branch: str
+    base: str
+    created_branch: bool  # this workspace created the branch (rollback may delete it)
+
+
+@dataclasses.dataclass(frozen=True)
+class WorkspaceStatus:
+    """Whether a checkout holds work that exists nowhere else."""
+
+    exists: bool
+    dirty: tuple[str, ...] = ()  # `git status --porcelain` lines
+    unpushed: int = 0  # commits on the branch not on any remote or the base
+
+    @property
+    def has_work(self) -> bool:
+        """True when destroying the checkout would lose something."""
+        return bool(self.dirty) or self.unpushed > 0
+
+
+class Workspace(t.Protocol):
+    """Creates and removes isolated checkouts of a repository."""
+
+    api_version: int
+
+    def create(self, req: WorkspaceRequest) -> WorkspaceInfo:
+        """Create the checkout and run post-create steps; undo itself on failure."""
+
+    def status(self, repo: pathlib.Path, info: WorkspaceInfo) -> WorkspaceStatus:
+        """Report uncommitted and unpushed work in the checkout."""
+
+    def destroy(self, repo: pathlib.Path, info: WorkspaceInfo, *, force: bool = False) -> None:
+        """Remove the checkout; refuse (ConflictError) if it holds work unless ``force``."""
+
+    def snapshot(self, repo: pathlib.Path, info: WorkspaceInfo, message: str) -> str | None:
+        """Commit uncommitted work on the branch (a WIP commit); return its id, or None."""
+
+    def restore(self, req: WorkspaceRequest) -> WorkspaceInfo:
+        """Recreate a missing checkout from its existing branch."""
+
+    def list(self, repo: pathlib.Path) -> list[pathlib.Path]:
+        """Paths of every checkout of ``repo`` this plugin manages."""
+
+
+# ----------------------------------------------------------------------------- terminal
+
+
+class Terminal(t.Protocol):
+    """Opens a human view of a session."""
+
+    api_version: int
+
+    def open_argv(self, attach_argv: list[str]) -> list[str]:
+        """The command that shows the session to a human."""
+
+
+# ----------------------------------------------------------------------------- tracker / scm
+
+
+@dataclasses.dataclass(frozen=True)
+class Issue:
+    """An issue from a tracker; text fields are untrusted."""
+
+    id: str
+    title: str
+    body: str
+    url: str
+    labels: tuple[str, ...] = ()
+    state: str = "open"
+
+
+class Tracker(t.Protocol):
+    """Reads and updates issues."""
+
+    api_version: int
+
+    def get_issue(self, project_repo: str, issue_id: str) -> Issue:
+        """Fetch one issue."""
+
+    def branch_name(self, issue: Issue) -> str:
+        """A git-safe branch name for work on ``issue``."""
+
+
+class Scm(t.Protocol):
+    """Reads and acts on pull requests."""
+
+    api_version: int
+
+    def detect_pr(self, project_repo: str, branch: str) -> str | None:
+        """URL of the open PR for ``branch``, if any."""
+
+
+# ----------------------------------------------------------------------------- notifier
+
+
+@dataclasses.dataclass(frozen=True)
+class Notification:
+    """An event a human should see."""
+
+    title: str
+    message: str
+    priority: t.Literal["urgent", "action", "warning", "info"] = "info"
+    session: str | None = None
+    project: str | None = None
+    data: t.Mapping[str, t.Any] = dataclasses.field(default_factory=dict)
+
+
+class Notifier(t.Protocol):
+    """Delivers notifications to a human."""
+
+    api_version: int
+
+    def notify(self, note: Notification) -> None:
+        """Deliver ``note``; raise AoError on failure."""

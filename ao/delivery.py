@@ -1,0 +1,136 @@
+"""Message delivery into an agent's input (design §5), with an honest result.
+
+1. wait until the agent is ready for input (bounded);
+2. paste the text as one bracketed paste, byte-exact;
+3. wait the agent's settle delay, then press Enter as a separate call;
+4. confirm that a turn started; retry Enter a bounded number of times.
+A busy agent gets the message queued in the session's outbox instead.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+import typing as t
+import uuid
+from pathlib import Path
+
+from ao.contracts import Activity, Evidence, Observation, PaneState
+from ao.errors import ConflictError
+
+if t.TYPE_CHECKING:
+    from ao.contracts import Agent, Runtime, RuntimeHandle
+
+DeliveryStatus = t.Literal["delivered", "queued", "unconfirmed"]
+ACCEPTS_INPUT = ("ready", "needs_input")
+POLL = 0.1
+
+
+@dataclasses.dataclass(frozen=True)
+class Delivery:
+    """The outcome of one send."""
+
+    status: DeliveryStatus
+    detail: str
+    enter_presses: int = 0
+
+
+def observe(runtime: Runtime, agent: Agent, handle: RuntimeHandle, *, screen: bool = True) -> Activity:
+    """The agent's activity right now (one probe, plus one capture when ``screen``)."""
+    pane = runtime.probe().get(handle.name, PaneState(alive=False, running=False))
+    text = None
+    if screen and pane.alive:
+        try:
+            text = runtime.capture(handle, 60)
+        except Exception:  # the pane vanished between the calls
+            text = None
+    return agent.activity(Observation(pane=pane, screen=text))
+
+
+def wait_until_ready(
+    runtime: Runtime, agent: Agent, handle: RuntimeHandle, timeout: float
+) -> Activity:
+    """Poll until the agent accepts input, has exited, or ``timeout`` passes."""
+    deadline = time.monotonic() + timeout
+    while True:
+        activity = observe(runtime, agent, handle)
+        if activity.state in ACCEPTS_INPUT or activity.state == "exited":
+            return activity
+        if time.monotonic() >= deadline:
+            return activity
+        time.sleep(POLL)
+
+
+def deliver(
+    runtime: Runtime,
+    agent: Agent,
+    handle: RuntimeHandle,
+    text: str,
+    *,
+    wait: float = 10.0,
+    outbox: Path | None = None,
+    confirm_timeout: float = 3.0,
+    enter_retries: int = 2,
+) -> Delivery:
+    """Deliver ``text`` and report honestly whether a turn started."""
+    activity = wait_until_ready(runtime, agent, handle, wait)
+    if activity.state == "exited":
+        raise ConflictError(
+            f"the agent has exited ({activity.evidence.detail})",
+            hint="`ao restore` the session, then send again",
+        )
+    if activity.state not in ACCEPTS_INPUT:
+        if outbox is None:
+            return Delivery("unconfirmed", f"agent not ready: {activity.evidence.detail}")
+        queued = enqueue(outbox, text)
+        return Delivery("queued", f"agent is {activity.state}; queued as {queued.name}")
+    runtime.paste(handle, text)
+    time.sleep(agent.settle_delay())
+    before = runtime.capture(handle, 60)
+    presses = 0
+    for _attempt in range(enter_retries + 1):
+        runtime.send_keys(handle, "Enter")
+        presses += 1
+        started = _turn_started(runtime, agent, handle, before, confirm_timeout)
+        if started is not None:
+            return Delivery("delivered", started.detail, presses)
+    return Delivery("unconfirmed", "no sign that the agent took the message", presses)
+
+
+def _turn_started(
+    runtime: Runtime, agent: Agent, handle: RuntimeHandle, before: str, timeout: float
+) -> Evidence | None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        time.sleep(POLL)
+        pane = runtime.probe().get(handle.name, PaneState(alive=False, running=False))
+        screen = runtime.capture(handle, 60) if pane.alive else None
+        activity = agent.activity(Observation(pane=pane, screen=screen))
+        if activity.state == "working":
+            return Evidence("agent", f"turn started: {activity.evidence.detail}")
+        if activity.state == "exited":
+            return Evidence("runtime", "the agent exited after the message")
+        if screen is not None and screen != before:
+            return Evidence("screen", "the screen changed after Enter")
+    return None
+
+
+# ------------------------------------------------------------------------- outbox
+
+
+def enqueue(outbox: Path, text: str) -> Path:
+    """Store a message for later delivery; files sort in arrival order."""
+    outbox.mkdir(parents=True, exist_ok=True)
+    name = f"{time.time_ns():020d}-{uuid.uuid4().hex[:8]}.msg"
+    tmp = outbox / f".{name}.tmp"
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, outbox / name)
+    return outbox / name
+
+
+def pending(outbox: Path) -> list[Path]:
+    """Queued messages, oldest first."""
+    if not outbox.is_dir():
+        return []
+    return sorted(p for p in outbox.iterdir() if p.suffix == ".msg")

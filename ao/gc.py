@@ -1,0 +1,158 @@
+"""``ao gc``: repair what crashes and manual meddling leave behind, without losing work.
+
+- half-done spawns (``spawning`` records whose ``ao new`` process is gone): undo their steps;
+- tmux sessions in this config's namespace with no session record: end them;
+- worktrees under the namespace with no session record: remove if they hold no work;
+- lock files of sessions that no longer exist: delete.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import typing as t
+
+from ao import events
+from ao.contracts import RuntimeHandle
+from ao.state import now_iso
+
+if t.TYPE_CHECKING:
+    from ao.context import Context, Project
+
+
+@dataclasses.dataclass(frozen=True)
+class GcAction:
+    """One thing gc did (or would do with --dry-run)."""
+
+    kind: str  # half-spawn | orphan-tmux | orphan-worktree | stale-lock | kept-worktree
+    target: str
+    detail: str
+    done: bool
+
+
+def _pid_alive(pid_text: str) -> bool:
+    if not pid_text.isdigit():
+        return False
+    try:
+        os.kill(int(pid_text), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def collect(ctx: Context, projects: list[Project], *, dry_run: bool = False) -> list[GcAction]:
+    """Find and (unless ``dry_run``) fix leftovers in ``projects``."""
+    actions: list[GcAction] = []
+    for project in projects:
+        actions += _half_spawns(ctx, project, dry_run)
+        actions += _orphan_tmux(ctx, project, dry_run)
+        actions += _orphan_worktrees(ctx, project, dry_run)
+        actions += _stale_locks(project, dry_run)
+    return actions
+
+
+def _half_spawns(ctx: Context, project: Project, dry_run: bool) -> list[GcAction]:
+    from ao.sessions import handle_of, workspace_info
+
+    actions = []
+    for session in project.store.list():
+        if session.status != "spawning" or _pid_alive(session.get("spawner_pid")):
+            continue
+        detail = f"spawn interrupted at step {session.get('step') or 'reserved'}"
+        if not dry_run:
+            handle = handle_of(session)
+            if handle is None and session.get("step") in ("workspace", "runtime"):
+                name = project.paths.tmux_name(session.id)
+                handle = RuntimeHandle("tmux", name, f"={name}")
+            if handle is not None:
+                ctx.runtime(session.get("runtime") or None).destroy(handle, grace=0.5)
+            info = workspace_info(session)
+            if info is not None and info.path.exists():
+                workspace = ctx.workspace(session.get("workspace") or None)
+                if workspace.status(project.repo_path, info).has_work:
+                    detail += f"; kept worktree {info.path} (it holds work)"
+                else:
+                    workspace.destroy(project.repo_path, info)
+            project.store.update(
+                session.id,
+                {"status": "errored", "error": detail, "step": "rolled-back", "spawner_pid": None,
+                 "repaired_at": now_iso()},
+            )  # fmt: skip
+            events.append(project.paths, "session.errored", session=session.id, priority="warning", message=detail)
+        actions.append(GcAction("half-spawn", session.id, detail, not dry_run))
+    return actions
+
+
+def _orphan_tmux(ctx: Context, project: Project, dry_run: bool) -> list[GcAction]:
+    runtime = ctx.runtime(project.config.runtime)
+    known = {project.paths.tmux_name(s.id) for s in project.store.list()}
+    prefix = f"{project.paths.hash}-{project.prefix}-"
+    names = getattr(runtime, "list_names", lambda: [])()
+    actions = []
+    for name in names:
+        if name.startswith(prefix) and name not in known:
+            if not dry_run:
+                runtime.destroy(RuntimeHandle("tmux", name, f"={name}:"), grace=0.5)
+            actions.append(GcAction("orphan-tmux", name, "tmux session without a session record", not dry_run))
+    return actions
+
+
+def _orphan_worktrees(ctx: Context, project: Project, dry_run: bool) -> list[GcAction]:
+    from ao.contracts import WorkspaceInfo
+
+    root = project.paths.worktrees
+    if not root.is_dir():
+        return []
+    live = {s.get("worktree") for s in project.store.list()}
+    workspace = ctx.workspace(project.config.workspace)
+    registered = {str(p) for p in workspace.list(project.repo_path)}
+    actions = []
+    for path in sorted(root.iterdir()):
+        if str(path) in live or not path.is_dir():
+            continue
+        if str(path) not in registered:
+            actions.append(GcAction("kept-worktree", str(path), "not a git worktree of the project; left alone", False))
+            continue
+        branch = _branch_of(path)
+        info = WorkspaceInfo(path=path, branch=branch, base=project.config.default_branch, created_branch=False)
+        status = workspace.status(project.repo_path, info)
+        if status.has_work:
+            detail = f"orphan worktree holds {len(status.dirty)} change(s), {status.unpushed} unpushed commit(s); kept"
+            actions.append(GcAction("kept-worktree", str(path), detail, False))
+            continue
+        if not dry_run:
+            workspace.destroy(project.repo_path, info)
+        actions.append(GcAction("orphan-worktree", str(path), "worktree without a session record", not dry_run))
+    return actions
+
+
+def _branch_of(path: os.PathLike[str]) -> str:
+    from ao import proc
+
+    r = proc.run(["git", "symbolic-ref", "--short", "HEAD"], cwd=path, timeout=10, check=False)
+    return r.stdout.strip()
+
+
+def _stale_locks(project: Project, dry_run: bool) -> list[GcAction]:
+    from ao.locks import try_lock
+
+    locks = project.paths.locks
+    if not locks.is_dir():
+        return []
+    actions = []
+    for lock in sorted(locks.glob("session-*.lock")):
+        session_id = lock.name.removeprefix("session-").removesuffix(".lock")
+        if project.store.exists(session_id):
+            continue
+        fd = try_lock(lock)
+        if fd is None:
+            continue  # held right now: not stale
+        try:
+            if not dry_run:
+                lock.unlink()
+        finally:
+            os.close(fd)
+        actions.append(GcAction("stale-lock", str(lock), "lock of a session that no longer exists", not dry_run))
+    return actions

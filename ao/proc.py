@@ -1,0 +1,86 @@
+"""The one seam through which ao runs external commands.
+
+Every call takes an argv list (never a shell string) and a timeout; failures raise
+``CommandError`` with the command and its stderr. Set ``AO_TRACE_SUBPROCESS`` to a file
+path to append one line per command run (used by ``make bench`` to count them).
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+import typing as t
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from ao.errors import CommandError, CommandTimeout
+
+DEFAULT_TIMEOUT = 30.0
+
+
+class Result(t.NamedTuple):
+    """What a finished command returned."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def _trace(argv: Sequence[str]) -> None:
+    trace = os.environ.get("AO_TRACE_SUBPROCESS")
+    if trace:
+        with Path(trace).open("a", encoding="utf-8") as fh:
+            fh.write(shlex.join(argv) + "\n")
+
+
+def run(
+    argv: Sequence[str],
+    *,
+    timeout: float = DEFAULT_TIMEOUT,
+    cwd: str | os.PathLike[str] | None = None,
+    input: str | None = None,
+    env: Mapping[str, str] | None = None,
+    check: bool = True,
+) -> Result:
+    """Run ``argv`` to completion and capture its output as text.
+
+    Raises ``CommandError`` when the program is missing or (with ``check``) exits
+    non-zero, and ``CommandTimeout`` when it outlives ``timeout`` seconds.
+    """
+    argv = [str(a) for a in argv]
+    _trace(argv)
+    full_env = None if env is None else {**os.environ, **env}
+    try:
+        proc = subprocess.run(
+            argv,
+            cwd=cwd,
+            input=input,
+            env=full_env,
+            capture_output=True,
+            text=True,
+            encoding="utf-8",
+            errors="replace",
+            timeout=timeout,
+            check=False,
+            stdin=None if input is not None else subprocess.DEVNULL,
+        )
+    except FileNotFoundError:
+        raise CommandError(
+            f"command not found: {argv[0]}", hint=f"install {argv[0]} or fix PATH"
+        ) from None
+    except subprocess.TimeoutExpired:
+        raise CommandTimeout(
+            f"`{shlex.join(argv)}` did not finish within {timeout:g}s"
+        ) from None
+    result = Result(proc.returncode, proc.stdout, proc.stderr)
+    if check and proc.returncode != 0:
+        raise CommandError(
+            f"`{shlex.join(argv)}` failed (exit {proc.returncode}): {_last_line(proc.stderr)}"
+        )
+    return result
+
+
+def _last_line(text: str) -> str:
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    return lines[-1] if lines else "no error output"

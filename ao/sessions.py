@@ -1,0 +1,332 @@
+"""Operations on existing sessions: observe, send, logs, attach, stop, restore."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+import typing as t
+from collections.abc import Iterator
+from pathlib import Path
+
+from ao import events
+from ao.contracts import Activity, Evidence, Observation, PaneState, RuntimeHandle, WorkspaceInfo
+from ao.errors import ConflictError, NotFoundError
+from ao.state import ENDED_STATUSES, Session, now_iso
+
+if t.TYPE_CHECKING:
+    from ao.context import Context, Project
+    from ao.delivery import Delivery
+
+GONE = PaneState(alive=False, running=False)
+
+
+def handle_of(session: Session) -> RuntimeHandle | None:
+    """The runtime handle recorded for ``session``, if it got that far."""
+    name, target = session.get("tmux_name"), session.get("pane_id")
+    if not name or not target:
+        return None
+    return RuntimeHandle(runtime=session.get("runtime", "tmux"), name=name, target=target)
+
+
+def workspace_info(session: Session) -> WorkspaceInfo | None:
+    """The workspace recorded for ``session``, if it got that far."""
+    if not session.get("worktree"):
+        return None
+    return WorkspaceInfo(
+        path=Path(session.get("worktree")),
+        branch=session.get("branch"),
+        base=session.get("base"),
+        created_branch=session.get("created_branch") == "1",
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class SessionView:
+    """A session with its live activity, as shown by list/status."""
+
+    session: Session
+    activity: Activity
+
+    @property
+    def status(self) -> str:
+        """The recorded status, corrected by what the runtime shows right now."""
+        recorded = self.session.status
+        if recorded in ENDED_STATUSES or recorded == "queued":
+            return recorded
+        if self.activity.state == "exited":
+            return "exited"
+        if recorded in ("working", "ready", "needs_input") and self.activity.state in (
+            "working", "ready", "needs_input", "blocked",
+        ):  # fmt: skip
+            return self.activity.state
+        return recorded
+
+    def to_json(self) -> dict[str, t.Any]:
+        """The session object of the ``--json`` contract (v1)."""
+        s = self.session
+        return {
+            "id": s.id,
+            "project": s.project,
+            "agent": s.get("agent"),
+            "runtime": s.get("runtime"),
+            "branch": s.get("branch") or None,
+            "worktree": s.get("worktree") or None,
+            "status": self.status,
+            "activity": self.activity.state,
+            "created_at": s.get("created_at"),
+            "updated_at": s.get("updated_at") or None,
+            "tmux": s.get("tmux_name") or None,
+            "task": s.get("task"),
+            "error": s.get("error") or None,
+        }
+
+
+def _observe(
+    ctx: Context, session: Session, panes: dict[str, PaneState], *, screen: bool
+) -> Activity:
+    handle = handle_of(session)
+    if handle is None:
+        return Activity("unknown", Evidence("metadata", f"no runtime recorded (step {session.get('step')})"))
+    pane = panes.get(handle.name, GONE)
+    text = None
+    if screen and pane.alive:
+        try:
+            text = ctx.runtime(session.get("runtime") or None).capture(handle, 60)
+        except NotFoundError:
+            pane = GONE
+    try:
+        agent = ctx.agent(session.get("agent"))
+    except Exception as exc:  # an uninstalled plugin must not hide the session
+        return Activity("unknown", Evidence("plugin", str(exc)))
+    return agent.activity(Observation(pane=pane, screen=text))
+
+
+def views(ctx: Context, projects: list[Project], *, screen: bool = False) -> list[SessionView]:
+    """Every live session of ``projects`` with its activity; one runtime probe in total."""
+    sessions = [s for p in projects for s in p.store.list()]
+    panes: dict[str, PaneState] = {}
+    runtimes = {s.get("runtime") or ctx.config.defaults.runtime for s in sessions}
+    for name in runtimes:
+        panes.update(ctx.runtime(name).probe())
+    return [SessionView(s, _observe(ctx, s, panes, screen=screen)) for s in sessions]
+
+
+def view(ctx: Context, session: Session) -> SessionView:
+    """One session with its activity read from the screen as well."""
+    panes = ctx.runtime(session.get("runtime") or None).probe()
+    return SessionView(session, _observe(ctx, session, panes, screen=True))
+
+
+# ------------------------------------------------------------------------- send
+
+
+def send(
+    ctx: Context, project: Project, session: Session, text: str, *, wait: float = 10.0
+) -> Delivery:
+    """Deliver ``text`` to the session's agent; earlier queued messages go first."""
+    from ao.delivery import deliver, pending
+
+    handle = _live_handle(session)
+    runtime = ctx.runtime(session.get("runtime") or None)
+    agent = ctx.agent(session.get("agent"))
+    outbox = project.paths.root / "outbox" / session.id
+    for queued in pending(outbox):
+        first = deliver(runtime, agent, handle, queued.read_text(encoding="utf-8"), wait=wait)
+        if first.status != "delivered":
+            break
+        queued.unlink()
+    if pending(outbox):
+        from ao.delivery import Delivery, enqueue
+
+        path = enqueue(outbox, text)
+        return Delivery("queued", f"earlier messages are still queued; queued as {path.name}")
+    result = deliver(runtime, agent, handle, text, wait=wait, outbox=outbox)
+    events.append(
+        project.paths, "message.sent", session=session.id,
+        message=f"message to {session.id}: {result.status}",
+        data={"status": result.status, "bytes": len(text.encode()), "detail": result.detail},
+    )  # fmt: skip
+    return result
+
+
+def _live_handle(session: Session) -> RuntimeHandle:
+    handle = handle_of(session)
+    if handle is None or session.status in ENDED_STATUSES:
+        raise ConflictError(
+            f"session {session.id} is {session.status}; it has no running agent",
+            hint=f"`ao restore {session.id}` first",
+        )
+    return handle
+
+
+# ------------------------------------------------------------------------- logs / attach
+
+
+def logs(ctx: Context, project: Project, session_id: str, lines: int) -> str:
+    """The last ``lines`` lines the session's pane shows, or its saved final screen."""
+    from ao.textsafe import strip_controls
+
+    if project.store.exists(session_id):
+        session = project.store.read(session_id)
+        handle = handle_of(session)
+        if handle is not None:
+            try:
+                return strip_controls(ctx.runtime(session.get("runtime") or None).capture(handle, lines))
+            except NotFoundError:
+                pass
+    saved = sorted(project.paths.logs.glob(f"{session_id}_*.screen.txt"))
+    if saved:
+        text = saved[-1].read_text(encoding="utf-8")
+        return "\n".join(text.rstrip("\n").splitlines()[-lines:])
+    raise NotFoundError(f"no output recorded for session {session_id!r}", hint="see `ao list --all`")
+
+
+def follow(ctx: Context, session: Session, interval: float = 0.5) -> Iterator[str]:
+    """Yield new lines of the pane's output as they appear, until the session ends."""
+    from ao.textsafe import strip_controls
+
+    handle = _live_handle(session)
+    runtime = ctx.runtime(session.get("runtime") or None)
+    seen: list[str] = []
+    while True:
+        try:
+            lines = strip_controls(runtime.capture(handle, 2000)).splitlines()
+        except NotFoundError:
+            return
+        start = _overlap(seen, lines)
+        yield from lines[start:]
+        seen = lines
+        pane = runtime.probe().get(handle.name, GONE)
+        if not pane.running:
+            return
+        time.sleep(interval)
+
+
+def _overlap(old: list[str], new: list[str]) -> int:
+    """Index in ``new`` after the longest suffix of ``old`` that starts ``new``."""
+    if not old:
+        return 0
+    for size in range(min(len(old), len(new)), 0, -1):
+        if old[-size:] == new[:size]:
+            return size
+    # the screen was rewritten or scrolled past: print only what is genuinely new
+    common = 0
+    while common < min(len(old), len(new)) and old[common] == new[common]:
+        common += 1
+    return common
+
+
+def attach_argv(ctx: Context, session: Session, *, inside: bool) -> list[str]:
+    """The command that puts a human in front of the session."""
+    handle = _live_handle(session)
+    runtime = ctx.runtime(session.get("runtime") or None)
+    if not runtime.probe().get(handle.name, GONE).alive:
+        raise ConflictError(f"session {session.id} has no tmux session", hint=f"`ao restore {session.id}`")
+    return ctx.terminal().open_argv(runtime.attach_argv(handle, inside=inside))
+
+
+# ------------------------------------------------------------------------- stop / restore
+
+
+@dataclasses.dataclass(frozen=True)
+class StopResult:
+    """What ``stop`` did with one session."""
+
+    session_id: str
+    worktree: str | None
+    worktree_removed: bool
+    snapshot: str | None  # WIP commit that saved uncommitted work, when --force removed it
+    kept_reason: str | None
+    archived: str
+
+
+def stop(ctx: Context, project: Project, session: Session, *, force: bool = False) -> StopResult:
+    """End the agent, archive the record, and remove the worktree only if no work is lost.
+
+    Without ``force`` a worktree with uncommitted or unpushed work is kept. With ``force``
+    uncommitted work is first saved as a WIP commit on the session's branch, so removing
+    the worktree still loses nothing.
+    """
+    handle = handle_of(session)
+    runtime = ctx.runtime(session.get("runtime") or None)
+    if handle is not None:
+        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+        dest = project.paths.logs / f"{session.id}_{stamp}.screen.txt"
+        save = getattr(runtime, "save_screen", None)
+        if save is not None:
+            save(handle, dest)
+        runtime.destroy(handle)
+    info = workspace_info(session)
+    removed, snapshot, kept = False, None, None
+    if info is not None and info.path.exists():
+        workspace = ctx.workspace(session.get("workspace") or None)
+        status = workspace.status(project.repo_path, info)
+        if status.has_work and not force:
+            kept = (
+                f"{len(status.dirty)} uncommitted change(s), {status.unpushed} unpushed commit(s)"
+            )
+        else:
+            if status.dirty:
+                snapshot = workspace.snapshot(project.repo_path, info, f"ao: WIP from session {session.id}")
+            workspace.destroy(project.repo_path, info, force=True)
+            removed = True
+    elif info is not None:
+        removed = True
+    changes: dict[str, str | None] = {
+        "status": "killed",
+        "stopped_at": now_iso(),
+        "worktree_removed": "1" if removed else "0",
+    }
+    if snapshot:
+        changes["snapshot"] = snapshot
+    archived = project.store.archive(session.id, changes)
+    events.append(
+        project.paths, "session.stopped", session=session.id,
+        message=f"{session.id} stopped" + (f"; worktree kept: {kept}" if kept else ""),
+        data={"worktree_removed": removed, "snapshot": snapshot, "kept": kept},
+    )  # fmt: skip
+    return StopResult(session.id, session.get("worktree") or None, removed, snapshot, kept, str(archived))
+
+
+def restore(ctx: Context, project: Project, session_id: str, *, resend: bool = False) -> Session:
+    """Bring an exited or stopped session back: worktree, agent process, same id and branch."""
+    from ao.spawn import launch, workspace_request
+
+    store = project.store
+    if store.exists(session_id):
+        session = store.read(session_id)
+        handle = handle_of(session)
+        runtime = ctx.runtime(session.get("runtime") or None)
+        if handle is not None:
+            pane = runtime.probe().get(handle.name, GONE)
+            if pane.running:
+                raise ConflictError(f"session {session_id} is still running", hint=f"`ao attach {session_id}`")
+            if pane.alive:
+                runtime.destroy(handle, grace=0.5)
+    else:
+        found = store.archived(session_id)
+        if found is None:
+            raise NotFoundError(f"no session {session_id!r}, live or archived", hint="see `ao list --all`")
+        session = store.unarchive(found[0], {"status": "spawning", "step": "restoring"})
+        runtime = ctx.runtime(session.get("runtime") or None)
+    info = workspace_info(session)
+    if info is None:
+        raise ConflictError(f"session {session_id} never got a worktree; start a new session instead")
+    if not info.path.exists():
+        workspace = ctx.workspace(session.get("workspace") or None)
+        info = workspace.restore(workspace_request(ctx, project, session_id, info.branch))
+    task = session.get("task") if resend else ""
+    handle, mode = launch(ctx, project, session_id, session.get("agent"), info.path, task)
+    session = store.update(
+        session_id,
+        {
+            "status": "working", "step": "done", "tmux_name": handle.name, "pane_id": handle.target,
+            "worktree": str(info.path), "restored_at": now_iso(), "error": None,
+        },
+    )  # fmt: skip
+    if mode == "post-launch" and task:
+        from ao.delivery import deliver
+
+        deliver(runtime, ctx.agent(session.get("agent")), handle, task, wait=30.0)
+    events.append(project.paths, "session.restored", session=session_id, message=f"{session_id} restored")
+    return session

@@ -1,0 +1,242 @@
+"""``ao new``: create a session as a journaled transaction (design §4).
+
+reserve id → record intent → workspace → runtime (the agent is the pane's process) →
+wait for readiness → deliver the prompt → mark working. Each completed step is written
+to the session record before the next starts, so a failure (or a crash that ``ao gc``
+repairs later) knows exactly what to undo. A failure leaves an ``errored`` record.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+import typing as t
+from pathlib import Path
+
+from ao import events
+from ao.contracts import LaunchContext, RuntimeHandle, RuntimeSpec, WorkspaceInfo, WorkspaceRequest
+from ao.errors import AoError, SpawnError, UsageError
+from ao.textsafe import strip_controls
+
+if t.TYPE_CHECKING:
+    from ao.context import Context, Project
+    from ao.contracts import Runtime, Workspace
+
+MAX_TASK_BYTES = 1_000_000
+
+
+@dataclasses.dataclass(frozen=True)
+class SpawnResult:
+    """A session that was created."""
+
+    session_id: str
+    branch: str
+    worktree: str
+    delivery: str  # delivered | unconfirmed | queued | none
+    seconds: float
+
+
+def clean_task(task: str) -> str:
+    """The task as literal text: control and escape sequences removed, size bounded."""
+    cleaned = strip_controls(task).strip("\n")
+    if len(cleaned.encode()) > MAX_TASK_BYTES:
+        raise UsageError("the task is larger than 1 MB", hint="put it in a file the agent can read")
+    return cleaned
+
+
+def workspace_request(ctx: Context, project: Project, session_id: str, branch: str) -> WorkspaceRequest:
+    """The workspace request for ``session_id`` from the project's config."""
+    cfg = project.config
+    return WorkspaceRequest(
+        repo=project.repo_path,
+        session_id=session_id,
+        path=project.paths.worktrees / session_id,
+        branch=branch,
+        base=cfg.default_branch,
+        copy=tuple(cfg.copy_),
+        symlinks=tuple(cfg.symlinks),
+        post_create=tuple(tuple(c.run) for c in cfg.post_create),
+        post_create_timeout=max((c.timeout for c in cfg.post_create), default=300.0),
+        log_path=project.paths.logs / f"{session_id}.post-create.log",
+    )
+
+
+def agent_rules(project: Project) -> str | None:
+    """Rules text for the agent from ``agentRules`` or ``agentRulesFile``."""
+    cfg = project.config
+    if cfg.agent_rules_file:
+        path = project.repo_path / cfg.agent_rules_file
+        try:
+            return path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(f"cannot read agentRulesFile {path}: {exc.strerror}") from None
+    return cfg.agent_rules
+
+
+def session_env(ctx: Context, project: Project, session_id: str) -> dict[str, str]:
+    """Environment every agent process gets, so `ao` inside a session finds its config."""
+    env = {
+        "AO_SESSION_ID": session_id,
+        "AO_PROJECT": project.id,
+        "AO_CONFIG": str(ctx.loaded.path),
+        "AO_CALLER_TYPE": "agent",
+    }
+    if os.environ.get("AO_HOME"):
+        env["AO_HOME"] = os.environ["AO_HOME"]
+    env.update(project.config.env)
+    return env
+
+
+def launch(
+    ctx: Context, project: Project, session_id: str, agent_name: str, worktree: Path, task: str
+) -> tuple[RuntimeHandle, str]:
+    """Start the agent's process for ``session_id``; returns the handle and prompt delivery mode."""
+    agent = ctx.agent(agent_name)
+    cfg = project.config
+    cwd = worktree
+    if cfg.workdir:
+        cwd = cwd / cfg.workdir
+    spec = agent.launch(
+        LaunchContext(
+            session_id=session_id,
+            worktree=cwd,
+            task=task,
+            model=cfg.model,
+            permissions=cfg.permissions,
+            rules=agent_rules(project),
+        )
+    )
+    runtime = ctx.runtime(cfg.runtime)
+    handle = runtime.create(
+        RuntimeSpec(
+            name=project.paths.tmux_name(session_id),
+            argv=spec.argv,
+            cwd=cwd,
+            env={**session_env(ctx, project, session_id), **spec.env},
+        )
+    )
+    return handle, spec.prompt_delivery
+
+
+def spawn(
+    ctx: Context,
+    project: Project,
+    task: str,
+    *,
+    agent_name: str | None = None,
+    branch: str | None = None,
+    name: str | None = None,
+    ready_timeout: float = 30.0,
+) -> SpawnResult:
+    """Create a session end to end, or undo everything and leave an ``errored`` record."""
+    from ao.delivery import deliver
+    from ao.gitref import validate_branch
+
+    started = time.monotonic()
+    task = clean_task(task)
+    if branch is not None:
+        validate_branch(branch)
+    # preflight: everything that can fail before anything is written
+    agent_name = ctx.agent_name(project, agent_name)
+    agent = ctx.agent(agent_name)
+    runtime = ctx.runtime(project.config.runtime)
+    workspace = ctx.workspace(project.config.workspace)
+    from ao.context import require_binary
+
+    require_binary(agent.binary, f"agent {agent_name!r}")
+    if not (project.repo_path / ".git").exists():
+        raise UsageError(
+            f"project {project.id!r} path {project.repo_path} is not a git repository",
+            hint="fix `path` in the config",
+        )
+
+    store = project.store
+    session_id = store.reserve(
+        project.prefix,
+        name=name,
+        initial={
+            "project": project.id,
+            "agent": agent_name,
+            "runtime": project.config.runtime or ctx.config.defaults.runtime,
+            "workspace": project.config.workspace or ctx.config.defaults.workspace,
+            "status": "spawning",
+            "step": "reserved",
+            "task": task,
+            "spawner_pid": str(os.getpid()),
+        },
+    )
+    branch = branch or f"ao/{session_id}"
+    events.append(project.paths, "session.spawning", session=session_id, message=f"spawning {session_id}")
+    info: WorkspaceInfo | None = None
+    handle: RuntimeHandle | None = None
+    try:
+        info = workspace.create(workspace_request(ctx, project, session_id, branch))
+        store.update(
+            session_id,
+            {
+                "step": "workspace",
+                "worktree": str(info.path),
+                "branch": info.branch,
+                "base": info.base,
+                "created_branch": "1" if info.created_branch else "0",
+            },
+        )
+        handle, mode = launch(ctx, project, session_id, agent_name, info.path, task)
+        store.update(session_id, {"step": "runtime", "tmux_name": handle.name, "pane_id": handle.target})
+        delivery = "none"
+        if mode == "post-launch" and task:
+            result = deliver(runtime, agent, handle, task, wait=ready_timeout)
+            if result.status != "delivered" and "not ready" in result.detail:
+                raise SpawnError(
+                    f"the agent did not become ready within {ready_timeout:g}s "
+                    f"({result.detail})"
+                )
+            delivery = result.status
+        elif mode == "argv":
+            delivery = "delivered"
+        store.update(
+            session_id,
+            {"status": "working", "step": "done", "spawner_pid": None, "prompt_delivery": delivery},
+        )
+    except BaseException as exc:
+        reason = str(exc) if isinstance(exc, AoError) else f"{type(exc).__name__}: {exc}"
+        _rollback(runtime, workspace, project, handle, info)
+        store.update(session_id, {"status": "errored", "step": "rolled-back", "error": reason, "spawner_pid": None})
+        events.append(
+            project.paths, "session.errored", session=session_id, priority="warning",
+            message=f"spawn failed: {reason}",
+        )  # fmt: skip
+        if isinstance(exc, KeyboardInterrupt | SystemExit):
+            raise
+        raise SpawnError(
+            f"could not start session {session_id}: {reason}",
+            hint="everything created was removed; the errored record stays for `ao status`",
+        ) from exc
+    events.append(
+        project.paths, "session.started", session=session_id,
+        message=f"{session_id} started on {branch}", data={"delivery": delivery},
+    )  # fmt: skip
+    return SpawnResult(session_id, info.branch, str(info.path), delivery, time.monotonic() - started)
+
+
+def _rollback(
+    runtime: Runtime,
+    workspace: Workspace,
+    project: Project,
+    handle: RuntimeHandle | None,
+    info: WorkspaceInfo | None,
+) -> None:
+    """Undo completed spawn steps, newest first; never raise from here."""
+    if handle is not None:
+        try:
+            runtime.destroy(handle, grace=1.0)
+        except Exception:  # noqa: S110 - best effort; gc repairs what is left
+            pass
+    if info is not None:
+        try:
+            # The worktree was created by this spawn moments ago; only the agent could
+            # have written to it, so a failed spawn removes it (its branch keeps commits).
+            workspace.destroy(project.repo_path, info, force=True)
+        except Exception:  # noqa: S110
+            pass

@@ -1,0 +1,206 @@
+"""The ``tmux`` runtime: each session is a tmux session whose only pane runs the agent.
+
+The agent command is the pane's process (never typed into a login shell), the pane stays
+after the process exits (``remain-on-exit``) so its exit status and last screen remain
+readable, every target is exact (``=name`` or a pane id), and liveness for all sessions
+comes from a single ``list-panes -a`` call.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import time
+import typing as t
+import uuid
+from collections.abc import Mapping
+from pathlib import Path
+
+from ao import proc
+from ao.contracts import API_VERSION, PaneState, RuntimeHandle, RuntimeSpec
+from ao.errors import CommandError, ConflictError, NotFoundError
+
+TIMEOUT = 10.0
+_FIELDS = (
+    "#{session_name}",
+    "#{pane_id}",
+    "#{pane_pid}",
+    "#{pane_dead}",
+    "#{pane_dead_status}",
+    "#{pane_current_command}",
+    "#{window_activity}",
+)
+
+
+class TmuxRuntime:
+    """Runs sessions in tmux, on the socket chosen by ``AO_TMUX_SOCKET`` or ``socket``."""
+
+    api_version = API_VERSION
+    name = "tmux"
+
+    def __init__(self, options: Mapping[str, t.Any] | None = None) -> None:
+        options = options or {}
+        self.socket: str | None = os.environ.get("AO_TMUX_SOCKET") or options.get("socket")
+
+    # --------------------------------------------------------------------- plumbing
+
+    def base_argv(self) -> list[str]:
+        """``tmux`` plus the socket selection every call needs."""
+        if not self.socket:
+            return ["tmux"]
+        return ["tmux", "-S" if "/" in self.socket else "-L", self.socket]
+
+    def _tmux(self, *args: str, input: str | None = None, check: bool = True) -> proc.Result:
+        return proc.run([*self.base_argv(), *args], timeout=TIMEOUT, input=input, check=check)
+
+    # --------------------------------------------------------------------- lifecycle
+
+    def create(self, spec: RuntimeSpec) -> RuntimeHandle:
+        """Start ``spec.argv`` as the pane's process in a new detached session."""
+        if not spec.argv:
+            raise CommandError("no command to run in the session")
+        env_args: list[str] = []
+        for key, value in spec.env.items():
+            env_args += ["-e", f"{key}={value}"]
+        # `env --` keeps tmux from handing a one-word command to `sh -c`; with two or more
+        # arguments tmux execs the argv directly, so nothing is interpreted by a shell.
+        # Chaining set-option in the same tmux call applies remain-on-exit before the
+        # server's event loop can reap a process that exits at once.
+        result = self._tmux(
+            "new-session", "-d", "-s", spec.name, "-x", str(spec.width), "-y", str(spec.height),
+            "-c", str(spec.cwd), *env_args, "-P", "-F", "#{pane_id}",
+            "env", "--", *spec.argv,
+            ";", "set-option", "-w", "-t", f"={spec.name}:", "remain-on-exit", "on",
+            check=False,
+        )  # fmt: skip
+        if result.returncode != 0:
+            if "duplicate session" in result.stderr:
+                raise ConflictError(f"tmux session {spec.name!r} already exists", hint="run `ao gc`")
+            raise CommandError(f"tmux could not create session {spec.name!r}: {result.stderr.strip()}")
+        pane_id = result.stdout.strip().splitlines()[0]
+        return RuntimeHandle(runtime=self.name, name=spec.name, target=pane_id)
+
+    def destroy(self, handle: RuntimeHandle, *, grace: float = 3.0) -> None:
+        """End the pane's whole process group (TERM, then KILL), then the tmux session."""
+        pid = self._pane_pid(handle)
+        if pid:
+            _end_process_tree(pid, grace)
+        self._tmux("kill-session", "-t", f"={handle.name}", check=False)
+
+    def _pane_pid(self, handle: RuntimeHandle) -> int | None:
+        r = self._tmux("display-message", "-p", "-t", handle.target, "#{pane_pid}", check=False)
+        text = r.stdout.strip()
+        return int(text) if r.returncode == 0 and text.isdigit() else None
+
+    def probe(self) -> dict[str, PaneState]:
+        """Liveness of every tmux session on the socket, from one ``list-panes -a``."""
+        r = self._tmux("list-panes", "-a", "-F", "\t".join(_FIELDS), check=False)
+        if r.returncode != 0:
+            return {}  # no server running: nothing is alive
+        states: dict[str, PaneState] = {}
+        for line in r.stdout.splitlines():
+            parts = line.split("\t")
+            if len(parts) != len(_FIELDS) or parts[0] in states:
+                continue
+            name, _pane, pid, dead, status, command, activity = parts
+            states[name] = PaneState(
+                alive=True,
+                running=dead != "1",
+                exit_status=int(status) if dead == "1" and status.lstrip("-").isdigit() else None,
+                pid=int(pid) if pid.isdigit() else None,
+                current_command=command,
+                last_activity=float(activity) if activity.isdigit() else None,
+            )
+        return states
+
+    def list_names(self) -> list[str]:
+        """Names of every tmux session on the socket."""
+        r = self._tmux("list-sessions", "-F", "#{session_name}", check=False)
+        return r.stdout.split() if r.returncode == 0 else []
+
+    # --------------------------------------------------------------------- input/output
+
+    def paste(self, handle: RuntimeHandle, text: str) -> None:
+        """Paste ``text`` byte-exact as one bracketed paste (newlines kept as LF)."""
+        buffer = f"ao-{uuid.uuid4().hex[:12]}"
+        self._tmux("load-buffer", "-b", buffer, "-", input=text)
+        r = self._tmux("paste-buffer", "-p", "-r", "-d", "-b", buffer, "-t", handle.target, check=False)
+        if r.returncode != 0:
+            self._tmux("delete-buffer", "-b", buffer, check=False)
+            raise NotFoundError(f"session pane {handle.target} is gone: {r.stderr.strip()}")
+
+    def send_keys(self, handle: RuntimeHandle, *keys: str) -> None:
+        """Press each named key in order."""
+        r = self._tmux("send-keys", "-t", handle.target, *keys, check=False)
+        if r.returncode != 0:
+            raise NotFoundError(f"session pane {handle.target} is gone: {r.stderr.strip()}")
+
+    def capture(self, handle: RuntimeHandle, lines: int = 200) -> str:
+        """The last ``lines`` lines of screen plus scrollback, wrapped lines joined."""
+        r = self._tmux(
+            "capture-pane", "-p", "-J", "-t", handle.target, "-S", f"-{max(lines, 1)}", check=False
+        )
+        if r.returncode != 0:
+            raise NotFoundError(f"session pane {handle.target} is gone: {r.stderr.strip()}")
+        text = r.stdout.rstrip("\n")
+        return "\n".join(text.splitlines()[-lines:])
+
+    def attach_argv(self, handle: RuntimeHandle, *, inside: bool) -> list[str]:
+        """``tmux attach`` (or ``switch-client`` from inside tmux) to the exact session."""
+        verb = "switch-client" if inside else "attach-session"
+        return [*self.base_argv(), verb, "-t", f"={handle.name}"]
+
+    def save_screen(self, handle: RuntimeHandle, dest: Path, lines: int = 5000) -> bool:
+        """Write the session's scrollback to ``dest``; False if the pane is gone."""
+        try:
+            text = self.capture(handle, lines)
+        except NotFoundError:
+            return False
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        dest.write_text(text + "\n", encoding="utf-8")
+        return True
+
+
+def _session_members(sid: int) -> list[int]:
+    """Pids of every process in session ``sid`` (the pane's children, even re-grouped ones)."""
+    members = []
+    for entry in os.listdir("/proc") if Path("/proc").is_dir() else []:
+        if not entry.isdigit():
+            continue
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            stat = Path(f"/proc/{entry}/stat").read_text()
+            fields = stat[stat.rindex(")") + 2 :].split()
+            if int(fields[3]) == sid:  # fields: state ppid pgrp session ...
+                members.append(int(entry))
+    return members
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _signal_all(pid: int, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, sig)
+    for member in _session_members(pid):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(member, sig)
+
+
+def _end_process_tree(pid: int, grace: float) -> None:
+    """TERM the pane's process group and session, wait ``grace`` seconds, then KILL."""
+    _signal_all(pid, signal.SIGHUP)
+    _signal_all(pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline:
+        if not _alive(pid) and not _session_members(pid):
+            return
+        time.sleep(0.05)
+    _signal_all(pid, signal.SIGKILL)
