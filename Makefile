@@ -1,0 +1,41 @@
+# ao — developer tasks. `make install` once, then `make demo` or `make test`.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+export PATH := $(abspath $(VENV))/bin:$(PATH)
+
+.PHONY: install test check lint typecheck bench demo docs completions clean
+
+$(PY):
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+
+install: $(PY)
+	$(PY) -m pip install -q -e '.[dev]'
+
+test: install
+	$(PY) -m pytest -n 2 -q
+
+lint: install
+	$(VENV)/bin/ruff check ao plugins tests bench
+	$(VENV)/bin/ruff format --check ao plugins tests bench
+
+typecheck: install
+	$(VENV)/bin/mypy
+
+check: lint typecheck test
+
+bench: install
+	$(PY) bench/run.py
+
+demo: install
+	$(PY) bench/demo.py
+
+completions: install
+	for sh in bash zsh fish; do $(PY) -m ao completion $$sh > completions/ao.$$sh; done
+
+docs: install
+	$(PY) -m ao config schema > docs/config.schema.json
+	$(MAKE) completions
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache dist build
