@@ -7,8 +7,10 @@ path to append one line per command run (used by ``make bench`` to count them).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
+import signal
 import subprocess
 import typing as t
 from collections.abc import Mapping, Sequence
@@ -52,31 +54,38 @@ def run(
     _trace(argv)
     full_env = None if env is None else {**os.environ, **env}
     try:
-        proc = subprocess.run(
+        # Its own session, so a timeout ends everything the command started (npm → node).
+        child = subprocess.Popen(
             argv,
             cwd=cwd,
-            input=input,
             env=full_env,
-            capture_output=True,
+            stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             text=True,
             encoding="utf-8",
             errors="replace",
-            timeout=timeout,
-            check=False,
-            stdin=None if input is not None else subprocess.DEVNULL,
+            start_new_session=True,
         )
     except FileNotFoundError:
         raise CommandError(
             f"command not found: {argv[0]}", hint=f"install {argv[0]} or fix PATH"
         ) from None
+    try:
+        stdout, stderr = child.communicate(input=input, timeout=timeout)
     except subprocess.TimeoutExpired:
-        raise CommandTimeout(
-            f"`{shlex.join(argv)}` did not finish within {timeout:g}s"
-        ) from None
-    result = Result(proc.returncode, proc.stdout, proc.stderr)
-    if check and proc.returncode != 0:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(child.pid, signal.SIGKILL)
+        child.communicate()
+        raise CommandTimeout(f"`{shlex.join(argv)}` did not finish within {timeout:g}s") from None
+    except BaseException:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(child.pid, signal.SIGKILL)
+        raise
+    result = Result(child.returncode, stdout, stderr)
+    if check and child.returncode != 0:
         raise CommandError(
-            f"`{shlex.join(argv)}` failed (exit {proc.returncode}): {_last_line(proc.stderr)}"
+            f"`{shlex.join(argv)}` failed (exit {child.returncode}): {_last_line(stderr)}"
         )
     return result
 
