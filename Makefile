@@ -28,7 +28,7 @@ bench: install
 	$(PY) bench/run.py
 
 demo: install
-	$(PY) bench/demo.py
+	$(PY) scripts/demo.py
 
 completions: install
 	for sh in bash zsh fish; do $(PY) -m ao completion $$sh > completions/ao.$$sh; done

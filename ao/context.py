@@ -64,7 +64,9 @@ class Context:
         """The project named ``project_id``."""
         if project_id not in self.config.projects:
             known = ", ".join(sorted(self.config.projects)) or "none"
-            raise NotFoundError(f"no project {project_id!r} in {self.loaded.path}", hint=f"projects: {known}")
+            raise NotFoundError(
+                f"no project {project_id!r} in {self.loaded.path}", hint=f"projects: {known}"
+            )
         return Project(
             project_id,
             self.config.projects[project_id],
@@ -112,7 +114,9 @@ class Context:
 
     def workspace(self, name: str | None = None) -> Workspace:
         """The workspace plugin."""
-        return t.cast("Workspace", self._plugin("workspace", name or self.config.defaults.workspace, {}))
+        return t.cast(
+            "Workspace", self._plugin("workspace", name or self.config.defaults.workspace, {})
+        )
 
     def terminal(self) -> Terminal:
         """The terminal plugin."""

@@ -71,6 +71,9 @@ class Runtime(t.Protocol):
     def probe(self) -> dict[str, PaneState]:
         """Liveness of every session on this runtime, keyed by runtime name, in one call."""
 
+    def list_names(self) -> list[str]:
+        """Names of every session on this runtime (ao's and others')."""
+
     def paste(self, handle: RuntimeHandle, text: str) -> None:
         """Deliver ``text`` as one (bracketed) paste, byte-exact, without pressing Enter."""
 

@@ -36,7 +36,9 @@ class Delivery:
     enter_presses: int = 0
 
 
-def observe(runtime: Runtime, agent: Agent, handle: RuntimeHandle, *, screen: bool = True) -> Activity:
+def observe(
+    runtime: Runtime, agent: Agent, handle: RuntimeHandle, *, screen: bool = True
+) -> Activity:
     """The agent's activity right now (one probe, plus one capture when ``screen``)."""
     pane = runtime.probe().get(handle.name, PaneState(alive=False, running=False))
     text = None

@@ -29,14 +29,18 @@ def _version(argv: list[str]) -> str | None:
 
 def run_checks() -> list[Check]:
     """Every check, in the order a user should fix them."""
-    checks = [Check("python", "PASS" if sys.version_info >= (3, 11) else "FAIL", sys.version.split()[0])]
+    checks = [
+        Check("python", "PASS" if sys.version_info >= (3, 11) else "FAIL", sys.version.split()[0])
+    ]
     tmux = _version(["tmux", "-V"]) if shutil.which("tmux") else None
     if tmux is None:
         checks.append(Check("tmux", "FAIL", "tmux not found on PATH; install tmux 3.0 or newer"))
     else:
         m = re.search(r"(\d+)\.(\d+)", tmux)
         ok = bool(m) and (int(m.group(1)), int(m.group(2))) >= (3, 0)  # type: ignore[union-attr]
-        checks.append(Check("tmux", "PASS" if ok else "FAIL", tmux + ("" if ok else " (need 3.0+)")))
+        checks.append(
+            Check("tmux", "PASS" if ok else "FAIL", tmux + ("" if ok else " (need 3.0+)"))
+        )
     git = _version(["git", "--version"]) if shutil.which("git") else None
     checks.append(Check("git", "PASS" if git else "FAIL", git or "git not found on PATH"))
     checks += _config_checks()

@@ -34,7 +34,8 @@ def append(
     event = {
         "v": EVENT_VERSION,
         "id": uuid.uuid4().hex,
-        "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + f".{int(time.time() * 1000) % 1000:03d}Z",
+        "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime())
+        + f".{int(time.time() * 1000) % 1000:03d}Z",
         "type": type,
         "priority": priority,
         "session": session,

@@ -80,7 +80,13 @@ def _half_spawns(ctx: Context, project: Project, dry_run: bool) -> list[GcAction
                 {"status": "errored", "error": detail, "step": "rolled-back", "spawner_pid": None,
                  "repaired_at": now_iso()},
             )  # fmt: skip
-            events.append(project.paths, "session.errored", session=session.id, priority="warning", message=detail)
+            events.append(
+                project.paths,
+                "session.errored",
+                session=session.id,
+                priority="warning",
+                message=detail,
+            )
         actions.append(GcAction("half-spawn", session.id, detail, not dry_run))
     return actions
 
@@ -89,13 +95,15 @@ def _orphan_tmux(ctx: Context, project: Project, dry_run: bool) -> list[GcAction
     runtime = ctx.runtime(project.config.runtime)
     known = {project.paths.tmux_name(s.id) for s in project.store.list()}
     prefix = f"{project.paths.hash}-{project.prefix}-"
-    names = getattr(runtime, "list_names", lambda: [])()
+    names = runtime.list_names()
     actions = []
     for name in names:
         if name.startswith(prefix) and name not in known:
             if not dry_run:
                 runtime.destroy(RuntimeHandle("tmux", name, f"={name}:"), grace=0.5)
-            actions.append(GcAction("orphan-tmux", name, "tmux session without a session record", not dry_run))
+            actions.append(
+                GcAction("orphan-tmux", name, "tmux session without a session record", not dry_run)
+            )
     return actions
 
 
@@ -113,18 +121,31 @@ def _orphan_worktrees(ctx: Context, project: Project, dry_run: bool) -> list[GcA
         if str(path) in live or not path.is_dir():
             continue
         if str(path) not in registered:
-            actions.append(GcAction("kept-worktree", str(path), "not a git worktree of the project; left alone", False))
+            actions.append(
+                GcAction(
+                    "kept-worktree",
+                    str(path),
+                    "not a git worktree of the project; left alone",
+                    False,
+                )
+            )
             continue
         branch = _branch_of(path)
-        info = WorkspaceInfo(path=path, branch=branch, base=project.config.default_branch, created_branch=False)
+        info = WorkspaceInfo(
+            path=path, branch=branch, base=project.config.default_branch, created_branch=False
+        )
         status = workspace.status(project.repo_path, info)
         if status.has_work:
-            detail = f"orphan worktree holds {len(status.dirty)} change(s), {status.unpushed} unpushed commit(s); kept"
+            from ao.sessions import describe_work
+
+            detail = f"orphan worktree holds {describe_work(len(status.dirty), status.unpushed)}"
             actions.append(GcAction("kept-worktree", str(path), detail, False))
             continue
         if not dry_run:
             workspace.destroy(project.repo_path, info)
-        actions.append(GcAction("orphan-worktree", str(path), "worktree without a session record", not dry_run))
+        actions.append(
+            GcAction("orphan-worktree", str(path), "worktree without a session record", not dry_run)
+        )
     return actions
 
 
@@ -154,5 +175,9 @@ def _stale_locks(project: Project, dry_run: bool) -> list[GcAction]:
                 lock.unlink()
         finally:
             os.close(fd)
-        actions.append(GcAction("stale-lock", str(lock), "lock of a session that no longer exists", not dry_run))
+        actions.append(
+            GcAction(
+                "stale-lock", str(lock), "lock of a session that no longer exists", not dry_run
+            )
+        )
     return actions

@@ -30,7 +30,9 @@ class RepoFacts:
 
 
 def _git(cwd: Path, *args: str, check: bool = True) -> proc.Result:
-    return proc.run(["git", *args], cwd=cwd, timeout=GIT_TIMEOUT, check=check, env={"GIT_TERMINAL_PROMPT": "0"})
+    return proc.run(
+        ["git", *args], cwd=cwd, timeout=GIT_TIMEOUT, check=check, env={"GIT_TERMINAL_PROMPT": "0"}
+    )
 
 
 def inspect_repo(path: Path) -> RepoFacts:
@@ -39,7 +41,10 @@ def inspect_repo(path: Path) -> RepoFacts:
         raise UsageError(f"{path} is not a directory")
     top = _git(path, "rev-parse", "--show-toplevel", check=False)
     if top.returncode != 0:
-        raise UsageError(f"{path} is not inside a git repository", hint="run `git init` there, or pass a repo path or URL")
+        raise UsageError(
+            f"{path} is not inside a git repository",
+            hint="run `git init` there, or pass a repo path or URL",
+        )
     root = Path(top.stdout.strip()).resolve()
     origin_r = _git(root, "remote", "get-url", "origin", check=False)
     origin = origin_r.stdout.strip() if origin_r.returncode == 0 else None
@@ -69,9 +74,16 @@ def clone(url: str, parent: Path) -> Path:
             )
         return dest
     try:
-        proc.run(["git", "clone", "--", url, str(dest)], cwd=parent, timeout=600, env={"GIT_TERMINAL_PROMPT": "0"})
+        proc.run(
+            ["git", "clone", "--", url, str(dest)],
+            cwd=parent,
+            timeout=600,
+            env={"GIT_TERMINAL_PROMPT": "0"},
+        )
     except CommandError as exc:
-        raise CommandError(f"could not clone {url}: {exc.message}", hint="check the URL and your access") from None
+        raise CommandError(
+            f"could not clone {url}: {exc.message}", hint="check the URL and your access"
+        ) from None
     return dest
 
 
@@ -133,7 +145,9 @@ def start(target: str | None, cwd: Path, *, name: str | None = None) -> StartRes
         created = added = True
     else:
         loaded = load_config(config_path)
-        existing = [p for p, c in loaded.model.projects.items() if Path(c.path).resolve() == facts.root]
+        existing = [
+            p for p, c in loaded.model.projects.items() if Path(c.path).resolve() == facts.root
+        ]
         if existing:
             pid = existing[0]
         else:
@@ -162,6 +176,7 @@ def remove_project(config_path: Path, project_id: str, *, live_sessions: int, fo
     if live_sessions and not force:
         raise ConflictError(
             f"project {project_id!r} has {live_sessions} live session(s)",
-            hint=f"`ao stop --project {project_id} --all` first, or pass --force to keep them running unmanaged",
+            hint=f"`ao stop --project {project_id} --all` first, "
+            "or pass --force to leave them running unmanaged",
         )
     remove(config_path, project_id)

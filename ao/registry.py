@@ -33,7 +33,11 @@ def load(slot: str, name: str, options: Mapping[str, t.Any] | None = None) -> t.
     eps = available(slot)
     if name not in eps:
         close = difflib.get_close_matches(name, eps, n=1)
-        hint = f"did you mean {close[0]!r}?" if close else f"available: {', '.join(sorted(eps)) or 'none'}"
+        hint = (
+            f"did you mean {close[0]!r}?"
+            if close
+            else f"available: {', '.join(sorted(eps)) or 'none'}"
+        )
         raise PluginError(f"no {slot} plugin named {name!r}", hint=hint)
     ep = eps[name]
     try:
@@ -59,5 +63,13 @@ def describe() -> list[dict[str, str]]:
         for name, ep in sorted(available(slot).items()):
             dist = ep.dist.name if ep.dist else ""
             version = ep.dist.version if ep.dist else ""
-            rows.append({"slot": slot, "name": name, "target": ep.value, "package": dist, "version": version})
+            rows.append(
+                {
+                    "slot": slot,
+                    "name": name,
+                    "target": ep.value,
+                    "package": dist,
+                    "version": version,
+                }
+            )
     return rows

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import time
 import typing as t
@@ -86,7 +87,9 @@ def _observe(
 ) -> Activity:
     handle = handle_of(session)
     if handle is None:
-        return Activity("unknown", Evidence("metadata", f"no runtime recorded (step {session.get('step')})"))
+        return Activity(
+            "unknown", Evidence("metadata", f"no runtime recorded (step {session.get('step')})")
+        )
     pane = panes.get(handle.name, GONE)
     text = None
     if screen and pane.alive:
@@ -171,14 +174,18 @@ def logs(ctx: Context, project: Project, session_id: str, lines: int) -> str:
         handle = handle_of(session)
         if handle is not None:
             try:
-                return strip_controls(ctx.runtime(session.get("runtime") or None).capture(handle, lines))
+                return strip_controls(
+                    ctx.runtime(session.get("runtime") or None).capture(handle, lines)
+                )
             except NotFoundError:
                 pass
     saved = sorted(project.paths.logs.glob(f"{session_id}_*.screen.txt"))
     if saved:
         text = saved[-1].read_text(encoding="utf-8")
         return "\n".join(text.rstrip("\n").splitlines()[-lines:])
-    raise NotFoundError(f"no output recorded for session {session_id!r}", hint="see `ao list --all`")
+    raise NotFoundError(
+        f"no output recorded for session {session_id!r}", hint="see `ao list --all`"
+    )
 
 
 def follow(ctx: Context, session: Session, interval: float = 0.5) -> Iterator[str]:
@@ -221,7 +228,9 @@ def attach_argv(ctx: Context, session: Session, *, inside: bool) -> list[str]:
     handle = _live_handle(session)
     runtime = ctx.runtime(session.get("runtime") or None)
     if not runtime.probe().get(handle.name, GONE).alive:
-        raise ConflictError(f"session {session.id} has no tmux session", hint=f"`ao restore {session.id}`")
+        raise ConflictError(
+            f"session {session.id} has no tmux session", hint=f"`ao restore {session.id}`"
+        )
     return ctx.terminal().open_argv(runtime.attach_argv(handle, inside=inside))
 
 
@@ -252,9 +261,10 @@ def stop(ctx: Context, project: Project, session: Session, *, force: bool = Fals
     if handle is not None:
         stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
         dest = project.paths.logs / f"{session.id}_{stamp}.screen.txt"
-        save = getattr(runtime, "save_screen", None)
-        if save is not None:
-            save(handle, dest)
+        with contextlib.suppress(NotFoundError):  # keep the last screen for `ao logs`
+            screen = runtime.capture(handle, 5000)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            dest.write_text(screen + "\n", encoding="utf-8")
         runtime.destroy(handle)
     info = workspace_info(session)
     removed, snapshot, kept = False, None, None
@@ -262,12 +272,12 @@ def stop(ctx: Context, project: Project, session: Session, *, force: bool = Fals
         workspace = ctx.workspace(session.get("workspace") or None)
         status = workspace.status(project.repo_path, info)
         if status.has_work and not force:
-            kept = (
-                f"{len(status.dirty)} uncommitted change(s), {status.unpushed} unpushed commit(s)"
-            )
+            kept = describe_work(len(status.dirty), status.unpushed)
         else:
             if status.dirty:
-                snapshot = workspace.snapshot(project.repo_path, info, f"ao: WIP from session {session.id}")
+                snapshot = workspace.snapshot(
+                    project.repo_path, info, f"ao: WIP from session {session.id}"
+                )
             workspace.destroy(project.repo_path, info, force=True)
             removed = True
     elif info is not None:
@@ -285,7 +295,19 @@ def stop(ctx: Context, project: Project, session: Session, *, force: bool = Fals
         message=f"{session.id} stopped" + (f"; worktree kept: {kept}" if kept else ""),
         data={"worktree_removed": removed, "snapshot": snapshot, "kept": kept},
     )  # fmt: skip
-    return StopResult(session.id, session.get("worktree") or None, removed, snapshot, kept, str(archived))
+    return StopResult(
+        session.id, session.get("worktree") or None, removed, snapshot, kept, str(archived)
+    )
+
+
+def describe_work(dirty: int, unpushed: int) -> str:
+    """'2 uncommitted changes and 1 unpushed commit', naming only what is there."""
+    parts = []
+    if dirty:
+        parts.append(f"{dirty} uncommitted change{'s' if dirty != 1 else ''}")
+    if unpushed:
+        parts.append(f"{unpushed} unpushed commit{'s' if unpushed != 1 else ''}")
+    return " and ".join(parts) or "no work"
 
 
 def restore(ctx: Context, project: Project, session_id: str, *, resend: bool = False) -> Session:
@@ -300,18 +322,24 @@ def restore(ctx: Context, project: Project, session_id: str, *, resend: bool = F
         if handle is not None:
             pane = runtime.probe().get(handle.name, GONE)
             if pane.running:
-                raise ConflictError(f"session {session_id} is still running", hint=f"`ao attach {session_id}`")
+                raise ConflictError(
+                    f"session {session_id} is still running", hint=f"`ao attach {session_id}`"
+                )
             if pane.alive:
                 runtime.destroy(handle, grace=0.5)
     else:
         found = store.archived(session_id)
         if found is None:
-            raise NotFoundError(f"no session {session_id!r}, live or archived", hint="see `ao list --all`")
+            raise NotFoundError(
+                f"no session {session_id!r}, live or archived", hint="see `ao list --all`"
+            )
         session = store.unarchive(found[0], {"status": "spawning", "step": "restoring"})
         runtime = ctx.runtime(session.get("runtime") or None)
     info = workspace_info(session)
     if info is None:
-        raise ConflictError(f"session {session_id} never got a worktree; start a new session instead")
+        raise ConflictError(
+            f"session {session_id} never got a worktree; start a new session instead"
+        )
     if not info.path.exists():
         workspace = ctx.workspace(session.get("workspace") or None)
         info = workspace.restore(workspace_request(ctx, project, session_id, info.branch))
@@ -328,5 +356,7 @@ def restore(ctx: Context, project: Project, session_id: str, *, resend: bool = F
         from ao.delivery import deliver
 
         deliver(runtime, ctx.agent(session.get("agent")), handle, task, wait=30.0)
-    events.append(project.paths, "session.restored", session=session_id, message=f"{session_id} restored")
+    events.append(
+        project.paths, "session.restored", session=session_id, message=f"{session_id} restored"
+    )
     return session

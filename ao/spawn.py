@@ -8,6 +8,7 @@ repairs later) knows exactly what to undo. A failure leaves an ``errored`` recor
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import time
@@ -45,7 +46,9 @@ def clean_task(task: str) -> str:
     return cleaned
 
 
-def workspace_request(ctx: Context, project: Project, session_id: str, branch: str) -> WorkspaceRequest:
+def workspace_request(
+    ctx: Context, project: Project, session_id: str, branch: str
+) -> WorkspaceRequest:
     """The workspace request for ``session_id`` from the project's config."""
     cfg = project.config
     return WorkspaceRequest(
@@ -167,7 +170,9 @@ def spawn(
         },
     )
     branch = branch or f"ao/{session_id}"
-    events.append(project.paths, "session.spawning", session=session_id, message=f"spawning {session_id}")
+    events.append(
+        project.paths, "session.spawning", session=session_id, message=f"spawning {session_id}"
+    )
     info: WorkspaceInfo | None = None
     handle: RuntimeHandle | None = None
     try:
@@ -183,14 +188,15 @@ def spawn(
             },
         )
         handle, mode = launch(ctx, project, session_id, agent_name, info.path, task)
-        store.update(session_id, {"step": "runtime", "tmux_name": handle.name, "pane_id": handle.target})
+        store.update(
+            session_id, {"step": "runtime", "tmux_name": handle.name, "pane_id": handle.target}
+        )
         delivery = "none"
         if mode == "post-launch" and task:
             result = deliver(runtime, agent, handle, task, wait=ready_timeout)
             if result.status != "delivered" and "not ready" in result.detail:
                 raise SpawnError(
-                    f"the agent did not become ready within {ready_timeout:g}s "
-                    f"({result.detail})"
+                    f"the agent did not become ready within {ready_timeout:g}s ({result.detail})"
                 )
             delivery = result.status
         elif mode == "argv":
@@ -202,7 +208,10 @@ def spawn(
     except BaseException as exc:
         reason = str(exc) if isinstance(exc, AoError) else f"{type(exc).__name__}: {exc}"
         _rollback(runtime, workspace, project, handle, info)
-        store.update(session_id, {"status": "errored", "step": "rolled-back", "error": reason, "spawner_pid": None})
+        store.update(
+            session_id,
+            {"status": "errored", "step": "rolled-back", "error": reason, "spawner_pid": None},
+        )
         events.append(
             project.paths, "session.errored", session=session_id, priority="warning",
             message=f"spawn failed: {reason}",
@@ -217,7 +226,9 @@ def spawn(
         project.paths, "session.started", session=session_id,
         message=f"{session_id} started on {branch}", data={"delivery": delivery},
     )  # fmt: skip
-    return SpawnResult(session_id, info.branch, str(info.path), delivery, time.monotonic() - started)
+    return SpawnResult(
+        session_id, info.branch, str(info.path), delivery, time.monotonic() - started
+    )
 
 
 def _rollback(
@@ -228,15 +239,12 @@ def _rollback(
     info: WorkspaceInfo | None,
 ) -> None:
     """Undo completed spawn steps, newest first; never raise from here."""
+    # Best effort throughout: whatever is left, `ao gc` repairs.
     if handle is not None:
-        try:
+        with contextlib.suppress(Exception):
             runtime.destroy(handle, grace=1.0)
-        except Exception:  # noqa: S110 - best effort; gc repairs what is left
-            pass
     if info is not None:
-        try:
-            # The worktree was created by this spawn moments ago; only the agent could
-            # have written to it, so a failed spawn removes it (its branch keeps commits).
+        # The worktree was created by this spawn moments ago; only the agent could have
+        # written to it, so a failed spawn removes it (its branch keeps any commits).
+        with contextlib.suppress(Exception):
             workspace.destroy(project.repo_path, info, force=True)
-        except Exception:  # noqa: S110
-            pass

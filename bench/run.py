@@ -21,7 +21,9 @@ RECEIVER = ROOT / "tests" / "fixtures" / "receiver.py"
 SOCKET = f"ao-bench-{os.getpid()}"
 
 
-def ao(*args: str, env: dict[str, str], cwd: Path, input: str | None = None) -> subprocess.CompletedProcess[str]:
+def ao(
+    *args: str, env: dict[str, str], cwd: Path, input: str | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "ao", *args], env=env, cwd=cwd, input=input,
         capture_output=True, text=True, timeout=120, check=False,
@@ -114,12 +116,21 @@ def run(tmp: Path, env: dict[str, str]) -> None:
 
     ctx = Context.load(cwd=tmp)
     project = ctx.project("bench")
-    for i in range(100):
-        sid = project.store.reserve("b", initial={"project": "bench", "agent": "shell", "runtime": "tmux",
-                                                  "workspace": "worktree", "status": "working"})
+    for _ in range(100):
+        sid = project.store.reserve(
+            "b",
+            initial={
+                "project": "bench",
+                "agent": "shell",
+                "runtime": "tmux",
+                "workspace": "worktree",
+                "status": "working",
+            },
+        )
         name = project.paths.tmux_name(sid)
         pane = subprocess.run(
-            ["tmux", "-L", SOCKET, "new-session", "-d", "-s", name, "-P", "-F", "#{pane_id}", "sleep", "3600"],
+            ["tmux", "-L", SOCKET, "new-session", "-d", "-s", name, "-P", "-F", "#{pane_id}",
+             "sleep", "3600"],
             capture_output=True, text=True, check=True,
         ).stdout.strip()  # fmt: skip
         project.store.update(sid, {"tmux_name": name, "pane_id": pane, "branch": f"ao/{sid}"})
@@ -128,11 +139,21 @@ def run(tmp: Path, env: dict[str, str]) -> None:
     samples = timed(lambda: ao("list", "--json", env=tenv, cwd=tmp), 10)
     calls = len(trace.read_text().splitlines()) // 10
     count = len(json.loads(ao("list", "--json", env=env, cwd=tmp).stdout)["data"])
-    report(f"ao list --json ({count} sessions, wall)", samples, "≤ 250 ms", f"   subprocesses {calls} (≤ 3)")
+    report(
+        f"ao list --json ({count} sessions, wall)",
+        samples,
+        "≤ 250 ms",
+        f"   subprocesses {calls} (≤ 3)",
+    )
     trace.unlink()
     samples = timed(lambda: ao("status", "--json", env=tenv, cwd=tmp), 5)
     calls = len(trace.read_text().splitlines()) // 5
-    report(f"ao status --json ({count} sessions, wall)", samples, "≤ 250 ms", f"   subprocesses {calls}")
+    report(
+        f"ao status --json ({count} sessions, wall)",
+        samples,
+        "≤ 250 ms",
+        f"   subprocesses {calls}",
+    )
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Shared fixtures: an isolated AO_HOME/HOME per test, real git repos, the ao CLI as a subprocess."""
+"""Shared fixtures: isolated AO_HOME/HOME per test, real git repos, the ao CLI as a subprocess."""
 
 from __future__ import annotations
 

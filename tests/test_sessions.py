@@ -69,14 +69,18 @@ class Project:
 
 
 @pytest.fixture
-def proj(git_repo: Path, server: libtmux.Server, ao: RunAo, monkeypatch: pytest.MonkeyPatch) -> Project:
+def proj(
+    git_repo: Path, server: libtmux.Server, ao: RunAo, monkeypatch: pytest.MonkeyPatch
+) -> Project:
     monkeypatch.setenv("AO_TMUX_SOCKET", server.socket_name)
     p = Project(git_repo, server, ao)
     p.configure()
     return p
 
 
-def wait_for(predicate: Callable[[], object], timeout: float = 15.0, what: str = "condition") -> object:
+def wait_for(
+    predicate: Callable[[], object], timeout: float = 15.0, what: str = "condition"
+) -> object:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = predicate()
@@ -103,6 +107,7 @@ def test_three_parallel_spawns_do_not_collide(proj: Project) -> None:
         assert git(Path(s["worktree"]), "branch", "--show-current").strip() == s["branch"]
     names = proj.tmux_names()
     assert len([n for n in names if n.endswith(("-d-1", "-d-2", "-d-3"))]) == 3
+
     # each task ran in its own session's shell: together they printed all three
     def outputs_seen() -> bool:
         logs = "".join(proj.ao("logs", s["id"]).stdout for s in sessions)
@@ -115,8 +120,11 @@ def test_json_session_object_contract(proj: Project) -> None:
     """The v1 session object carries at least the documented keys."""
     assert proj.ao("new", "true").returncode == 0
     (session,) = proj.ao_json("list")  # type: ignore[misc]
-    for key in ("id", "project", "agent", "runtime", "branch", "worktree", "status", "activity", "created_at"):
-        assert key in session, key
+    # the v1 contract (docs/cli.md): adding keys is allowed, removing or renaming is not
+    assert set(session) == {
+        "id", "project", "agent", "runtime", "branch", "worktree", "status", "activity",
+        "created_at", "updated_at", "tmux", "task", "error",
+    }  # fmt: skip
     assert session["project"] == "demo"
     detail = proj.ao_json("status", session["id"])
     assert isinstance(detail, dict)
@@ -163,8 +171,10 @@ def test_task_with_escape_sequences_is_typed_as_literal(proj: Project) -> None:
 
 def test_logs_show_the_agent_screen(proj: Project) -> None:
     assert proj.ao("new", "echo hello-from-ao").returncode == 0
-    wait_for(lambda: "hello-from-ao" in proj.ao("logs", "d-1", "-n", "20").stdout.split("echo")[-1],
-             what="command output in logs")
+    wait_for(
+        lambda: "hello-from-ao" in proj.ao("logs", "d-1", "-n", "20").stdout.split("echo")[-1],
+        what="command output in logs",
+    )
 
 
 def test_attach_command_targets_exact_session(proj: Project) -> None:
@@ -186,7 +196,7 @@ def test_stop_keeps_dirty_worktree_then_force_snapshots_it(proj: Project) -> Non
 
     r = proj.ao("stop", "d-1")
     assert r.returncode == 0, r.stderr
-    assert "kept worktree" in r.stdout
+    assert "kept its worktree (1 uncommitted change)" in r.stdout
     assert (wt / "work.txt").read_text() == "precious\n"
     assert not any(n.endswith("-d-1") for n in proj.tmux_names())
     assert proj.ao_json("list") == []
@@ -253,7 +263,10 @@ def test_gc_repairs_a_spawn_killed_halfway(proj: Project) -> None:
     def worktree_exists() -> bool:
         return any(Path(os.environ["AO_HOME"]).glob("*-demo/worktrees/d-1"))
 
-    wait_for(worktree_exists, what="worktree creation")
+    def post_create_running() -> bool:  # the worktree is complete; `sleep 30` runs
+        return any(Path(os.environ["AO_HOME"]).glob("*-demo/logs/d-1.post-create.log"))
+
+    wait_for(post_create_running, what="post-create to start")
     os.killpg(p.pid, signal.SIGKILL)
     p.wait()
     # a stray tmux session in ao's namespace with no record is also cleaned
@@ -309,3 +322,25 @@ def test_exact_targets_never_prefix_match(proj: Project) -> None:
     assert r.returncode == 4
     wait_for(lambda: proj.received(), what="first prompt")
     assert proj.received() == ["one"]
+
+
+def test_events_log_records_the_lifecycle(proj: Project) -> None:
+    """events.jsonl is the v1 contract: every line has the documented keys."""
+    assert proj.ao("new", "true").returncode == 0
+    assert proj.ao("stop", "d-1").returncode == 0
+    log = next(Path(os.environ["AO_HOME"]).glob("*-demo")) / "events.jsonl"
+    events = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [e["type"] for e in events] == ["session.spawning", "session.started", "session.stopped"]
+    for e in events:
+        assert set(e) == {
+            "v",
+            "id",
+            "ts",
+            "type",
+            "priority",
+            "session",
+            "project",
+            "message",
+            "data",
+        }
+        assert e["v"] == 1 and e["session"] == "d-1" and e["project"] == "demo"

@@ -7,7 +7,7 @@ import os
 import typer
 
 from ao import __version__
-from ao.cli import config_cmd, projects_cmd, sessions_cmd, system_cmd
+from ao.cli import completion_cmd, config_cmd, projects_cmd, sessions_cmd, system_cmd
 
 app = typer.Typer(
     name="ao",
@@ -28,8 +28,12 @@ def _version(value: bool) -> None:
 @app.callback()
 def root(
     config: str = typer.Option(
-        None, "--config", "-c", help="Config file (default: $AO_CONFIG, nearest "
-        "agent-orchestrator.yaml, ~/.agent-orchestrator/config.yaml).", metavar="PATH"
+        None,
+        "--config",
+        "-c",
+        help="Config file (default: $AO_CONFIG, nearest "
+        "agent-orchestrator.yaml, ~/.agent-orchestrator/config.yaml).",
+        metavar="PATH",
     ),
     version: bool = typer.Option(
         False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
@@ -40,5 +44,5 @@ def root(
         os.environ["AO_CONFIG"] = os.path.abspath(config)
 
 
-for module in (projects_cmd, sessions_cmd, config_cmd, system_cmd):
+for module in (projects_cmd, sessions_cmd, config_cmd, system_cmd, completion_cmd):
     module.register(app)

@@ -67,10 +67,11 @@ def click_error(exc: Exception) -> bool:
 
 
 def table(columns: list[str], rows: list[list[str]], title: str | None = None) -> None:
-    """Print rows as a rich table on a TTY and as tab-separated text on a pipe."""
+    """Print rows as a rich table on a TTY and as plain aligned columns on a pipe."""
     if not sys.stdout.isatty():
-        for row in rows:
-            out("\t".join(row))
+        widths = [max(len(str(v)) for v in col) for col in zip(columns, *rows, strict=True)]
+        for row in [columns, *rows]:
+            out("  ".join(str(v).ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
         return
     from rich.table import Table
 

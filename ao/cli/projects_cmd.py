@@ -8,7 +8,9 @@ import typer
 
 
 def start(
-    target: str = typer.Argument(None, metavar="[PATH|URL]", help="Repo path or URL (default: here)."),
+    target: str = typer.Argument(
+        None, metavar="[PATH|URL]", help="Repo path or URL (default: here)."
+    ),
     name: str = typer.Option(None, "--name", help="Project id (default: the directory name)."),
     json_out: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:

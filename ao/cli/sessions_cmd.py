@@ -14,7 +14,7 @@ if t.TYPE_CHECKING:
     from ao.state import Session
 
 ProjectOpt = typer.Option(None, "--project", "-p", help="Project id (default: the one you are in).")
-JsonOpt = typer.Option(False, "--json", help="Print JSON: {\"v\": 1, \"data\": ...}.")
+JsonOpt = typer.Option(False, "--json", help='Print JSON: {"v": 1, "data": ...}.')
 
 
 def _ctx() -> Context:
@@ -48,7 +48,9 @@ def new(
     ctx = _ctx()
     proj = ctx.select_project(project)
     with spinner(f"starting a session in {proj.id}"):
-        result = spawn(ctx, proj, task, agent_name=agent, branch=branch, name=name, ready_timeout=ready_timeout)
+        result = spawn(
+            ctx, proj, task, agent_name=agent, branch=branch, name=name, ready_timeout=ready_timeout
+        )
     if json_out:
         session = proj.store.read(result.session_id)
         from ao.sessions import view
@@ -78,6 +80,12 @@ def list_(
     _render(rows, json_out)
 
 
+ARCHIVED_KEYS = (
+    "id", "project", "agent", "runtime", "branch", "worktree", "created_at", "updated_at",
+    "task", "error", "archived_at",
+)  # fmt: skip
+
+
 def _archived_rows(projects: list[Project]) -> list[dict[str, t.Any]]:
     from ao import kvfile
 
@@ -89,14 +97,12 @@ def _archived_rows(projects: list[Project]) -> list[dict[str, t.Any]]:
             data = kvfile.loads(path.read_text(encoding="utf-8"))
             rows.append(
                 {
-                    "id": data.get("id"), "project": data.get("project"), "agent": data.get("agent"),
-                    "runtime": data.get("runtime"), "branch": data.get("branch"),
-                    "worktree": data.get("worktree"), "status": data.get("status", "killed"),
-                    "activity": "exited", "created_at": data.get("created_at"),
-                    "updated_at": data.get("updated_at"), "tmux": None, "task": data.get("task"),
-                    "error": data.get("error"), "archived_at": data.get("archived_at"),
+                    **{key: data.get(key) for key in ARCHIVED_KEYS},
+                    "status": data.get("status", "killed"),
+                    "activity": "exited",
+                    "tmux": None,
                 }
-            )  # fmt: skip
+            )
     return rows
 
 
@@ -136,7 +142,7 @@ def status(
     ctx = _ctx()
     if session_id is None:
         projects = [ctx.project(project)] if project else ctx.projects()
-        _render([v.to_json() for v in views(ctx, projects, screen=True)], json_out)
+        _render([v.to_json() for v in views(ctx, projects)], json_out)
         return
     _, session = _find(ctx, session_id, project)
     v = view(ctx, session)
@@ -164,7 +170,9 @@ def send(
     text: str = typer.Argument(None, help="Message text; '-' reads stdin."),
     file: Path = typer.Option(None, "--file", "-f", help="Read the message from a file."),
     project: str = ProjectOpt,
-    wait: float = typer.Option(10.0, help="Seconds to wait for the agent to be ready before queueing."),
+    wait: float = typer.Option(
+        10.0, help="Seconds to wait for the agent to be ready before queueing."
+    ),
     json_out: bool = JsonOpt,
 ) -> None:
     """Deliver a message to a session's agent: delivered, queued (busy), or unconfirmed."""
@@ -194,7 +202,10 @@ def send(
     else:
         out(f"{result.status}: {result.detail}")
     if result.status == "unconfirmed":
-        info(f"ao: the message reached {session_id}'s input but no turn started; check `ao logs {session_id}`")
+        info(
+            f"ao: the message reached {session_id}'s input but no turn started; "
+            f"check `ao logs {session_id}`"
+        )
         raise typer.Exit(1)
 
 
@@ -234,7 +245,9 @@ def logs(
 def attach(
     session_id: str = typer.Argument(..., metavar="SESSION"),
     project: str = ProjectOpt,
-    print_only: bool = typer.Option(False, "--print", help="Print the command instead of running it."),
+    print_only: bool = typer.Option(
+        False, "--print", help="Print the command instead of running it."
+    ),
 ) -> None:
     """Attach to the session's tmux session (switch-client when already inside tmux)."""
     import os
@@ -250,7 +263,7 @@ def attach(
     if print_only:
         out(shlex.join(argv))
         return
-    os.execvp(argv[0], argv)  # noqa: S606 - argv list, replaces ao with tmux
+    os.execvp(argv[0], argv)
 
 
 def stop(
@@ -258,7 +271,9 @@ def stop(
     project: str = ProjectOpt,
     all_: bool = typer.Option(False, "--all", help="Stop every session of --project."),
     force: bool = typer.Option(
-        False, "--force", help="Remove worktrees with work (uncommitted work is saved as a WIP commit first)."
+        False,
+        "--force",
+        help="Remove worktrees with work (uncommitted work is saved as a WIP commit first).",
     ),
     json_out: bool = JsonOpt,
 ) -> None:
@@ -287,10 +302,13 @@ def stop(
         return
     for r in results:
         if r.kept_reason:
-            out(f"stopped {r.session_id}; kept worktree {r.worktree} ({r.kept_reason}); "
-                f"`ao restore {r.session_id}` resumes, `ao stop` after `ao restore` with --force removes it")
+            out(f"stopped {r.session_id}; kept its worktree ({r.kept_reason}): {r.worktree}")
+            out(f"  resume with `ao restore {r.session_id}`")
         elif r.snapshot:
-            out(f"stopped {r.session_id}; uncommitted work saved as commit {r.snapshot[:12]} on its branch")
+            out(
+                f"stopped {r.session_id}; uncommitted work saved as commit "
+                f"{r.snapshot[:12]} on its branch"
+            )
         else:
             out(f"stopped {r.session_id}")
 
@@ -298,7 +316,9 @@ def stop(
 def restore(
     session_id: str = typer.Argument(..., metavar="SESSION"),
     project: str = ProjectOpt,
-    resend: bool = typer.Option(False, "--resend", help="Type the original task again after launch."),
+    resend: bool = typer.Option(
+        False, "--resend", help="Type the original task again after launch."
+    ),
     json_out: bool = JsonOpt,
 ) -> None:
     """Restart a stopped or exited session in its worktree, on its branch, with the same id."""
@@ -310,11 +330,15 @@ def restore(
     validate_session_id(session_id)
     ctx = _ctx()
     candidates = [ctx.project(project)] if project else ctx.projects()
-    proj = next((p for p in candidates if p.store.exists(session_id) or p.store.archived(session_id)), None)
+    proj = next(
+        (p for p in candidates if p.store.exists(session_id) or p.store.archived(session_id)), None
+    )
     if proj is None:
         from ao.errors import NotFoundError
 
-        raise NotFoundError(f"no session {session_id!r}, live or archived", hint="see `ao list --all`")
+        raise NotFoundError(
+            f"no session {session_id!r}, live or archived", hint="see `ao list --all`"
+        )
     session = restore_session(ctx, proj, session_id, resend=resend)
     if json_out:
         emit_json(view(ctx, session).to_json())

@@ -1,14 +1,16 @@
-"""Housekeeping commands: gc, plugins, doctor, completion."""
+"""Housekeeping commands: gc, plugins, doctor."""
 
 from __future__ import annotations
 
 import typer
 
-JsonOpt = typer.Option(False, "--json", help="Print JSON: {\"v\": 1, \"data\": ...}.")
+JsonOpt = typer.Option(False, "--json", help='Print JSON: {"v": 1, "data": ...}.')
 
 
 def gc(
-    dry_run: bool = typer.Option(False, "--dry-run", help="Show what would be done; change nothing."),
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="Show what would be done; change nothing."
+    ),
     project: str = typer.Option(None, "--project", "-p", help="Only this project."),
     json_out: bool = JsonOpt,
 ) -> None:
@@ -21,12 +23,19 @@ def gc(
     projects = [ctx.project(project)] if project else ctx.projects()
     actions = collect(ctx, projects, dry_run=dry_run)
     if json_out:
-        emit_json([{"kind": a.kind, "target": a.target, "detail": a.detail, "done": a.done} for a in actions])
+        emit_json(
+            [
+                {"kind": a.kind, "target": a.target, "detail": a.detail, "done": a.done}
+                for a in actions
+            ]
+        )
         return
     if not actions:
         out("nothing to clean up")
     for a in actions:
-        verb = "done" if a.done else ("would fix" if dry_run and a.kind != "kept-worktree" else "kept")
+        verb = (
+            "done" if a.done else ("would fix" if dry_run and a.kind != "kept-worktree" else "kept")
+        )
         out(f"{verb:<9} {a.kind:<16} {a.target}: {a.detail}")
 
 
@@ -39,7 +48,10 @@ def plugins(json_out: bool = JsonOpt) -> None:
     if json_out:
         emit_json(rows)
         return
-    table(["SLOT", "NAME", "PACKAGE", "TARGET"], [[r["slot"], r["name"], r["package"], r["target"]] for r in rows])
+    table(
+        ["SLOT", "NAME", "PACKAGE", "TARGET"],
+        [[r["slot"], r["name"], r["package"], r["target"]] for r in rows],
+    )
 
 
 def doctor(json_out: bool = JsonOpt) -> None:
@@ -57,20 +69,8 @@ def doctor(json_out: bool = JsonOpt) -> None:
         raise typer.Exit(1)
 
 
-def completion(
-    shell: str = typer.Argument(..., metavar="bash|zsh|fish", help="The shell to complete for."),
-) -> None:
-    """Print a static completion script (e.g. `ao completion bash > ~/.local/share/bash-completion/completions/ao`)."""
-    from ao.cli.output import out
-    from ao.completion import script
-
-    out(script(shell).rstrip("\n"))
-
-
 def register(app: typer.Typer) -> None:
     """Add the housekeeping commands to ``app``."""
     app.command("gc")(gc)
     app.command("plugins")(plugins)
     app.command("doctor")(doctor)
-    app.command("completion")(completion)
-

@@ -21,9 +21,6 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
-if t.TYPE_CHECKING:
-    from pydantic.json_schema import JsonDict
-
 SCHEMA_VERSION = 1
 NAME_RE = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
 PREFIX_RE = r"^[a-z0-9][a-z0-9_-]{0,31}$"
@@ -46,7 +43,9 @@ def parse_duration(value: str | int | float) -> float:
         raise ValueError("a duration must be a number of seconds or a string like '30m'")
     match = DURATION_RE.match(value)
     if not match:
-        raise ValueError(f"invalid duration {value!r}: use a number with ms, s, m, h or d, e.g. '90s'")
+        raise ValueError(
+            f"invalid duration {value!r}: use a number with ms, s, m, h or d, e.g. '90s'"
+        )
     return float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
 
 
@@ -64,6 +63,7 @@ class Model(BaseModel):
 
 Command = list[str]
 
+JsonDict = dict[str, t.Any]
 _STRING: JsonDict = {"type": "string"}
 _ARGV: JsonDict = {"type": "array", "items": {"type": "string"}}
 _DURATION: JsonDict = {"type": "string", "pattern": DURATION_RE.pattern}
@@ -76,7 +76,7 @@ def _also(*alternatives: JsonDict) -> t.Callable[[JsonDict], None]:
         if "anyOf" not in schema:
             moved = {k: schema.pop(k) for k in ("type", "items", "$ref") if k in schema}
             schema["anyOf"] = [moved]
-        options = t.cast(list[t.Any], schema["anyOf"])
+        options: list[t.Any] = schema["anyOf"]
         null = [o for o in options if o == {"type": "null"}]
         schema["anyOf"] = [o for o in options if o not in null] + list(alternatives) + null
 
@@ -87,8 +87,7 @@ def _also_items(*alternatives: JsonDict) -> t.Callable[[JsonDict], None]:
     """Like ``_also`` but for the items of an array field."""
 
     def widen(schema: JsonDict) -> None:
-        items = t.cast("JsonDict", schema["items"])
-        schema["items"] = {"anyOf": [items, *alternatives]}
+        schema["items"] = {"anyOf": [schema["items"], *alternatives]}
 
     return widen
 
@@ -219,7 +218,9 @@ class ProjectConfig(Model):
         for item in v:
             p = Path(item)
             if p.is_absolute() or ".." in p.parts:
-                raise ValueError(f"{item!r} must be a path inside the repository (no '..', not absolute)")
+                raise ValueError(
+                    f"{item!r} must be a path inside the repository (no '..', not absolute)"
+                )
         return v
 
     @field_validator("workdir")
@@ -234,6 +235,14 @@ class ProjectConfig(Model):
         if self.agent_rules and self.agent_rules_file:
             raise ValueError("set agentRules or agentRulesFile, not both")
         return self
+
+
+class KeyedValueError(ValueError):
+    """A mapping's value error that is about one of its keys (so errors can point at it)."""
+
+    def __init__(self, key: str, message: str) -> None:
+        super().__init__(message)
+        self.key = key
 
 
 def _project_id(pid: str) -> str:
@@ -356,7 +365,7 @@ class AoConfig(Model):
     )
     port: int = Field(default=3000, ge=1, le=65535, description="Port of the local dashboard.")
     defaults: Defaults = Field(
-        default_factory=Defaults, description="Plugins used when a project does not choose."
+        default_factory=Defaults, description="Plugins for projects that do not choose their own."
     )
     projects: dict[ProjectId, ProjectConfig] = Field(
         default_factory=dict,
@@ -366,7 +375,7 @@ class AoConfig(Model):
     agents: dict[str, AgentOptions] = Field(
         default_factory=dict, description="Settings per agent plugin, keyed by plugin name."
     )
-    tmux: TmuxOptions = Field(default_factory=TmuxOptions, description="How ao talks to tmux.")
+    tmux: TmuxOptions = Field(default_factory=TmuxOptions, description="Which tmux server ao uses.")
     max_sessions: int | None = Field(
         default=None, ge=1, description="Most sessions running at once across all projects."
     )
@@ -380,7 +389,7 @@ class AoConfig(Model):
     notification_routing: dict[Priority, list[str]] = Field(
         default_factory=dict, description="Which notifiers receive each priority."
     )
-    power: Power = Field(default_factory=Power, description="Power management.")
+    power: Power = Field(default_factory=Power, description="Power management while ao runs.")
 
     @field_validator("projects")
     @classmethod
@@ -390,9 +399,10 @@ class AoConfig(Model):
         for pid, proj in v.items():
             prefix = proj.session_prefix or default_prefix(pid)
             if prefix in seen:
-                raise ValueError(
+                raise KeyedValueError(
+                    pid,
                     f"projects {seen[prefix]!r} and {pid!r} share sessionPrefix {prefix!r}; "
-                    "give one of them its own sessionPrefix"
+                    "give one of them its own sessionPrefix",
                 )
             seen[prefix] = pid
         return v

@@ -31,7 +31,9 @@ class ShellAgent:
         pattern = options.get("ready_pattern") or options.get("readyPattern")
         self.ready_pattern = re.compile(pattern) if pattern else None
         self._settle = float(options.get("settle_delay") or options.get("settleDelay") or 0.15)
-        self._own = {Path(self.binary).name} | (SHELLS if Path(self.binary).name in SHELLS else set())
+        self._own = {Path(self.binary).name} | (
+            SHELLS if Path(self.binary).name in SHELLS else set()
+        )
 
     def launch(self, ctx: LaunchContext) -> LaunchSpec:
         """The configured command; the task is delivered after the program is ready."""
@@ -57,12 +59,16 @@ class ShellAgent:
             return Activity("working", Evidence("runtime", f"foreground process: {command}"))
         screen = (obs.screen or "").rstrip()
         if obs.screen is None:
-            return Activity("ready", Evidence("runtime", f"{command} in the foreground (screen not read)"))
+            return Activity(
+                "ready", Evidence("runtime", f"{command} in the foreground (screen not read)")
+            )
         last = screen.splitlines()[-1] if screen else ""
         if self.ready_pattern is not None:
             if self.ready_pattern.search(last):
                 return Activity("ready", Evidence("screen", f"prompt matched: {last[-80:]!r}"))
-            return Activity("starting", Evidence("screen", "ready pattern not on the last line yet"))
+            return Activity(
+                "starting", Evidence("screen", "ready pattern not on the last line yet")
+            )
         if not screen:
             return Activity("starting", Evidence("screen", "nothing printed yet"))
         return Activity("ready", Evidence("runtime", f"{command} waits for input: {last[-80:]!r}"))

@@ -76,8 +76,12 @@ class TmuxRuntime:
         )  # fmt: skip
         if result.returncode != 0:
             if "duplicate session" in result.stderr:
-                raise ConflictError(f"tmux session {spec.name!r} already exists", hint="run `ao gc`")
-            raise CommandError(f"tmux could not create session {spec.name!r}: {result.stderr.strip()}")
+                raise ConflictError(
+                    f"tmux session {spec.name!r} already exists", hint="run `ao gc`"
+                )
+            raise CommandError(
+                f"tmux could not create session {spec.name!r}: {result.stderr.strip()}"
+            )
         pane_id = result.stdout.strip().splitlines()[0]
         return RuntimeHandle(runtime=self.name, name=spec.name, target=pane_id)
 
@@ -125,7 +129,9 @@ class TmuxRuntime:
         """Paste ``text`` byte-exact as one bracketed paste (newlines kept as LF)."""
         buffer = f"ao-{uuid.uuid4().hex[:12]}"
         self._tmux("load-buffer", "-b", buffer, "-", input=text)
-        r = self._tmux("paste-buffer", "-p", "-r", "-d", "-b", buffer, "-t", handle.target, check=False)
+        r = self._tmux(
+            "paste-buffer", "-p", "-r", "-d", "-b", buffer, "-t", handle.target, check=False
+        )
         if r.returncode != 0:
             self._tmux("delete-buffer", "-b", buffer, check=False)
             raise NotFoundError(f"session pane {handle.target} is gone: {r.stderr.strip()}")
@@ -150,16 +156,6 @@ class TmuxRuntime:
         """``tmux attach`` (or ``switch-client`` from inside tmux) to the exact session."""
         verb = "switch-client" if inside else "attach-session"
         return [*self.base_argv(), verb, "-t", f"={handle.name}"]
-
-    def save_screen(self, handle: RuntimeHandle, dest: Path, lines: int = 5000) -> bool:
-        """Write the session's scrollback to ``dest``; False if the pane is gone."""
-        try:
-            text = self.capture(handle, lines)
-        except NotFoundError:
-            return False
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        dest.write_text(text + "\n", encoding="utf-8")
-        return True
 
 
 def _session_members(sid: int) -> list[int]:

@@ -1,0 +1,198 @@
+"""``ao config validate|show|schema`` and ``ao config-help``: the config, checked and explained.
+
+pydantic and yaml are imported inside the commands so ``ao --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+import typing as t
+from pathlib import Path
+
+import typer
+
+from ao.cli.output import emit_json, out
+
+CONFIG_EXIT = 3  # ConfigError's exit code, without importing the error tree at startup
+
+_PLACEHOLDERS = {"projects": "<id>"}
+
+JsonFlag = t.Annotated[bool, typer.Option("--json", help='Print {"v":1,"data":{...}} on stdout.')]
+
+
+def _validate(
+    path: t.Annotated[
+        Path | None,
+        typer.Argument(help="Config file to check (default: the one ao would use here)."),
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Check the config; print every problem, one per line (exit 3 if any)."""
+    from ao.config import find_config_path, load_config
+    from ao.errors import ConfigError
+
+    target: Path | None = None
+    try:
+        target = path.expanduser().absolute() if path else find_config_path()
+        loaded = load_config(target)
+    except ConfigError as exc:
+        problems: list[str] = list(getattr(exc, "problems", None) or [exc.message])
+        if target is None and exc.hint:
+            # no file was found: the hint is the fix, so keep it on the line
+            problems[0] += f" ({exc.hint})"
+        if as_json:
+            emit_json(
+                {"path": str(target) if target else None, "valid": False, "problems": problems}
+            )
+        else:
+            sys.stderr.write("".join(p + "\n" for p in problems))
+        raise typer.Exit(CONFIG_EXIT) from None
+    count = len(loaded.model.projects)
+    if as_json:
+        emit_json({"path": str(loaded.path), "valid": True, "problems": []})
+    else:
+        out(f"ok: {loaded.path} ({count} project{'' if count == 1 else 's'})")
+
+
+def _show(as_json: JsonFlag = False) -> None:
+    """Print the effective config: defaults filled in, ${NAME} references left unexpanded."""
+    from ao.config import load_config
+    from ao.config.loader import effective
+
+    loaded = load_config()
+    data = effective(loaded)
+    if as_json:
+        emit_json({"path": str(loaded.path), "config": data})
+        return
+    import yaml
+
+    sys.stdout.write(f"# effective config of {loaded.path}\n")
+    sys.stdout.write(
+        yaml.safe_dump(
+            data, sort_keys=False, default_flow_style=False, allow_unicode=True, width=4096
+        )
+    )
+
+
+def _schema() -> None:
+    """Print the JSON Schema of agent-orchestrator.yaml."""
+    from ao.config.edit import schema_text
+
+    sys.stdout.write(schema_text())
+
+
+def _config_help() -> None:
+    """Describe every key of agent-orchestrator.yaml."""
+    from ao.config.edit import schema_json
+
+    sys.stdout.write(render_help(schema_json()))
+
+
+def render_help(schema: dict[str, t.Any]) -> str:
+    """A key-by-key guide to the config, generated from its JSON Schema."""
+    lines = [
+        "agent-orchestrator.yaml: every key. Strings may use ${NAME} for environment",
+        "variables ($${ is a literal '${'). JSON Schema: `ao config schema`.",
+    ]
+    _section(lines, "(top level)", schema, schema.get("$defs", {}), set(), top=True)
+    return "\n".join(lines) + "\n"
+
+
+def _section(
+    lines: list[str],
+    title: str,
+    node: dict[str, t.Any],
+    defs: dict[str, t.Any],
+    done: set[str],
+    top: bool = False,
+) -> None:
+    """Append one model's keys, then the sections of the models it holds."""
+    lines += ["", title]
+    if not top and node.get("description"):
+        lines.append("  " + _clean(node["description"]))
+    rows: list[tuple[str, str, str]] = []
+    children: list[tuple[str, dict[str, t.Any]]] = []
+    required = set(node.get("required", []))
+    for key, prop in node.get("properties", {}).items():
+        kind = _kind(prop)
+        if key in required:
+            kind += ", required"
+        elif prop.get("default") not in (None, [], {}):
+            kind += f" = {json.dumps(prop['default'])}"
+        rows.append((key, kind, _clean(prop.get("description", ""))))
+        for suffix, ref in _refs(prop, key):
+            name = ref.rsplit("/", 1)[-1]
+            if name not in done and name in defs:
+                done.add(name)
+                children.append((f"{'' if top else title + '.'}{key}{suffix}", defs[name]))
+    if node.get("additionalProperties") is True:
+        rows.append(("<other keys>", "any", "Passed to the plugin as its options."))
+    width = max((len(r[0]) for r in rows), default=0) + 2
+    type_width = max((len(r[1]) for r in rows), default=0) + 2
+    lines += [f"  {k:<{width}}{ty:<{type_width}}{d}".rstrip() for k, ty, d in rows]
+    for child_title, child in children:
+        _section(lines, child_title, child, defs, done)
+
+
+def _clean(text: str) -> str:
+    return " ".join(text.replace("``", "`").split())
+
+
+def _refs(prop: dict[str, t.Any], key: str) -> list[tuple[str, str]]:
+    """(section suffix, $ref) of every model a property holds: directly, as items, as values."""
+    found: list[tuple[str, str]] = []
+    options = prop.get("anyOf", [prop])
+    for option in options:
+        if "$ref" in option:
+            found.append(("", option["$ref"]))
+        items = option.get("items", {})
+        found += [("[]", item["$ref"]) for item in items.get("anyOf", [items]) if "$ref" in item]
+        values = option.get("additionalProperties")
+        if isinstance(values, dict) and "$ref" in values:
+            found.append((f".{_PLACEHOLDERS.get(key, '<name>')}", values["$ref"]))
+    return found
+
+
+def _kind(prop: dict[str, t.Any]) -> str:
+    """A short type name for a property schema: ``list of string``, ``integer >= 1``..."""
+    if "$ref" in prop:
+        return "mapping"
+    if "enum" in prop:
+        return "|".join(str(v) for v in prop["enum"])
+    if "anyOf" in prop:
+        kinds = [_kind(o) for o in prop["anyOf"] if o != {"type": "null"}]
+        if "number" in kinds and "integer" in kinds:
+            kinds.remove("integer")
+        return " or ".join(dict.fromkeys(kinds))
+    kind = str(prop.get("type", "any"))
+    if kind == "string":
+        if prop.get("format") == "path":
+            return "path"
+        if prop.get("pattern") and re.search(r"\(ms\|s\|m\|h\|d\)", prop["pattern"]):
+            return "duration"
+    if kind == "array":
+        return f"list of {_kind(prop.get('items', {}))}"
+    if kind == "object":
+        values = prop.get("additionalProperties")
+        return f"map of {_kind(values)}" if isinstance(values, dict) else "mapping"
+    for bound, sign in (("minimum", ">="), ("exclusiveMinimum", ">"), ("maximum", "<=")):
+        if bound in prop:
+            kind += f" {sign} {prop[bound]}"
+    return kind
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``ao config ...`` and ``ao config-help`` to ``app``."""
+    config_app = typer.Typer(
+        name="config",
+        help="Check, show and describe agent-orchestrator.yaml.",
+        rich_markup_mode=None,
+        no_args_is_help=True,
+    )
+    config_app.command("validate")(_validate)
+    config_app.command("show")(_show)
+    config_app.command("schema")(_schema)
+    app.add_typer(config_app, name="config")
+    app.command("config-help")(_config_help)
