@@ -116,8 +116,14 @@ class StartResult:
     agent: str
 
 
-def start(target: str | None, cwd: Path, *, name: str | None = None) -> StartResult:
-    """Make ``target`` (a path, URL, or the cwd) a configured project; idempotent."""
+def start(
+    target: str | None, cwd: Path, *, name: str | None = None, config_path: Path | None = None
+) -> StartResult:
+    """Make ``target`` (a path, URL, or the cwd) a configured project; idempotent.
+
+    The project goes into ``config_path`` when given (``add-project``), else into the
+    config at or above the repository, else into a new config at the repository's root.
+    """
     from ao.config import CONFIG_NAMES, find_config_path, load_config
     from ao.config.edit import add_project, new_config_text
     from ao.context import Context
@@ -131,7 +137,7 @@ def start(target: str | None, cwd: Path, *, name: str | None = None) -> StartRes
     else:
         path = (cwd / target).resolve() if target else cwd.resolve()
     facts = inspect_repo(path)
-    config_path = find_config_path(cwd=facts.root)
+    config_path = config_path or find_config_path(cwd=facts.root)
     fields: dict[str, object] = {"path": str(facts.root), "defaultBranch": facts.default_branch}
     if facts.slug:
         fields["repo"] = facts.slug

@@ -344,3 +344,52 @@ def test_events_log_records_the_lifecycle(proj: Project) -> None:
             "data",
         }
         assert e["v"] == 1 and e["session"] == "d-1" and e["project"] == "demo"
+
+
+def test_send_to_a_busy_agent_is_queued_then_delivered_in_order(proj: Project) -> None:
+    """A busy agent gets messages queued; the next send delivers the queue first."""
+    assert proj.ao("new", "sleep 3").returncode == 0
+    r = proj.ao("send", "d-1", "echo first-queued", "--wait", "0.2", "--json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["data"]["status"] == "queued"
+    outbox = next(Path(os.environ["AO_HOME"]).glob("*-demo/outbox/d-1"))
+    assert len(list(outbox.glob("*.msg"))) == 1
+
+    r = proj.ao("send", "d-1", "echo second-direct", "--wait", "10")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("delivered")
+    assert list(outbox.glob("*.msg")) == []
+    wait_for(
+        lambda: "second-direct\n" in proj.ao("logs", "d-1").stdout + "\n", what="second output"
+    )
+    screen = proj.ao("logs", "d-1").stdout
+    assert screen.index("echo first-queued") < screen.index("echo second-direct")
+
+
+def test_logs_follow_streams_until_the_agent_exits(proj: Project) -> None:
+    proj.configure(agent_command=["sh", "-c", "for i in 1 2 3; do echo tick-$i; sleep 0.4; done"])
+    assert proj.ao("new", "").returncode == 0
+    r = proj.ao("logs", "d-1", "--follow", timeout=20)
+    assert r.returncode == 0, r.stderr
+    lines = [line for line in r.stdout.splitlines() if line.startswith("tick-")]
+    assert lines == ["tick-1", "tick-2", "tick-3"]
+
+
+def test_send_to_an_exited_agent_says_restore(proj: Project) -> None:
+    proj.configure(agent_command=["true"])
+    assert proj.ao("new", "").returncode == 0
+    wait_for(lambda: proj.ao_json("list")[0]["status"] == "exited", what="exit")  # type: ignore[index]
+    r = proj.ao("send", "d-1", "hello")
+    assert r.returncode == 5 and "ao restore" in r.stderr
+
+
+def test_gc_removes_stale_locks_only(proj: Project) -> None:
+    assert proj.ao("new", "true").returncode == 0
+    locks = next(Path(os.environ["AO_HOME"]).glob("*-demo/locks"))
+    (locks / "session-d-77.lock").touch()
+    actions = proj.ao_json("gc")
+    assert [(a["kind"], Path(a["target"]).name) for a in actions] == [  # type: ignore[union-attr]
+        ("stale-lock", "session-d-77.lock")
+    ]
+    assert not (locks / "session-d-77.lock").exists()
+    assert proj.ao_json("list")[0]["id"] == "d-1"  # type: ignore[index]

@@ -46,9 +46,10 @@ def add_project(
     from ao.errors import ConfigError
     from ao.projects import start as start_project
 
-    if find_config_path() is None:
+    config_path = find_config_path()
+    if config_path is None:
         raise ConfigError("no config to add to", hint="run `ao start` in a repository first")
-    result = start_project(target, Path.cwd(), name=name)
+    result = start_project(target, Path.cwd(), name=name, config_path=config_path)
     verb = "added" if result.added_project else "already present:"
     out(f"{verb} project {result.project_id} in {result.config_path}")
 

@@ -57,6 +57,7 @@ class Model(BaseModel):
         alias_generator=to_camel,
         populate_by_name=True,
         validate_assignment=True,
+        defer_build=True,
         field_title_generator=lambda name, info: info.alias or to_camel(name),
     )
 
