@@ -34,7 +34,7 @@ class Project:
 
     @property
     def prefix(self) -> str:
-        from ao.config.models import default_prefix
+        from ao.config.names import default_prefix
 
         return self.config.session_prefix or default_prefix(self.id)
 
@@ -56,7 +56,7 @@ class Context:
         """Find and load the config (see ``ao.config.find_config_path``)."""
         from ao.config import load_config
 
-        return cls(load_config(cwd=cwd))
+        return cls(load_config(cwd=cwd, cached=True))
 
     # ----------------------------------------------------------------- projects
 

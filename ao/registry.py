@@ -1,75 +1,130 @@
 """Find plugins through entry points: built-ins and third-party plugins alike.
 
 Each slot is the entry-point group ``ao.<slot>``; an entry point names a class that is
-constructed with the plugin's options mapping.
+constructed with the plugin's options mapping. Scanning installed distributions costs
+tens of milliseconds, so the scan is cached under ``$AO_HOME/cache`` keyed by the
+modification times of every ``sys.path`` directory (installing, upgrading or removing a
+distribution changes its site directory).
 """
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import functools
+import importlib
+import os
+import pickle
+import sys
 import typing as t
 from collections.abc import Mapping
-from importlib import metadata
+from pathlib import Path
 
 from ao.contracts import API_VERSION, SLOTS
 from ao.errors import PluginError
 
 
+class Entry(t.NamedTuple):
+    """One registered plugin."""
+
+    name: str
+    target: str  # "module:attr"
+    package: str
+    version: str
+
+
+def _path_key() -> tuple[tuple[str, int], ...]:
+    key = []
+    for entry in sys.path:
+        with contextlib.suppress(OSError):
+            key.append((entry, Path(entry or ".").stat().st_mtime_ns))
+    return tuple(key)
+
+
+def _scan() -> dict[str, list[Entry]]:
+    from importlib import metadata
+
+    found: dict[str, list[Entry]] = {slot: [] for slot in SLOTS}
+    for slot in SLOTS:
+        for ep in metadata.entry_points(group=f"ao.{slot}"):
+            dist = ep.dist
+            found[slot].append(
+                Entry(ep.name, ep.value, dist.name if dist else "", dist.version if dist else "")
+            )
+    return found
+
+
 @functools.cache
-def _entry_points(slot: str) -> dict[str, metadata.EntryPoint]:
-    return {ep.name: ep for ep in metadata.entry_points(group=f"ao.{slot}")}
+def _all() -> dict[str, list[Entry]]:
+    from ao.paths import ao_home
+
+    cache = ao_home() / "cache" / "entry-points.pickle"
+    key = _path_key()
+    with contextlib.suppress(Exception):
+        with cache.open("rb") as fh:
+            cached_key, found = pickle.load(fh)  # trusted: ao's own file under AO_HOME
+        if cached_key == key:
+            return t.cast("dict[str, list[Entry]]", found)
+    found = _scan()
+    with contextlib.suppress(OSError):
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_name(f".{cache.name}.{os.getpid()}.tmp")
+        with tmp.open("wb") as fh:
+            pickle.dump((key, found), fh)
+        os.replace(tmp, cache)
+    return found
 
 
-def available(slot: str) -> dict[str, metadata.EntryPoint]:
+def available(slot: str) -> dict[str, Entry]:
     """Plugins registered for ``slot``, by name."""
     if slot not in SLOTS:
         raise PluginError(f"unknown plugin slot {slot!r}", hint=f"slots: {', '.join(SLOTS)}")
-    return _entry_points(slot)
+    return {e.name: e for e in _all()[slot]}
 
 
 def load(slot: str, name: str, options: Mapping[str, t.Any] | None = None) -> t.Any:
     """Instantiate plugin ``name`` of ``slot`` with ``options``."""
-    eps = available(slot)
-    if name not in eps:
-        close = difflib.get_close_matches(name, eps, n=1)
+    entries = available(slot)
+    if name not in entries:
+        close = difflib.get_close_matches(name, entries, n=1)
         hint = (
             f"did you mean {close[0]!r}?"
             if close
-            else f"available: {', '.join(sorted(eps)) or 'none'}"
+            else f"available: {', '.join(sorted(entries)) or 'none'}"
         )
         raise PluginError(f"no {slot} plugin named {name!r}", hint=hint)
-    ep = eps[name]
+    entry = entries[name]
+    module_name, _, attr = entry.target.partition(":")
     try:
-        cls = ep.load()
+        obj: t.Any = importlib.import_module(module_name)
+        for part in attr.split(".") if attr else ():
+            obj = getattr(obj, part)
     except Exception as exc:
-        raise PluginError(f"{slot} plugin {name!r} ({ep.value}) failed to import: {exc}") from exc
-    version = getattr(cls, "api_version", None)
+        raise PluginError(
+            f"{slot} plugin {name!r} ({entry.target}) failed to import: {exc}"
+        ) from exc
+    version = getattr(obj, "api_version", None)
     if version != API_VERSION:
         raise PluginError(
             f"{slot} plugin {name!r} implements API version {version!r}; ao needs {API_VERSION}",
             hint="upgrade the plugin or ao",
         )
     try:
-        return cls(dict(options or {}))
+        return obj(dict(options or {}))
     except Exception as exc:
         raise PluginError(f"{slot} plugin {name!r} could not start: {exc}") from exc
 
 
 def describe() -> list[dict[str, str]]:
-    """Every registered plugin: slot, name, entry point, distribution."""
-    rows = []
-    for slot in SLOTS:
-        for name, ep in sorted(available(slot).items()):
-            dist = ep.dist.name if ep.dist else ""
-            version = ep.dist.version if ep.dist else ""
-            rows.append(
-                {
-                    "slot": slot,
-                    "name": name,
-                    "target": ep.value,
-                    "package": dist,
-                    "version": version,
-                }
-            )
-    return rows
+    """Every registered plugin: slot, name, entry point target, distribution and version."""
+    return [
+        {
+            "slot": slot,
+            "name": e.name,
+            "target": e.target,
+            "package": e.package,
+            "version": e.version,
+        }
+        for slot in SLOTS
+        for e in sorted(_all()[slot])
+    ]

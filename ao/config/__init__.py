@@ -80,12 +80,15 @@ def find_config_path(cwd: Path | None = None) -> Path | None:
     return None
 
 
-def load_config(path: Path | None = None, *, cwd: Path | None = None) -> LoadedConfig:
+def load_config(
+    path: Path | None = None, *, cwd: Path | None = None, cached: bool = False
+) -> LoadedConfig:
     """Load and validate ``path``, or the config ``find_config_path(cwd)`` finds.
 
+    With ``cached``, a config unchanged since its last validation is read from the
+    snapshot cache (``ao.config.snapshot``): same attributes, read-only, no ``raw``.
     Raises InvalidConfigError (a ConfigError, exit 3) with every problem found.
     """
-    from ao.config.loader import load_file
 
     if path is None:
         path = find_config_path(cwd)
@@ -95,7 +98,21 @@ def load_config(path: Path | None = None, *, cwd: Path | None = None) -> LoadedC
                 [f"no agent-orchestrator.yaml found in {where} or its parents"],
                 hint="run `ao start` inside a git repository to create one, or set AO_CONFIG",
             )
-    return load_file(Path(path))
+    path = Path(path).expanduser().absolute().resolve()
+    if cached:
+        from ao.config import snapshot
+
+        view = snapshot.load(path)
+        if view is not None:
+            return LoadedConfig(path=path, model=t.cast("AoConfig", view), raw={})
+    from ao.config.loader import load_file
+
+    loaded = load_file(path)
+    if cached:
+        from ao.config import snapshot
+
+        snapshot.save(path, loaded.model.model_dump())
+    return loaded
 
 
 def require_project(loaded: LoadedConfig, name: str | None, cwd: Path) -> tuple[str, ProjectConfig]:

@@ -18,7 +18,8 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from ao.config import InvalidConfigError, LoadedConfig
-from ao.config.models import AoConfig, KeyedValueError, ProjectConfig, default_prefix
+from ao.config.models import AoConfig, KeyedValueError, ProjectConfig
+from ao.config.names import default_prefix
 
 KeyPath = tuple[t.Any, ...]
 LineKey = tuple[str, ...]

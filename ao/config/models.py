@@ -21,6 +21,8 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
+from ao.config.names import default_prefix as default_prefix
+
 SCHEMA_VERSION = 1
 NAME_RE = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
 PREFIX_RE = r"^[a-z0-9][a-z0-9_-]{0,31}$"
@@ -407,15 +409,3 @@ class AoConfig(Model):
                 )
             seen[prefix] = pid
         return v
-
-
-def default_prefix(name: str) -> str:
-    """A short session prefix from a project name: initials of kebab/snake/Camel parts."""
-    parts = [p for p in re.split(r"[-_.\s]+", name) if p]
-    if len(parts) > 1:
-        prefix = "".join(p[0] for p in parts)
-    else:
-        caps = re.findall(r"[A-Z]", name)
-        prefix = "".join(caps) if len(caps) > 1 else name[:4]
-    prefix = re.sub(r"[^a-z0-9_-]", "", prefix.lower()) or "s"
-    return prefix if prefix[0].isalnum() else "s" + prefix
