@@ -101,6 +101,8 @@ class LaunchContext:
     permissions: str = "default"
     rules: str | None = None
     options: t.Mapping[str, t.Any] = dataclasses.field(default_factory=dict)
+    # a private per-session directory outside the repo for the CLI's config/home files
+    state_dir: pathlib.Path | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -110,6 +112,8 @@ class LaunchSpec:
     argv: list[str]
     env: dict[str, str] = dataclasses.field(default_factory=dict)
     prompt_delivery: t.Literal["argv", "post-launch", "none"] = "post-launch"
+    # recorded in session metadata, e.g. {"native_session_id": ..., "agent_home": ...}
+    metadata: dict[str, str] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -131,10 +135,42 @@ class Activity:
 
 @dataclasses.dataclass(frozen=True)
 class Observation:
-    """What the core observed of a session, handed to the agent to interpret."""
+    """What the core observed of a session, handed to the agent to interpret.
+
+    ``session`` is the session's metadata (``worktree``, ``native_session_id``,
+    ``agent_home``, ``created_at``...), so adapters can find their native signals.
+    """
 
     pane: PaneState
     screen: str | None = None  # captured text; None when not captured this time
+    session: t.Mapping[str, str] = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass(frozen=True)
+class AuthState:
+    """How an agent CLI would authenticate, read from local files and env only."""
+
+    kind: t.Literal["api-key", "subscription", "none"]
+    detail: str
+
+
+@dataclasses.dataclass(frozen=True)
+class DialogAnswer:
+    """A known dialog on screen and the keys that answer it."""
+
+    name: str  # e.g. "trust-folder", "theme", "api-key-confirm"
+    keys: tuple[str, ...]  # tmux key names, sent in order
+
+
+@dataclasses.dataclass(frozen=True)
+class SessionInfo:
+    """What an agent's own records say about a session."""
+
+    native_session_id: str | None = None
+    summary: str | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    cost_usd: float | None = None
 
 
 class Agent(t.Protocol):
@@ -151,6 +187,25 @@ class Agent(t.Protocol):
 
     def settle_delay(self) -> float:
         """Seconds to wait between pasting a message and pressing Enter."""
+
+
+class AgentDetails(t.Protocol):
+    """Optional richer adapter surface (agent CLIs); the core checks with ``hasattr``.
+
+    ``version`` returns the installed version or None; ``auth`` probes local files and
+    env only; ``dialog`` recognises a known first-run dialog on screen; ``session_info``
+    reads the CLI's own records; ``resume`` gives the launch that continues a session.
+    """
+
+    def version(self) -> str | None: ...
+
+    def auth(self) -> AuthState: ...
+
+    def dialog(self, screen: str) -> DialogAnswer | None: ...
+
+    def session_info(self, session: t.Mapping[str, str]) -> SessionInfo: ...
+
+    def resume(self, ctx: LaunchContext, session: t.Mapping[str, str]) -> LaunchSpec | None: ...
 
 
 # ----------------------------------------------------------------------------- workspace
