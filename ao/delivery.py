@@ -14,9 +14,10 @@ import os
 import time
 import typing as t
 import uuid
+from collections.abc import Mapping
 from pathlib import Path
 
-from ao.contracts import Activity, Evidence, Observation, PaneState
+from ao.contracts import Activity, DialogAnswer, Evidence, Observation, PaneState
 from ao.errors import ConflictError
 
 if t.TYPE_CHECKING:
@@ -36,10 +37,10 @@ class Delivery:
     enter_presses: int = 0
 
 
-def observe(
-    runtime: Runtime, agent: Agent, handle: RuntimeHandle, *, screen: bool = True
-) -> Activity:
-    """The agent's activity right now (one probe, plus one capture when ``screen``)."""
+def look(
+    runtime: Runtime, handle: RuntimeHandle, session: Mapping[str, str], *, screen: bool = True
+) -> Observation:
+    """One probe (plus one capture when ``screen``) of the session's pane."""
     pane = runtime.probe().get(handle.name, PaneState(alive=False, running=False))
     text = None
     if screen and pane.alive:
@@ -47,17 +48,47 @@ def observe(
             text = runtime.capture(handle, 60)
         except Exception:  # the pane vanished between the calls
             text = None
-    return agent.activity(Observation(pane=pane, screen=text))
+    return Observation(pane=pane, screen=text, session=session)
+
+
+def answer_dialog(
+    runtime: Runtime, agent: Agent, handle: RuntimeHandle, obs: Observation
+) -> DialogAnswer | None:
+    """If a known dialog is on screen, press its keys and say which one it was."""
+    recognise = getattr(agent, "dialog", None)
+    if recognise is None or not obs.screen or not obs.pane.running:
+        return None
+    answer: DialogAnswer | None = recognise(obs.screen)
+    if answer is not None:
+        runtime.send_keys(handle, *answer.keys)
+    return answer
 
 
 def wait_until_ready(
-    runtime: Runtime, agent: Agent, handle: RuntimeHandle, timeout: float
+    runtime: Runtime,
+    agent: Agent,
+    handle: RuntimeHandle,
+    timeout: float,
+    session: Mapping[str, str] | None = None,
+    on_dialog: t.Callable[[DialogAnswer], None] | None = None,
 ) -> Activity:
-    """Poll until the agent accepts input, has exited, or ``timeout`` passes."""
+    """Poll until the agent accepts input, has exited or is blocked, or ``timeout`` passes.
+
+    Known first-run dialogs (trust folder, theme...) are answered on the way and
+    reported through ``on_dialog``.
+    """
     deadline = time.monotonic() + timeout
+    meta = session or {}
     while True:
-        activity = observe(runtime, agent, handle)
-        if activity.state in ACCEPTS_INPUT or activity.state == "exited":
+        obs = look(runtime, handle, meta)
+        answered = answer_dialog(runtime, agent, handle, obs)
+        if answered is not None:
+            if on_dialog is not None:
+                on_dialog(answered)
+            time.sleep(POLL * 3)  # let the dialog close before looking again
+            continue
+        activity = agent.activity(obs)
+        if activity.state in ACCEPTS_INPUT or activity.state in ("exited", "blocked"):
             return activity
         if time.monotonic() >= deadline:
             return activity
@@ -74,9 +105,17 @@ def deliver(
     outbox: Path | None = None,
     confirm_timeout: float = 3.0,
     enter_retries: int = 2,
+    session: Mapping[str, str] | None = None,
+    on_dialog: t.Callable[[DialogAnswer], None] | None = None,
 ) -> Delivery:
     """Deliver ``text`` and report honestly whether a turn started."""
-    activity = wait_until_ready(runtime, agent, handle, wait)
+    meta = session or {}
+    activity = wait_until_ready(runtime, agent, handle, wait, meta, on_dialog)
+    if activity.state == "blocked":
+        raise ConflictError(
+            f"the agent is blocked: {activity.evidence.detail}",
+            hint="fix what it reports (login, usage limit), then send again",
+        )
     if activity.state == "exited":
         raise ConflictError(
             f"the agent has exited ({activity.evidence.detail})",
@@ -94,26 +133,30 @@ def deliver(
     for _attempt in range(enter_retries + 1):
         runtime.send_keys(handle, "Enter")
         presses += 1
-        started = _turn_started(runtime, agent, handle, before, confirm_timeout)
+        started = _turn_started(runtime, agent, handle, before, confirm_timeout, meta)
         if started is not None:
             return Delivery("delivered", started.detail, presses)
     return Delivery("unconfirmed", "no sign that the agent took the message", presses)
 
 
 def _turn_started(
-    runtime: Runtime, agent: Agent, handle: RuntimeHandle, before: str, timeout: float
+    runtime: Runtime,
+    agent: Agent,
+    handle: RuntimeHandle,
+    before: str,
+    timeout: float,
+    session: Mapping[str, str],
 ) -> Evidence | None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         time.sleep(POLL)
-        pane = runtime.probe().get(handle.name, PaneState(alive=False, running=False))
-        screen = runtime.capture(handle, 60) if pane.alive else None
-        activity = agent.activity(Observation(pane=pane, screen=screen))
-        if activity.state == "working":
+        obs = look(runtime, handle, session)
+        activity = agent.activity(obs)
+        if activity.state in ("working", "needs_input"):
             return Evidence("agent", f"turn started: {activity.evidence.detail}")
         if activity.state == "exited":
             return Evidence("runtime", "the agent exited after the message")
-        if screen is not None and screen != before:
+        if obs.screen is not None and obs.screen != before:
             return Evidence("screen", "the screen changed after Enter")
     return None
 

@@ -101,7 +101,7 @@ def _observe(
         agent = ctx.agent(session.get("agent"))
     except Exception as exc:  # an uninstalled plugin must not hide the session
         return Activity("unknown", Evidence("plugin", str(exc)))
-    return agent.activity(Observation(pane=pane, screen=text))
+    return agent.activity(Observation(pane=pane, screen=text, session=session.data))
 
 
 def views(ctx: Context, projects: list[Project], *, screen: bool = False) -> list[SessionView]:
@@ -128,13 +128,17 @@ def send(
 ) -> Delivery:
     """Deliver ``text`` to the session's agent; earlier queued messages go first."""
     from ao.delivery import deliver, pending
+    from ao.spawn import dialog_logger
 
     handle = _live_handle(session)
     runtime = ctx.runtime(session.get("runtime") or None)
     agent = ctx.agent(session.get("agent"))
     outbox = project.paths.root / "outbox" / session.id
     for queued in pending(outbox):
-        first = deliver(runtime, agent, handle, queued.read_text(encoding="utf-8"), wait=wait)
+        first = deliver(
+            runtime, agent, handle, queued.read_text(encoding="utf-8"), wait=wait,
+            session=session.data, on_dialog=dialog_logger(project, session.id),
+        )  # fmt: skip
         if first.status != "delivered":
             break
         queued.unlink()
@@ -143,7 +147,10 @@ def send(
 
         path = enqueue(outbox, text)
         return Delivery("queued", f"earlier messages are still queued; queued as {path.name}")
-    result = deliver(runtime, agent, handle, text, wait=wait, outbox=outbox)
+    result = deliver(
+        runtime, agent, handle, text, wait=wait, outbox=outbox,
+        session=session.data, on_dialog=dialog_logger(project, session.id),
+    )  # fmt: skip
     events.append(
         project.paths, "message.sent", session=session.id,
         message=f"message to {session.id}: {result.status}",
@@ -312,7 +319,7 @@ def describe_work(dirty: int, unpushed: int) -> str:
 
 def restore(ctx: Context, project: Project, session_id: str, *, resend: bool = False) -> Session:
     """Bring an exited or stopped session back: worktree, agent process, same id and branch."""
-    from ao.spawn import launch, workspace_request
+    from ao.spawn import dialog_logger, launch, workspace_request
 
     store = project.store
     if store.exists(session_id):
@@ -344,7 +351,9 @@ def restore(ctx: Context, project: Project, session_id: str, *, resend: bool = F
         workspace = ctx.workspace(session.get("workspace") or None)
         info = workspace.restore(workspace_request(ctx, project, session_id, info.branch))
     task = session.get("task") if resend else ""
-    handle, mode = launch(ctx, project, session_id, session.get("agent"), info.path, task)
+    handle, mode = launch(
+        ctx, project, session_id, session.get("agent"), info.path, task, resume=session.data
+    )
     session = store.update(
         session_id,
         {
@@ -355,7 +364,10 @@ def restore(ctx: Context, project: Project, session_id: str, *, resend: bool = F
     if mode == "post-launch" and task:
         from ao.delivery import deliver
 
-        deliver(runtime, ctx.agent(session.get("agent")), handle, task, wait=30.0)
+        deliver(
+            runtime, ctx.agent(session.get("agent")), handle, task, wait=30.0,
+            session=session.data, on_dialog=dialog_logger(project, session_id),
+        )  # fmt: skip
     events.append(
         project.paths, "session.restored", session=session_id, message=f"{session_id} restored"
     )

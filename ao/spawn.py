@@ -13,10 +13,18 @@ import dataclasses
 import os
 import time
 import typing as t
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from ao import events
-from ao.contracts import LaunchContext, RuntimeHandle, RuntimeSpec, WorkspaceInfo, WorkspaceRequest
+from ao.contracts import (
+    DialogAnswer,
+    LaunchContext,
+    RuntimeHandle,
+    RuntimeSpec,
+    WorkspaceInfo,
+    WorkspaceRequest,
+)
 from ao.errors import AoError, SpawnError, UsageError
 from ao.textsafe import strip_controls
 
@@ -92,24 +100,44 @@ def session_env(ctx: Context, project: Project, session_id: str) -> dict[str, st
 
 
 def launch(
-    ctx: Context, project: Project, session_id: str, agent_name: str, worktree: Path, task: str
+    ctx: Context,
+    project: Project,
+    session_id: str,
+    agent_name: str,
+    worktree: Path,
+    task: str,
+    *,
+    resume: Mapping[str, str] | None = None,
 ) -> tuple[RuntimeHandle, str]:
-    """Start the agent's process for ``session_id``; returns the handle and prompt delivery mode."""
+    """Start the agent's process for ``session_id``; returns the handle and prompt delivery mode.
+
+    With ``resume`` (the session's metadata), an adapter that can continue its own
+    conversation (``resume``) is launched that way instead of fresh.
+    """
     agent = ctx.agent(agent_name)
     cfg = project.config
     cwd = worktree
     if cfg.workdir:
         cwd = cwd / cfg.workdir
-    spec = agent.launch(
-        LaunchContext(
-            session_id=session_id,
-            worktree=cwd,
-            task=task,
-            model=cfg.model,
-            permissions=cfg.permissions,
-            rules=agent_rules(project),
-        )
+    state_dir = project.paths.root / "agents" / session_id
+    state_dir.mkdir(parents=True, exist_ok=True)
+    launch_ctx = LaunchContext(
+        session_id=session_id,
+        worktree=cwd,
+        task=task,
+        model=cfg.model,
+        permissions=cfg.permissions,
+        rules=agent_rules(project),
+        state_dir=state_dir,
     )
+    spec = None
+    resumer = getattr(agent, "resume", None)
+    if resume is not None and resumer is not None:
+        spec = resumer(launch_ctx, resume)
+    if spec is None:
+        spec = agent.launch(launch_ctx)
+    if spec.metadata:
+        project.store.update(session_id, dict(spec.metadata))
     runtime = ctx.runtime(cfg.runtime)
     handle = runtime.create(
         RuntimeSpec(
@@ -120,6 +148,21 @@ def launch(
         )
     )
     return handle, spec.prompt_delivery
+
+
+def dialog_logger(project: Project, session_id: str) -> Callable[[DialogAnswer], None]:
+    """Record each first-run dialog ao answered as an event."""
+
+    def log(answer: DialogAnswer) -> None:
+        events.append(
+            project.paths,
+            "agent.dialog",
+            session=session_id,
+            message=f"answered {answer.name} dialog",
+            data={"dialog": answer.name, "keys": list(answer.keys)},
+        )
+
+    return log
 
 
 def spawn(
@@ -193,7 +236,15 @@ def spawn(
         )
         delivery = "none"
         if mode == "post-launch" and task:
-            result = deliver(runtime, agent, handle, task, wait=ready_timeout)
+            result = deliver(
+                runtime,
+                agent,
+                handle,
+                task,
+                wait=ready_timeout,
+                session=store.read(session_id).data,
+                on_dialog=dialog_logger(project, session_id),
+            )
             if result.status != "delivered" and "not ready" in result.detail:
                 raise SpawnError(
                     f"the agent did not become ready within {ready_timeout:g}s ({result.detail})"
