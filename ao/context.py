@@ -130,7 +130,10 @@ class Context:
         registered = registry.available("agent")
         for candidate in AGENT_PREFERENCE:
             if candidate in registered:
-                agent = self.agent(candidate)
+                try:
+                    agent = self.agent(candidate)
+                except PluginError:
+                    continue  # a broken plugin must not block the others
                 if shutil.which(agent.binary):
                     return candidate
         raise PluginError("no agent CLI is installed", hint="install one, or set defaults.agent")
