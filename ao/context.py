@@ -16,7 +16,7 @@ from ao.state import Session, SessionStore
 if t.TYPE_CHECKING:
     from ao.config import LoadedConfig
     from ao.config.models import ProjectConfig
-    from ao.contracts import Agent, Runtime, Terminal, Workspace
+    from ao.contracts import Agent, Runtime, Scm, Terminal, Workspace
 
 # Preferred order when `defaults.agent: auto`: logged-in subscriptions first (issue 3
 # refines this with auth probes); `shell` is always available as the last resort.
@@ -117,6 +117,10 @@ class Context:
         return t.cast(
             "Workspace", self._plugin("workspace", name or self.config.defaults.workspace, {})
         )
+
+    def scm(self, name: str) -> Scm:
+        """The SCM plugin ``name``."""
+        return t.cast("Scm", self._plugin("scm", name, {}))
 
     def terminal(self) -> Terminal:
         """The terminal plugin."""

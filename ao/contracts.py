@@ -83,6 +83,9 @@ class Runtime(t.Protocol):
     def capture(self, handle: RuntimeHandle, lines: int = 200) -> str:
         """The last ``lines`` lines of the session's screen and scrollback, as plain text."""
 
+    def capture_many(self, handles: list[RuntimeHandle], lines: int = 60) -> dict[str, str]:
+        """Screens of many sessions keyed by runtime name, in as few calls as possible."""
+
     def attach_argv(self, handle: RuntimeHandle, *, inside: bool) -> list[str]:
         """The command a human runs to view the session (switch-client when ``inside``)."""
 
@@ -314,13 +317,64 @@ class Tracker(t.Protocol):
         """A git-safe branch name for work on ``issue``."""
 
 
+@dataclasses.dataclass(frozen=True)
+class Check:
+    """One CI check of a pull request's head commit."""
+
+    name: str
+    state: t.Literal["passing", "failing", "pending"]
+    url: str = ""
+    log_excerpt: str = ""  # failing checks: the failing tests and last lines (untrusted)
+
+
+@dataclasses.dataclass(frozen=True)
+class ReviewComment:
+    """A review comment (untrusted text), with where it points."""
+
+    id: str
+    author: str
+    body: str
+    path: str = ""
+    line: int | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class PrState:
+    """Everything the lifecycle needs to know about one pull request."""
+
+    number: int
+    url: str
+    state: t.Literal["open", "closed", "merged"]
+    head_sha: str
+    draft: bool = False
+    checks: tuple[Check, ...] = ()
+    review_decision: t.Literal["approved", "changes_requested", "review_required", "none"] = "none"
+    comments: tuple[ReviewComment, ...] = ()
+    mergeable: bool | None = None  # None: the forge has not computed it yet
+    conflicts: bool = False
+    labels: tuple[str, ...] = ()
+
+    @property
+    def ci(self) -> t.Literal["passing", "failing", "pending", "none"]:
+        """The rollup of all checks."""
+        if not self.checks:
+            return "none"
+        states = {c.state for c in self.checks}
+        if "failing" in states:
+            return "failing"
+        return "pending" if "pending" in states else "passing"
+
+
 class Scm(t.Protocol):
     """Reads and acts on pull requests."""
 
     api_version: int
 
-    def detect_pr(self, project_repo: str, branch: str) -> str | None:
-        """URL of the open PR for ``branch``, if any."""
+    def pr_states(self, repo: str, branches: t.Sequence[str]) -> dict[str, PrState]:
+        """The newest PR of each branch that has one, in as few requests as possible."""
+
+    def merge(self, repo: str, pr: PrState, strategy: str) -> None:
+        """Merge ``pr`` with ``merge``, ``squash`` or ``rebase``; raise AoError on refusal."""
 
 
 # ----------------------------------------------------------------------------- notifier

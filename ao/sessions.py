@@ -50,16 +50,23 @@ class SessionView:
 
     @property
     def status(self) -> str:
-        """The recorded status, corrected by what the runtime shows right now."""
+        """The recorded status, corrected by what the runtime shows right now.
+
+        A live reading replaces ``working``/``ready``; the states the watcher decided
+        from richer evidence (``needs_input``, ``blocked``, ``stuck``, PR states) only
+        yield to certainties: the agent exited, or it is visibly working again.
+        """
         recorded = self.session.status
-        if recorded in ENDED_STATUSES or recorded == "queued":
+        live = self.activity.state
+        if recorded in ENDED_STATUSES or recorded in ("queued", "spawning"):
             return recorded
-        if self.activity.state == "exited":
+        if live == "exited":
             return "exited"
-        if recorded in ("working", "ready", "needs_input") and self.activity.state in (
-            "working", "ready", "needs_input", "blocked",
-        ):  # fmt: skip
-            return self.activity.state
+        observed = ("working", "ready", "needs_input", "blocked")
+        if recorded in ("working", "ready") and live in observed:
+            return live
+        if recorded in ("needs_input", "blocked", "stuck") and live == "working":
+            return live
         return recorded
 
     def to_json(self) -> dict[str, t.Any]:

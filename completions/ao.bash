@@ -10,7 +10,7 @@ _ao_spec() {
     _ao_subs='' _ao_opts='' _ao_vopts='' _ao_args=''
     case $1 in
         ao)
-            _ao_subs='add-project attach completion config config-help doctor gc list logs new plugins remove-project restore send start status stop'
+            _ao_subs='add-project attach completion config config-help doctor events gc list logs new plugins reactions remove-project restore send start status stop watch'
             _ao_opts='--config --help --version -c -h'
             _ao_vopts='--config=file -c=file'
             ;;
@@ -48,6 +48,10 @@ _ao_spec() {
         'ao doctor')
             _ao_opts='--help --json -h'
             ;;
+        'ao events')
+            _ao_opts='--follow --help --json --lines --project --session -f -h -n -p -s'
+            _ao_vopts='--lines=value --project=project --session=value -n=value -p=project -s=value'
+            ;;
         'ao gc')
             _ao_opts='--dry-run --help --json --project -h -p'
             _ao_vopts='--project=project -p=project'
@@ -68,6 +72,15 @@ _ao_spec() {
             ;;
         'ao plugins')
             _ao_opts='--help --json -h'
+            ;;
+        'ao reactions')
+            _ao_subs=simulate
+            _ao_opts='--help -h'
+            ;;
+        'ao reactions simulate')
+            _ao_opts='--help --json --project -h -p'
+            _ao_vopts='--project=project -p=project'
+            _ao_args=session
             ;;
         'ao remove-project')
             _ao_opts='--force --help -h'
@@ -97,6 +110,10 @@ _ao_spec() {
             _ao_opts='--all --force --help --json --project -h -p'
             _ao_vopts='--project=project -p=project'
             _ao_args=session
+            ;;
+        'ao watch')
+            _ao_opts='--help --interval --json --once --project -h -i -p'
+            _ao_vopts='--interval=value --project=project -i=value -p=project'
             ;;
     esac
 }

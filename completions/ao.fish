@@ -11,6 +11,8 @@ function __fish_ao_takes_value
             return 0
         case 'ao attach --project' 'ao attach -p'
             return 0
+        case 'ao events --lines' 'ao events --project' 'ao events --session' 'ao events -n' 'ao events -p' 'ao events -s'
+            return 0
         case 'ao gc --project' 'ao gc -p'
             return 0
         case 'ao list --project' 'ao list -p'
@@ -18,6 +20,8 @@ function __fish_ao_takes_value
         case 'ao logs --lines' 'ao logs --project' 'ao logs -n' 'ao logs -p'
             return 0
         case 'ao new --agent' 'ao new --branch' 'ao new --name' 'ao new --project' 'ao new --ready-timeout' 'ao new -a' 'ao new -b' 'ao new -n' 'ao new -p'
+            return 0
+        case 'ao reactions simulate --project' 'ao reactions simulate -p'
             return 0
         case 'ao restore --project' 'ao restore -p'
             return 0
@@ -29,6 +33,8 @@ function __fish_ao_takes_value
             return 0
         case 'ao stop --project' 'ao stop -p'
             return 0
+        case 'ao watch --interval' 'ao watch --project' 'ao watch -i' 'ao watch -p'
+            return 0
     end
     return 1
 end
@@ -37,9 +43,11 @@ end
 function __fish_ao_subcommands
     switch "$argv[1]"
         case 'ao'
-            printf '%s\n' add-project attach completion config config-help doctor gc list logs new plugins remove-project restore send start status stop
+            printf '%s\n' add-project attach completion config config-help doctor events gc list logs new plugins reactions remove-project restore send start status stop watch
         case 'ao config'
             printf '%s\n' schema show validate
+        case 'ao reactions'
+            printf '%s\n' simulate
     end
 end
 
@@ -124,17 +132,20 @@ complete -c ao -n '__fish_ao_is 1 ao' -a 'completion' -d 'Print the completion s
 complete -c ao -n '__fish_ao_is 1 ao' -a 'config' -d 'Check, show and describe agent-orchestrator.yaml.'
 complete -c ao -n '__fish_ao_is 1 ao' -a 'config-help' -d 'Describe every key of agent-orchestrator.yaml.'
 complete -c ao -n '__fish_ao_is 1 ao' -a 'doctor' -d 'Check that ao can work here: tools, versions, config, state directory, plugins.'
+complete -c ao -n '__fish_ao_is 1 ao' -a 'events' -d 'Show the event log: status changes, reactions, notifications, messages.'
 complete -c ao -n '__fish_ao_is 1 ao' -a 'gc' -d 'Clean up after crashes: half-done spawns, orphan tmux sessions and worktrees,...'
 complete -c ao -n '__fish_ao_is 1 ao' -a 'list' -d 'List sessions (one tmux call for all of them).'
 complete -c ao -n '__fish_ao_is 1 ao' -a 'logs' -d 'Print what the session\'s agent shows (its saved last screen once stopped).'
 complete -c ao -n '__fish_ao_is 1 ao' -a 'new' -d 'Start a session: a worktree on its own branch and the agent in its own tmux...'
 complete -c ao -n '__fish_ao_is 1 ao' -a 'plugins' -d 'List the plugins installed for each slot (built-ins and third-party alike).'
+complete -c ao -n '__fish_ao_is 1 ao' -a 'reactions' -d 'Inspect reactions.'
 complete -c ao -n '__fish_ao_is 1 ao' -a 'remove-project' -d 'Remove a project from the config.'
 complete -c ao -n '__fish_ao_is 1 ao' -a 'restore' -d 'Restart a stopped or exited session in its worktree, on its branch, with the...'
 complete -c ao -n '__fish_ao_is 1 ao' -a 'send' -d 'Deliver a message to a session\'s agent: delivered, queued (busy), or...'
 complete -c ao -n '__fish_ao_is 1 ao' -a 'start' -d 'Set up ao for a repo: find or write the config (clone a URL first).'
 complete -c ao -n '__fish_ao_is 1 ao' -a 'status' -d 'Show sessions with their live activity, or one session with the evidence...'
 complete -c ao -n '__fish_ao_is 1 ao' -a 'stop' -d 'Stop sessions: end the agent, archive metadata, keep any worktree holding work.'
+complete -c ao -n '__fish_ao_is 1 ao' -a 'watch' -d 'Keep sessions moving: detect state, react to CI/reviews/questions, notify...'
 
 # ao add-project
 complete -c ao -n '__fish_ao_is - ao add-project' -s h -l help -d 'Show this message and exit.'
@@ -176,6 +187,14 @@ complete -c ao -n '__fish_ao_is - ao config-help' -s h -l help -d 'Show this mes
 complete -c ao -n '__fish_ao_is - ao doctor' -s h -l help -d 'Show this message and exit.'
 complete -c ao -n '__fish_ao_is - ao doctor' -l json -d 'Print JSON: {"v": 1, "data": ...}.'
 
+# ao events
+complete -c ao -n '__fish_ao_is - ao events' -s f -l follow -d 'Keep printing new events.'
+complete -c ao -n '__fish_ao_is - ao events' -s h -l help -d 'Show this message and exit.'
+complete -c ao -n '__fish_ao_is - ao events' -l json -d 'One JSON event per line (the v1 log format).'
+complete -c ao -n '__fish_ao_is - ao events' -s n -l lines -x -d 'How many recent events.'
+complete -c ao -n '__fish_ao_is - ao events' -s p -l project -x -a '(__fish_ao_ids projects)' -d 'Only this project.'
+complete -c ao -n '__fish_ao_is - ao events' -s s -l session -x -d 'Only this session.'
+
 # ao gc
 complete -c ao -n '__fish_ao_is - ao gc' -l dry-run -d 'Show what would be done; change nothing.'
 complete -c ao -n '__fish_ao_is - ao gc' -s h -l help -d 'Show this message and exit.'
@@ -207,6 +226,16 @@ complete -c ao -n '__fish_ao_is - ao new' -l ready-timeout -x -d 'Seconds to wai
 # ao plugins
 complete -c ao -n '__fish_ao_is - ao plugins' -s h -l help -d 'Show this message and exit.'
 complete -c ao -n '__fish_ao_is - ao plugins' -l json -d 'Print JSON: {"v": 1, "data": ...}.'
+
+# ao reactions
+complete -c ao -n '__fish_ao_is - ao reactions' -s h -l help -d 'Show this message and exit.'
+complete -c ao -n '__fish_ao_is 1 ao reactions' -a 'simulate' -d 'What would fire for SESSION now, and why — without doing it.'
+
+# ao reactions simulate
+complete -c ao -n '__fish_ao_is - ao reactions simulate' -s h -l help -d 'Show this message and exit.'
+complete -c ao -n '__fish_ao_is - ao reactions simulate' -l json -d 'Print JSON: {"v": 1, "data": ...}.'
+complete -c ao -n '__fish_ao_is - ao reactions simulate' -s p -l project -x -a '(__fish_ao_ids projects)'
+complete -c ao -n '__fish_ao_is 1 ao reactions simulate' -a '(__fish_ao_ids sessions)' -d 'SESSION'
 
 # ao remove-project
 complete -c ao -n '__fish_ao_is - ao remove-project' -l force -d 'Remove even with live sessions.'
@@ -247,3 +276,10 @@ complete -c ao -n '__fish_ao_is - ao stop' -s h -l help -d 'Show this message an
 complete -c ao -n '__fish_ao_is - ao stop' -l json -d 'Print JSON: {"v": 1, "data": ...}.'
 complete -c ao -n '__fish_ao_is - ao stop' -s p -l project -x -a '(__fish_ao_ids projects)' -d 'Project id (default: the one you are in).'
 complete -c ao -n '__fish_ao_is 1 ao stop' -a '(__fish_ao_ids sessions)' -d 'SESSION'
+
+# ao watch
+complete -c ao -n '__fish_ao_is - ao watch' -s h -l help -d 'Show this message and exit.'
+complete -c ao -n '__fish_ao_is - ao watch' -s i -l interval -x -d 'Seconds between ticks.'
+complete -c ao -n '__fish_ao_is - ao watch' -l json -d 'Print JSON: {"v": 1, "data": ...}.'
+complete -c ao -n '__fish_ao_is - ao watch' -l once -d 'One pass, then exit (for cron).'
+complete -c ao -n '__fish_ao_is - ao watch' -s p -l project -x -a '(__fish_ao_ids projects)' -d 'Only this project.'

@@ -22,17 +22,20 @@ _ao_cmd_commands() {
         'config:Check, show and describe agent-orchestrator.yaml.'
         'config-help:Describe every key of agent-orchestrator.yaml.'
         'doctor:Check that ao can work here: tools, versions, config, state directory, plugins.'
+        'events:Show the event log: status changes, reactions, notifications, messages.'
         'gc:Clean up after crashes: half-done spawns, orphan tmux sessions and worktrees,...'
         'list:List sessions (one tmux call for all of them).'
         'logs:Print what the session'\''s agent shows (its saved last screen once stopped).'
         'new:Start a session: a worktree on its own branch and the agent in its own tmux...'
         'plugins:List the plugins installed for each slot (built-ins and third-party alike).'
+        'reactions:Inspect reactions.'
         'remove-project:Remove a project from the config.'
         'restore:Restart a stopped or exited session in its worktree, on its branch, with the...'
         'send:Deliver a message to a session'\''s agent: delivered, queued (busy), or...'
         'start:Set up ao for a repo: find or write the config (clone a URL first).'
         'status:Show sessions with their live activity, or one session with the evidence...'
         'stop:Stop sessions: end the agent, archive metadata, keep any worktree holding work.'
+        'watch:Keep sessions moving: detect state, react to CI/reviews/questions, notify...'
     )
     _describe -t commands 'ao command' commands
 }
@@ -63,17 +66,20 @@ _ao_cmd() {
             (config) _ao_cmd__config && ret=0 ;;
             (config-help) _ao_cmd__config_help && ret=0 ;;
             (doctor) _ao_cmd__doctor && ret=0 ;;
+            (events) _ao_cmd__events && ret=0 ;;
             (gc) _ao_cmd__gc && ret=0 ;;
             (list) _ao_cmd__list && ret=0 ;;
             (logs) _ao_cmd__logs && ret=0 ;;
             (new) _ao_cmd__new && ret=0 ;;
             (plugins) _ao_cmd__plugins && ret=0 ;;
+            (reactions) _ao_cmd__reactions && ret=0 ;;
             (remove-project) _ao_cmd__remove_project && ret=0 ;;
             (restore) _ao_cmd__restore && ret=0 ;;
             (send) _ao_cmd__send && ret=0 ;;
             (start) _ao_cmd__start && ret=0 ;;
             (status) _ao_cmd__status && ret=0 ;;
             (stop) _ao_cmd__stop && ret=0 ;;
+            (watch) _ao_cmd__watch && ret=0 ;;
         esac
     fi
     return ret
@@ -166,6 +172,21 @@ _ao_cmd__doctor() {
         '(--json)--json[Print JSON\: {"v"\: 1, "data"\: ...}.]'
 }
 
+_ao_cmd__events() {
+    _arguments -s -S \
+        '(--follow -f)--follow[Keep printing new events.]' \
+        '(--follow -f)-f[Keep printing new events.]' \
+        '(- *)--help[Show this message and exit.]' \
+        '(- *)-h[Show this message and exit.]' \
+        '(--json)--json[One JSON event per line (the v1 log format).]' \
+        '(--lines -n)--lines=[How many recent events.]:LINES: ' \
+        '(--lines -n)-n+[How many recent events.]:LINES: ' \
+        '(--project -p)--project=[Only this project.]:PROJECT:_ao_projects' \
+        '(--project -p)-p+[Only this project.]:PROJECT:_ao_projects' \
+        '(--session -s)--session=[Only this session.]:SESSION: ' \
+        '(--session -s)-s+[Only this session.]:SESSION: '
+}
+
 _ao_cmd__gc() {
     _arguments -s -S \
         '(--dry-run)--dry-run[Show what would be done; change nothing.]' \
@@ -221,6 +242,40 @@ _ao_cmd__plugins() {
         '(- *)--help[Show this message and exit.]' \
         '(- *)-h[Show this message and exit.]' \
         '(--json)--json[Print JSON\: {"v"\: 1, "data"\: ...}.]'
+}
+
+_ao_cmd__reactions_commands() {
+    local -a commands=(
+        'simulate:What would fire for SESSION now, and why — without doing it.'
+    )
+    _describe -t commands 'ao reactions command' commands
+}
+
+_ao_cmd__reactions() {
+    local curcontext=$curcontext state state_descr line ret=1
+    local -A opt_args
+    _arguments -s -S -C \
+        '(- *)--help[Show this message and exit.]' \
+        '(- *)-h[Show this message and exit.]' \
+        '1: :_ao_cmd__reactions_commands' \
+        '*:: :->command' && ret=0
+    if [[ $state == command ]]; then
+        curcontext=${curcontext%:*:*}:ao-reactions-$words[1]:
+        case $words[1] in
+            (simulate) _ao_cmd__reactions__simulate && ret=0 ;;
+        esac
+    fi
+    return ret
+}
+
+_ao_cmd__reactions__simulate() {
+    _arguments -s -S \
+        '(- *)--help[Show this message and exit.]' \
+        '(- *)-h[Show this message and exit.]' \
+        '(--json)--json[Print JSON\: {"v"\: 1, "data"\: ...}.]' \
+        '(--project -p)--project=[]:PROJECT:_ao_projects' \
+        '(--project -p)-p+[]:PROJECT:_ao_projects' \
+        1:SESSION:_ao_sessions
 }
 
 _ao_cmd__remove_project() {
@@ -285,6 +340,18 @@ _ao_cmd__stop() {
         '(--project -p)--project=[Project id (default\: the one you are in).]:PROJECT:_ao_projects' \
         '(--project -p)-p+[Project id (default\: the one you are in).]:PROJECT:_ao_projects' \
         1::SESSION:_ao_sessions
+}
+
+_ao_cmd__watch() {
+    _arguments -s -S \
+        '(- *)--help[Show this message and exit.]' \
+        '(- *)-h[Show this message and exit.]' \
+        '(--interval -i)--interval=[Seconds between ticks.]:INTERVAL: ' \
+        '(--interval -i)-i+[Seconds between ticks.]:INTERVAL: ' \
+        '(--json)--json[Print JSON\: {"v"\: 1, "data"\: ...}.]' \
+        '(--once)--once[One pass, then exit (for cron).]' \
+        '(--project -p)--project=[Only this project.]:PROJECT:_ao_projects' \
+        '(--project -p)-p+[Only this project.]:PROJECT:_ao_projects'
 }
 
 _ao() {

@@ -83,3 +83,7 @@ def ao() -> RunAo:
 
 def have_tmux() -> bool:
     return shutil.which("tmux") is not None
+
+
+# the `proj` fixture (a configured repo on the test's own tmux server) lives with its helpers
+from tests.sessionkit import proj  # noqa: E402, F401

@@ -5,89 +5,14 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 
-import libtmux
 import pytest
-import yaml
 
-from tests.conftest import RunAo, git
+from tests.conftest import git
+from tests.sessionkit import Project, wait_for
 
 pytestmark = pytest.mark.tmux
-RECEIVER = Path(__file__).parent / "fixtures" / "receiver.py"
-
-
-class Project:
-    """A configured repo whose sessions run on the test's private tmux server."""
-
-    def __init__(self, repo: Path, server: libtmux.Server, ao: RunAo) -> None:
-        self.repo = repo
-        self.server = server
-        self._ao = ao
-        self.inbox = repo.parent / "inbox.jsonl"
-
-    def configure(self, **project: object) -> None:
-        agent_command = project.pop("agent_command", None)
-        config = {
-            "defaults": {"agent": "shell"},
-            "projects": {"demo": {"path": str(self.repo), "sessionPrefix": "d", **project}},
-        }
-        if agent_command:
-            config["agents"] = {"shell": {"command": agent_command}}
-        (self.repo.parent / "agent-orchestrator.yaml").write_text(yaml.safe_dump(config))
-
-    def use_receiver(self, **project: object) -> None:
-        self.configure(agent_command=[sys.executable, str(RECEIVER), str(self.inbox)], **project)
-
-    def received(self) -> list[str]:
-        if not self.inbox.exists():
-            return []
-        return [json.loads(line)["text"] for line in self.inbox.read_text().splitlines()]
-
-    def ao(self, *args: str, **kw: object) -> subprocess.CompletedProcess[str]:
-        return self._ao(*args, cwd=self.repo.parent, **kw)  # type: ignore[arg-type]
-
-    def ao_json(self, *args: str) -> object:
-        r = self.ao(*args, "--json")
-        assert r.returncode == 0, r.stderr
-        doc = json.loads(r.stdout)
-        assert doc["v"] == 1
-        return doc["data"]
-
-    def popen(self, *args: str) -> subprocess.Popen[str]:
-        return subprocess.Popen(
-            [sys.executable, "-m", "ao", *args], cwd=self.repo.parent, text=True,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
-        )  # fmt: skip
-
-    def tmux_names(self) -> list[str]:
-        return [s.session_name for s in self.server.sessions]
-
-
-@pytest.fixture
-def proj(
-    git_repo: Path, server: libtmux.Server, ao: RunAo, monkeypatch: pytest.MonkeyPatch
-) -> Project:
-    monkeypatch.setenv("AO_TMUX_SOCKET", server.socket_name)
-    p = Project(git_repo, server, ao)
-    p.configure()
-    return p
-
-
-def wait_for(
-    predicate: Callable[[], object], timeout: float = 15.0, what: str = "condition"
-) -> object:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_three_parallel_spawns_do_not_collide(proj: Project) -> None:

@@ -7,7 +7,14 @@ import os
 import typer
 
 from ao import __version__
-from ao.cli import completion_cmd, config_cmd, projects_cmd, sessions_cmd, system_cmd
+from ao.cli import (
+    completion_cmd,
+    config_cmd,
+    projects_cmd,
+    sessions_cmd,
+    system_cmd,
+    watch_cmd,
+)
 
 app = typer.Typer(
     name="ao",
@@ -44,5 +51,5 @@ def root(
         os.environ["AO_CONFIG"] = os.path.abspath(config)
 
 
-for module in (projects_cmd, sessions_cmd, config_cmd, system_cmd, completion_cmd):
+for module in (projects_cmd, sessions_cmd, watch_cmd, config_cmd, system_cmd, completion_cmd):
     module.register(app)

@@ -278,6 +278,11 @@ class AgentOptions(Model):
     settle_delay: float | None = Field(
         default=None, ge=0, description="Seconds of quiet output before input is sent."
     )
+    question_pattern: str | None = Field(
+        default=None,
+        description="shell agent: regex that, on the last screen line, means the program "
+        "asks a question (the session needs input).",
+    )
 
     @field_validator("command", mode="before")
     @classmethod
@@ -297,8 +302,10 @@ class Reaction(Model):
     """What the lifecycle does when a condition holds (used by ``ao watch``)."""
 
     auto: bool = Field(default=True, description="Act without asking; false only notifies.")
-    action: t.Literal["send-to-agent", "notify", "merge"] = Field(
-        default="notify", description="What to do when the reaction fires."
+    action: t.Literal["send-to-agent", "notify", "merge"] | None = Field(
+        default=None,
+        description="What to do when the reaction fires (default: the built-in reaction's "
+        "action; notify for custom rules).",
     )
     retries: int | None = Field(
         default=None, ge=0, description="How often the action is retried before escalating."
@@ -321,14 +328,24 @@ class Reaction(Model):
         description="Duration after which what the reaction acted on is cleaned up.",
         json_schema_extra=_also(_DURATION),
     )
-    condition: str | None = Field(default=None, description="Extra condition for firing.")
+    condition: str | None = Field(
+        default=None,
+        description="Custom rules: a condition such as `label == 'needs-tests'` "
+        "(names: status, activity, ci, review, label(s), branch, draft, conflicts).",
+    )
     threshold: float | None = Field(
         default=None,
-        description="How long the condition must hold before firing (a duration).",
+        description="agent-stuck: how long without progress counts as stuck (a duration).",
+        json_schema_extra=_also(_DURATION),
+    )
+    cooldown: float | None = Field(
+        default=None,
+        description="send-to-agent: least time between repeated sends while the condition "
+        "holds (a duration; default 60s).",
         json_schema_extra=_also(_DURATION),
     )
 
-    @field_validator("delete_after", "threshold", mode="before")
+    @field_validator("delete_after", "threshold", "cooldown", mode="before")
     @classmethod
     def _duration(cls, v: t.Any) -> t.Any:
         return None if v is None else parse_duration(v)

@@ -31,6 +31,8 @@ class ShellAgent:
         pattern = options.get("ready_pattern") or options.get("readyPattern")
         self.ready_pattern = re.compile(pattern) if pattern else None
         self._settle = float(options.get("settle_delay") or options.get("settleDelay") or 0.15)
+        question = options.get("question_pattern") or options.get("questionPattern")
+        self.question_pattern = re.compile(question) if question else None
         self._own = {Path(self.binary).name} | (
             SHELLS if Path(self.binary).name in SHELLS else set()
         )
@@ -63,6 +65,8 @@ class ShellAgent:
                 "ready", Evidence("runtime", f"{command} in the foreground (screen not read)")
             )
         last = screen.splitlines()[-1] if screen else ""
+        if self.question_pattern is not None and self.question_pattern.search(last):
+            return Activity("needs_input", Evidence("screen", f"question: {last[-80:]!r}"))
         if self.ready_pattern is not None:
             if self.ready_pattern.search(last):
                 return Activity("ready", Evidence("screen", f"prompt matched: {last[-80:]!r}"))

@@ -152,6 +152,28 @@ class TmuxRuntime:
         text = r.stdout.rstrip("\n")
         return "\n".join(text.splitlines()[-lines:])
 
+    def capture_many(self, handles: list[RuntimeHandle], lines: int = 60) -> dict[str, str]:
+        """Screens of many panes from one tmux call (separated by marker lines)."""
+        if not handles:
+            return {}
+        marker = f"@@ao-{uuid.uuid4().hex[:8]}@@"
+        args: list[str] = []
+        for h in handles:
+            if args:
+                args.append(";")
+            args += ["capture-pane", "-p", "-J", "-t", h.target, "-S", f"-{lines}", ";"]
+            args += ["display-message", "-p", "-t", h.target, f"{marker}{h.name}"]
+        r = self._tmux(*args, check=False)
+        screens: dict[str, str] = {}
+        chunk: list[str] = []
+        for line in r.stdout.split("\n"):
+            if line.startswith(marker):
+                screens[line[len(marker) :]] = "\n".join(chunk).rstrip("\n")
+                chunk = []
+            else:
+                chunk.append(line)
+        return screens
+
     def attach_argv(self, handle: RuntimeHandle, *, inside: bool) -> list[str]:
         """``tmux attach`` (or ``switch-client`` from inside tmux) to the exact session."""
         verb = "switch-client" if inside else "attach-session"

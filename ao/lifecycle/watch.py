@@ -1,0 +1,372 @@
+"""``ao watch``: one tick observes every session and moves it through the lifecycle.
+
+A tick costs O(1) runtime calls (one ``list-panes -a``, one batched capture) and one
+batched SCM call per project, then runs the pure transition function and reactions for
+each session. Writes are atomic and each session's bookkeeping is written right after
+its actions, so a watcher killed mid-tick loses nothing: the next pass picks up from
+the recorded state (an action may repeat once; it is never silently dropped).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+import typing as t
+
+from ao import events
+from ao.contracts import Notification, Observation, PaneState, PrState
+from ao.lifecycle import reactions as rx
+from ao.lifecycle.machine import TERMINAL, Facts, decide
+from ao.state import Session, now_iso
+
+if t.TYPE_CHECKING:
+    from ao.context import Context, Project
+    from ao.contracts import Scm
+
+GONE = PaneState(alive=False, running=False)
+PRIORITY_OF_STATUS = {
+    "needs_input": "urgent", "stuck": "urgent", "blocked": "urgent", "exited": "warning",
+    "errored": "warning", "ci_failed": "action", "changes_requested": "action",
+    "mergeable": "action",
+}  # fmt: skip
+
+
+@dataclasses.dataclass
+class TickReport:
+    """What one pass saw and did."""
+
+    sessions: int = 0
+    transitions: list[tuple[str, str, str, str]] = dataclasses.field(default_factory=list)
+    actions: list[tuple[str, rx.Planned, bool, str]] = dataclasses.field(default_factory=list)
+    seconds: float = 0.0
+
+
+def _scm(ctx: Context, project: Project) -> Scm | None:
+    from ao import registry
+    from ao.errors import PluginError
+
+    name = project.config.scm or ctx.config.defaults.scm
+    if name not in registry.available("scm"):
+        return None  # no SCM plugin installed for this project: PR states stay unknown
+    try:
+        return ctx.scm(name)
+    except PluginError:
+        return None
+
+
+def _pid_alive(text: str) -> bool:
+    if not text.isdigit():
+        return False
+    try:
+        os.kill(int(text), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def tick(
+    ctx: Context,
+    projects: list[Project],
+    *,
+    now: float | None = None,
+    dry_run: bool = False,
+    only: str | None = None,
+) -> TickReport:
+    """One idempotent pass over ``projects`` (or just session ``only``)."""
+    from ao.sessions import handle_of
+
+    started = time.monotonic()
+    now = time.time() if now is None else now
+    report = TickReport()
+    live = [(p, s) for p in projects for s in p.store.list() if only in (None, s.id)]
+    panes: dict[str, PaneState] = {}
+    screens: dict[str, str] = {}
+    runtimes = {s.get("runtime") or ctx.config.defaults.runtime for _, s in live}
+    for name in runtimes:
+        runtime = ctx.runtime(name)
+        panes.update(runtime.probe())
+        handles = [
+            h for _, s in live
+            if (h := handle_of(s)) is not None and panes.get(h.name, GONE).running
+            and (s.get("runtime") or ctx.config.defaults.runtime) == name
+        ]  # fmt: skip
+        screens.update(runtime.capture_many(handles))
+    for project in projects:
+        sessions = [s for p, s in live if p is project]
+        prs = _pr_states(ctx, project, sessions)
+        for session in sessions:
+            report.sessions += 1
+            _one(
+                ctx,
+                project,
+                session,
+                panes,
+                screens,
+                prs.get(session.get("branch")),
+                now,
+                dry_run,
+                report,
+            )
+    report.seconds = time.monotonic() - started
+    return report
+
+
+def _pr_states(ctx: Context, project: Project, sessions: list[Session]) -> dict[str, PrState]:
+    branches = sorted(
+        {s.get("branch") for s in sessions if s.get("branch") and s.status not in TERMINAL}
+    )
+    scm = _scm(ctx, project) if branches else None
+    if scm is None:
+        return {}
+    try:
+        return scm.pr_states(project.config.repo or "", branches)
+    except Exception as exc:  # the forge is down or rate-limited: keep going without PRs
+        events.append(project.paths, "scm.error", priority="warning", message=str(exc))
+        return {}
+
+
+def _one(
+    ctx: Context,
+    project: Project,
+    session: Session,
+    panes: dict[str, PaneState],
+    screens: dict[str, str],
+    pr: PrState | None,
+    now: float,
+    dry_run: bool,
+    report: TickReport,
+) -> None:
+    from ao.delivery import answer_dialog
+    from ao.sessions import handle_of
+
+    handle = handle_of(session)
+    pane = panes.get(handle.name, GONE) if handle else GONE
+    obs = Observation(
+        pane=pane, screen=screens.get(handle.name) if handle else None, session=session.data
+    )
+    try:
+        agent = ctx.agent(session.get("agent"))
+    except Exception:
+        return  # an uninstalled adapter: leave the session as recorded
+    if handle is not None and not dry_run:
+        answered = answer_dialog(ctx.runtime(session.get("runtime") or None), agent, handle, obs)
+        if answered is not None:
+            events.append(
+                project.paths, "agent.dialog", session=session.id,
+                message=f"answered {answered.name} dialog", data={"dialog": answered.name},
+            )  # fmt: skip
+            return  # look again next tick, once the dialog is gone
+    activity = agent.activity(obs) if handle else None
+    idle = now - pane.last_activity if pane.last_activity else 0.0
+    facts = Facts(
+        status=session.status,
+        activity=activity.state if activity else "unknown",
+        idle_seconds=idle,
+        stuck_after=_stuck_after(ctx),
+        pr=pr,
+        spawner_alive=_pid_alive(session.get("spawner_pid")),
+    )
+    if session.status == "spawning" and facts.spawner_alive:
+        return  # `ao new` is still building this session
+    decision = decide(facts)
+    changes: dict[str, str | None] = {}
+    status, since = session.status, session.get("status_since") or session.get("created_at")
+    if decision.status != session.status:
+        status, since = decision.status, now_iso()
+        changes |= {"status": status, "status_since": since, "status_reason": decision.reason}
+        report.transitions.append((session.id, session.status, status, decision.rule))
+        if not dry_run:
+            events.append(
+                project.paths, "status.changed", session=session.id,
+                priority=PRIORITY_OF_STATUS.get(status, "info"),
+                message=f"{session.id}: {session.status} → {status} ({decision.reason})",
+                data={"from": session.status, "to": status, "rule": decision.rule,
+                      "evidence": activity.evidence.detail if activity else None},
+            )  # fmt: skip
+    if pr is not None:
+        changes |= {"pr": pr.url, "pr_number": str(pr.number), "pr_head": pr.head_sha}
+    situation = rx.Situation(
+        session=session.id, project=project.id, status=status, status_since=since,
+        activity=facts.activity, branch=session.get("branch"), pr=pr,
+        question=_last_lines(obs.screen), reason=activity.evidence.detail if activity else "",
+    )  # fmt: skip
+    meta = {**session.data, **{k: v for k, v in changes.items() if v is not None}}
+    for key, signature, cfg in _active_reactions(ctx, project, situation):
+        message = _message(key, cfg, situation, project)
+        planned, updates = rx.plan(key, signature, cfg, meta, situation, now, message)
+        changes |= updates
+        meta = {**meta, **{k: v for k, v in updates.items() if v is not None}}
+        if planned is None:
+            continue
+        ok, detail = (
+            (True, "dry run") if dry_run else _execute(ctx, project, session, planned, pr, cfg)
+        )
+        report.actions.append((session.id, planned, ok, detail))
+    if changes and not dry_run:
+        project.store.update(session.id, changes)
+
+
+def _stuck_after(ctx: Context) -> float:
+    cfg = ctx.config.reactions.get("agent-stuck")
+    return cfg.threshold if cfg is not None and cfg.threshold is not None else 600.0
+
+
+def _last_lines(screen: str | None, n: int = 8) -> str:
+    from ao.textsafe import strip_controls
+
+    if not screen:
+        return ""
+    lines = [line for line in strip_controls(screen).splitlines() if line.strip()]
+    return "\n".join(lines[-n:])
+
+
+def _active_reactions(
+    ctx: Context, project: Project, s: rx.Situation
+) -> list[tuple[str, str, t.Any]]:
+    from ao.lifecycle.conditions import evaluate, parse
+
+    configured = ctx.config.reactions
+    active = [(key, sig, configured.get(key)) for key, sig in rx.triggers(s).items()]
+    env = {
+        "status": s.status, "activity": s.activity, "branch": s.branch,
+        "ci": s.pr.ci if s.pr else "none",
+        "review": s.pr.review_decision if s.pr else "none",
+        "labels": list(s.pr.labels) if s.pr else [], "label": list(s.pr.labels) if s.pr else [],
+        "draft": s.pr.draft if s.pr else False, "conflicts": s.pr.conflicts if s.pr else False,
+    }  # fmt: skip
+    for key, cfg in configured.items():
+        if key in rx.BUILTINS or not cfg.condition:
+            continue
+        if evaluate(parse(cfg.condition, f"reactions.{key}.condition"), env):
+            active.append((key, f"{s.pr.head_sha if s.pr else ''}:{key}", cfg))
+    return active
+
+
+def _message(key: str, cfg: t.Any, s: rx.Situation, project: Project) -> str:
+    builtin = rx.BUILTINS.get(key)
+    template = (cfg.message if cfg is not None and cfg.message else None) or (
+        builtin.message if builtin else f"Reaction {key} fired for {{{{session}}}}."
+    )
+    values = {
+        **rx.evidence(s.pr), "session": s.session, "branch": s.branch, "project": project.id,
+        "question": rx.fence("agent screen", s.question) if s.question else "",
+        "reason": s.reason,
+    }  # fmt: skip
+    return rx.render(template, values)
+
+
+def _execute(
+    ctx: Context,
+    project: Project,
+    session: Session,
+    planned: rx.Planned,
+    pr: PrState | None,
+    cfg: t.Any,
+) -> tuple[bool, str]:
+    """Carry out one planned action; a failed action falls through to a human."""
+    from ao.errors import AoError
+
+    try:
+        if planned.kind == "send":
+            from ao.sessions import send
+
+            result = send(ctx, project, project.store.read(session.id), planned.message, wait=2.0)
+            detail = f"{result.status}: {result.detail}"
+        elif planned.kind == "merge":
+            scm = _scm(ctx, project)
+            if scm is None or pr is None:
+                raise AoError("no SCM plugin to merge with")
+            strategy = (cfg.strategy if cfg is not None and cfg.strategy else None) or "squash"
+            scm.merge(project.config.repo or "", pr, strategy)
+            detail = f"merged {pr.url} ({strategy})"
+        else:
+            detail = notify(ctx, project, session.id, planned)
+    except AoError as exc:
+        escalation = dataclasses.replace(
+            planned, kind="escalate", priority="urgent",
+            message=f"ao could not {planned.kind} for {planned.reaction}: {exc}\n\n"
+            + planned.message,
+        )  # fmt: skip
+        events.append(project.paths, "reaction.failed", session=session.id, priority="urgent",
+                      message=str(exc), data={"reaction": planned.reaction})  # fmt: skip
+        notify(ctx, project, session.id, escalation)
+        return False, str(exc)
+    events.append(
+        project.paths, f"reaction.{planned.kind}", session=session.id, priority=planned.priority,
+        message=f"{planned.reaction}: {detail}",
+        data={"reaction": planned.reaction, "why": planned.why, "signature": planned.signature},
+    )  # fmt: skip
+    return True, detail
+
+
+def notify(ctx: Context, project: Project, session_id: str, planned: rx.Planned) -> str:
+    """Send a human notification through the configured notifiers; the event log always has it."""
+    note = Notification(
+        title=f"ao: {session_id} — {planned.reaction}",
+        message=planned.message,
+        priority=t.cast(t.Any, planned.priority),
+        session=session_id,
+        project=project.id,
+        data={"reaction": planned.reaction, "kind": planned.kind},
+    )
+    events.append(
+        project.paths, "notification", session=session_id, priority=planned.priority,
+        message=note.title, data={"reaction": planned.reaction, "body": planned.message},
+    )  # fmt: skip
+    try:
+        from ao.notify import dispatch  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        return "recorded in events.jsonl"
+    results = dispatch(ctx.config, note)
+    sent = [r.name for r in results if r.ok]
+    failed = [f"{r.name}: {r.error}" for r in results if not r.ok]
+    return f"notified {', '.join(sent) or 'nobody'}" + (
+        f"; failed {'; '.join(failed)}" if failed else ""
+    )
+
+
+class Watcher:
+    """The loop around ``tick``: one instance per machine, held by a lock."""
+
+    def __init__(self, project: str | None = None) -> None:
+        self.project = project
+        self.stopping = False
+        self._fd: int | None = None
+
+    def acquire(self) -> bool:
+        """Take the watcher lock; False when another watcher or pass holds it."""
+        from ao.locks import try_lock
+        from ao.paths import ao_home
+
+        path = ao_home() / "locks" / "watch.lock"
+        self._fd = try_lock(path)
+        if self._fd is None:
+            return False
+        os.ftruncate(self._fd, 0)
+        os.write(self._fd, f"{os.getpid()}\n".encode())
+        return True
+
+    def release(self) -> None:
+        """Drop the lock."""
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def pass_once(self) -> TickReport:
+        """Reload the config (cheap when unchanged) and run one tick."""
+        from ao.context import Context
+
+        ctx = Context.load()
+        projects = [ctx.project(self.project)] if self.project else ctx.projects()
+        return tick(ctx, projects)
+
+    def run(self, interval: float, on_tick: t.Callable[[TickReport], None]) -> None:
+        """Tick every ``interval`` seconds until ``stopping`` is set (SIGTERM/SIGINT)."""
+        while not self.stopping:
+            on_tick(self.pass_once())
+            deadline = time.monotonic() + interval
+            while not self.stopping and time.monotonic() < deadline:
+                time.sleep(min(0.2, interval))

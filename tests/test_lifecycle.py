@@ -1,0 +1,218 @@
+"""`ao watch` end to end: real tmux sessions, a fake SCM plugin loaded through entry points."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.sessionkit import Project, wait_for
+
+pytestmark = pytest.mark.tmux
+FAKE_SCM = Path(__file__).parent / "fakes" / "fakescm"
+
+
+@pytest.fixture
+def forge(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The fake forge's state file; the fake SCM plugin is importable through PYTHONPATH."""
+    state = tmp_path / "forge.json"
+    state.write_text(json.dumps({"prs": {}}))
+    monkeypatch.setenv("AO_FAKE_SCM_STATE", str(state))
+    monkeypatch.setenv("PYTHONPATH", str(FAKE_SCM))
+    return state
+
+
+def set_pr(forge: Path, branch: str, **pr: object) -> None:
+    state = json.loads(forge.read_text())
+    state["prs"][branch] = {"number": 7, "head_sha": "sha-1", **pr}
+    forge.write_text(json.dumps(state))
+
+
+def events(kind: str | None = None) -> list[dict[str, object]]:
+    log = next(Path(os.environ["AO_HOME"]).glob("*-demo")) / "events.jsonl"
+    found = [json.loads(line) for line in log.read_text().splitlines()]
+    return [e for e in found if kind in (None, e["type"])]
+
+
+def watch_once(proj: Project) -> dict[str, object]:
+    data = proj.ao_json("watch", "--once")
+    assert isinstance(data, dict)
+    return data
+
+
+def status(proj: Project) -> str:
+    return proj.ao_json("list")[0]["status"]  # type: ignore[index,no-any-return]
+
+
+def test_agent_exit_notifies_once_and_once_is_idempotent(proj: Project) -> None:
+    proj.configure(agent_command=["sh", "-c", "echo working; sleep 0.5; exit 3"])
+    assert proj.ao("new", "").returncode == 0
+    wait_for(lambda: proj.ao_json("list")[0]["activity"] == "exited", what="exit")  # type: ignore[index]
+    first = watch_once(proj)
+    assert [t["to"] for t in first["transitions"]] == ["exited"]  # type: ignore[index]
+    assert [a["reaction"] for a in first["actions"]] == ["agent-exited"]  # type: ignore[index]
+    assert status(proj) == "exited"
+    notes = events("notification")
+    assert len(notes) == 1 and "exit" in str(notes[0]["data"]).lower()
+    before = Path(next(Path(os.environ["AO_HOME"]).glob("*-demo/sessions/d-1"))).read_text()
+    second = watch_once(proj)
+    assert second["transitions"] == [] and second["actions"] == []
+    assert len(events("notification")) == 1
+    # nothing but the timestamp-free content changed on the second pass
+    assert Path(next(Path(os.environ["AO_HOME"]).glob("*-demo/sessions/d-1"))).read_text() == before
+
+
+def test_question_is_needs_input_notified_exactly_once_then_answered(proj: Project) -> None:
+    proj.configure(
+        agent_command=[
+            "sh",
+            "-c",
+            'printf "Deploy to prod? [y/N] "; read a; echo "got $a"; exec sh',
+        ],
+        shell_options={"questionPattern": r"\[y/N\]\s*$"},
+    )
+    assert proj.ao("new", "").returncode == 0
+    wait_for(lambda: "[y/N]" in proj.ao("logs", "d-1").stdout, what="question")
+    for _ in range(3):
+        watch_once(proj)
+    assert status(proj) == "needs_input"
+    notes = events("notification")
+    assert len(notes) == 1
+    assert "Deploy to prod?" in str(notes[0]["data"])  # the question travels with the notification
+    r = proj.ao("send", "d-1", "y")
+    assert r.returncode == 0, r.stderr
+    wait_for(lambda: "got y" in proj.ao("logs", "d-1").stdout, what="answer")
+    watch_once(proj)
+    assert status(proj) == "ready"
+    assert len(events("notification")) == 1
+
+
+def test_failing_ci_sends_the_log_with_bounded_retries_then_escalates(
+    proj: Project, forge: Path
+) -> None:
+    proj.use_receiver(
+        scm="fake", top={"reactions": {"ci-failed": {"retries": 2, "cooldown": "0s"}}}
+    )
+    assert proj.ao("new", "build the feature").returncode == 0
+    wait_for(lambda: proj.received() == ["build the feature"], what="task")
+    log = "FAILED tests/test_api.py::test_login - AssertionError: 401 != 200\n\x1b[31mred\x1b[0m"
+    set_pr(forge, "ao/d-1", checks=[{"name": "pytest", "state": "failing", "url": "https://ci.test/1",
+                                     "log_excerpt": log}])  # fmt: skip
+
+    kinds = [[a["kind"] for a in watch_once(proj)["actions"]] for _ in range(4)]  # type: ignore[union-attr]
+    assert kinds == [["send"], ["send"], ["escalate"], []]
+    assert status(proj) == "ci_failed"
+    sent = proj.received()[1:]
+    assert len(sent) == 2
+    assert "test_api.py::test_login" in sent[0] and "https://ci.test/1" in sent[0]
+    assert "\x1b" not in sent[0] and "untrusted CI log" in sent[0]
+    escalations = [n for n in events("notification") if n["data"]["reaction"] == "ci-failed"]  # type: ignore[index]
+    assert len(escalations) == 1 and "test_login" in escalations[0]["data"]["body"]  # type: ignore[index]
+
+    # a new push restarts the budget; CI passing then approval → mergeable
+    set_pr(forge, "ao/d-1", head_sha="sha-2", checks=[{"name": "pytest", "state": "passing"}],
+           review_decision="approved", mergeable=True)  # fmt: skip
+    watch_once(proj)
+    assert status(proj) == "mergeable"
+
+
+def test_approved_and_green_merges_through_the_scm_plugin(proj: Project, forge: Path) -> None:
+    proj.configure(
+        scm="fake",
+        top={"reactions": {"approved-and-green": {"action": "merge", "strategy": "rebase"}}},
+    )
+    assert proj.ao("new", "true").returncode == 0
+    set_pr(forge, "ao/d-1", checks=[{"name": "ci", "state": "passing"}], review_decision="approved",
+           mergeable=True)  # fmt: skip
+    first = watch_once(proj)
+    assert [(a["reaction"], a["kind"], a["ok"]) for a in first["actions"]] == [  # type: ignore[union-attr]
+        ("approved-and-green", "merge", True)
+    ]
+    assert json.loads(forge.read_text())["merges"] == [{"number": 7, "strategy": "rebase"}]
+    watch_once(proj)
+    assert status(proj) == "merged"
+    assert len(json.loads(forge.read_text())["merges"]) == 1  # merged once, not per tick
+
+
+def test_a_refused_merge_reaches_a_human(proj: Project, forge: Path) -> None:
+    proj.configure(scm="fake", top={"reactions": {"approved-and-green": {"action": "merge"}}})
+    assert proj.ao("new", "true").returncode == 0
+    set_pr(forge, "ao/d-1", review_decision="approved", mergeable=True)
+    state = json.loads(forge.read_text())
+    state["refuse_merge"] = "branch protection"
+    forge.write_text(json.dumps(state))
+    (action,) = watch_once(proj)["actions"]  # type: ignore[misc]
+    assert action["ok"] is False and "branch protection" in action["detail"]
+    assert any("branch protection" in n["data"]["body"] for n in events("notification"))  # type: ignore[index]
+
+
+def test_custom_condition_rule(proj: Project, forge: Path) -> None:
+    proj.use_receiver(
+        scm="fake",
+        top={
+            "reactions": {
+                "tests-wanted": {
+                    "condition": "label == 'needs-tests'",
+                    "action": "send-to-agent",
+                    "message": "Add tests for {{branch}}.",
+                }
+            }
+        },
+    )
+    assert proj.ao("new", "go").returncode == 0
+    wait_for(lambda: proj.received() == ["go"], what="task")
+    set_pr(forge, "ao/d-1", labels=["needs-tests"])
+    simulated = proj.ao("reactions", "simulate", "d-1")
+    assert "would send (tests-wanted" in simulated.stdout and len(proj.received()) == 1
+    watch_once(proj)
+    assert proj.received()[-1] == "Add tests for ao/d-1."
+
+
+def test_once_skips_while_another_pass_holds_the_lock(proj: Project) -> None:
+    lock = Path(os.environ["AO_HOME"]) / "locks" / "watch.lock"
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with lock.open("w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        r = proj.ao("watch", "--once")
+        assert r.returncode == 0 and "skipping" in r.stderr
+        r = proj.ao("watch")
+        assert r.returncode == 5 and "already running" in r.stderr
+
+
+def test_sigterm_ends_the_watcher_cleanly(proj: Project) -> None:
+    assert proj.ao("new", "true").returncode == 0
+    p = proj.popen("watch", "--interval", "0.5")
+    time.sleep(1.5)
+    p.send_signal(signal.SIGTERM)
+    assert p.wait(timeout=10) == 0
+
+
+def test_watcher_killed_mid_tick_loses_nothing(proj: Project, forge: Path) -> None:
+    """kill -9 at arbitrary points: every record and event line stays readable, and a
+    later pass completes the work (at-least-once)."""
+    proj.use_receiver(scm="fake", top={"reactions": {"ci-failed": {"retries": 1}}})
+    for _ in range(3):
+        assert proj.ao("new", "go").returncode == 0
+    for i in (1, 2, 3):
+        set_pr(
+            forge, f"ao/d-{i}", checks=[{"name": "t", "state": "failing", "log_excerpt": "boom"}]
+        )
+    for delay in (0.3, 0.6, 0.9):
+        p = subprocess.Popen([sys.executable, "-m", "ao", "watch", "--interval", "0.5"], cwd=proj.repo.parent,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+        time.sleep(delay)
+        p.kill()
+        p.wait()
+    watch_once(proj)
+    sessions = proj.ao_json("list")
+    assert [s["status"] for s in sessions] == ["ci_failed"] * 3  # type: ignore[union-attr]
+    assert all(e["v"] == 1 for e in events())  # every line parses
+    sends = events("reaction.send")
+    assert {e["session"] for e in sends} == {"d-1", "d-2", "d-3"}
