@@ -154,6 +154,19 @@ def run(tmp: Path, env: dict[str, str]) -> None:
         "≤ 250 ms",
         f"   subprocesses {calls}",
     )
+    trace.unlink()
+    tick_cpu = []
+    for _ in range(5):
+        r = ao("watch", "--once", "--json", env=tenv, cwd=tmp)
+        assert r.returncode == 0, r.stderr
+        tick_cpu.append(json.loads(r.stdout)["data"]["cpu_seconds"])
+    calls = len(trace.read_text().splitlines()) // 5
+    report(
+        f"ao watch tick ({count} sessions, CPU)",
+        tick_cpu,
+        "≤ 300 ms CPU",
+        f"   subprocesses {calls} (O(1))",
+    )
 
 
 if __name__ == "__main__":

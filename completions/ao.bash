@@ -97,7 +97,7 @@ _ao_spec() {
             _ao_args='session value'
             ;;
         'ao start')
-            _ao_opts='--help --json --name -h'
+            _ao_opts='--help --json --name --no-watch -h'
             _ao_vopts='--name=value'
             _ao_args=file
             ;;

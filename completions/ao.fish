@@ -142,7 +142,7 @@ complete -c ao -n '__fish_ao_is 1 ao' -a 'reactions' -d 'Inspect reactions.'
 complete -c ao -n '__fish_ao_is 1 ao' -a 'remove-project' -d 'Remove a project from the config.'
 complete -c ao -n '__fish_ao_is 1 ao' -a 'restore' -d 'Restart a stopped or exited session in its worktree, on its branch, with the...'
 complete -c ao -n '__fish_ao_is 1 ao' -a 'send' -d 'Deliver a message to a session\'s agent: delivered, queued (busy), or...'
-complete -c ao -n '__fish_ao_is 1 ao' -a 'start' -d 'Set up ao for a repo: find or write the config (clone a URL first).'
+complete -c ao -n '__fish_ao_is 1 ao' -a 'start' -d 'Set up ao for a repo (clone a URL first) and run the watcher in tmux.'
 complete -c ao -n '__fish_ao_is 1 ao' -a 'status' -d 'Show sessions with their live activity, or one session with the evidence...'
 complete -c ao -n '__fish_ao_is 1 ao' -a 'stop' -d 'Stop sessions: end the agent, archive metadata, keep any worktree holding work.'
 complete -c ao -n '__fish_ao_is 1 ao' -a 'watch' -d 'Keep sessions moving: detect state, react to CI/reviews/questions, notify...'
@@ -261,6 +261,7 @@ complete -c ao -n '__fish_ao_is 1 ao send' -a '(__fish_ao_ids sessions)' -d 'SES
 complete -c ao -n '__fish_ao_is - ao start' -s h -l help -d 'Show this message and exit.'
 complete -c ao -n '__fish_ao_is - ao start' -l json -d 'Print JSON.'
 complete -c ao -n '__fish_ao_is - ao start' -l name -x -d 'Project id (default: the directory name).'
+complete -c ao -n '__fish_ao_is - ao start' -l no-watch -d 'Do not start the watcher.'
 complete -c ao -n '__fish_ao_is 1 ao start' -F
 
 # ao status

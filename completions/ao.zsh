@@ -32,7 +32,7 @@ _ao_cmd_commands() {
         'remove-project:Remove a project from the config.'
         'restore:Restart a stopped or exited session in its worktree, on its branch, with the...'
         'send:Deliver a message to a session'\''s agent: delivered, queued (busy), or...'
-        'start:Set up ao for a repo: find or write the config (clone a URL first).'
+        'start:Set up ao for a repo (clone a URL first) and run the watcher in tmux.'
         'status:Show sessions with their live activity, or one session with the evidence...'
         'stop:Stop sessions: end the agent, archive metadata, keep any worktree holding work.'
         'watch:Keep sessions moving: detect state, react to CI/reviews/questions, notify...'
@@ -317,6 +317,7 @@ _ao_cmd__start() {
         '(- *)-h[Show this message and exit.]' \
         '(--json)--json[Print JSON.]' \
         '(--name)--name=[Project id (default\: the directory name).]:NAME: ' \
+        '(--no-watch)--no-watch[Do not start the watcher.]' \
         '1::PATH|URL:_files'
 }
 

@@ -176,7 +176,9 @@ def test_custom_condition_rule(proj: Project, forge: Path) -> None:
 
 
 def test_once_skips_while_another_pass_holds_the_lock(proj: Project) -> None:
-    lock = Path(os.environ["AO_HOME"]) / "locks" / "watch.lock"
+    from ao.lifecycle.watch import lock_path
+
+    lock = lock_path(proj.repo.parent / "agent-orchestrator.yaml")
     lock.parent.mkdir(parents=True, exist_ok=True)
     with lock.open("w") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 from pathlib import Path
 
+import libtmux
+import pytest
 import yaml
 
 from tests.conftest import RunAo, git
@@ -19,7 +22,7 @@ def data(r: subprocess.CompletedProcess[str]) -> object:
 
 
 def test_start_writes_config_from_the_repo_and_is_idempotent(git_repo: Path, ao: RunAo) -> None:
-    first = data(ao("start", "--json", cwd=git_repo))
+    first = data(ao("start", "--no-watch", "--json", cwd=git_repo))
     assert isinstance(first, dict)
     config = git_repo / "agent-orchestrator.yaml"
     assert first["created_config"] is True and first["config"] == str(config)
@@ -32,15 +35,16 @@ def test_start_writes_config_from_the_repo_and_is_idempotent(git_repo: Path, ao:
     assert git(git_repo, "status", "--porcelain") == ""
     assert ao("config", "validate", cwd=git_repo).returncode == 0
 
-    again = data(ao("start", "--json", cwd=git_repo))
+    again = data(ao("start", "--no-watch", "--json", cwd=git_repo))
     assert again == {**first, "created_config": False, "added_project": False}
+    assert first["watcher"] == {"state": "skipped", "detail": "--no-watch"}
     assert yaml.safe_load(config.read_text()) == doc
 
 
 def test_start_from_a_subdirectory_finds_the_repo_root(git_repo: Path, ao: RunAo) -> None:
     sub = git_repo / "src" / "pkg"
     sub.mkdir(parents=True)
-    result = data(ao("start", "--json", cwd=sub))
+    result = data(ao("start", "--no-watch", "--json", cwd=sub))
     assert result["config"] == str(git_repo / "agent-orchestrator.yaml")  # type: ignore[index]
 
 
@@ -53,26 +57,26 @@ def test_start_url_makes_a_full_clone(git_repo: Path, ao: RunAo, tmp_path: Path)
     workdir = tmp_path / "work"
     workdir.mkdir()
     url = f"file://{tmp_path / 'origin.git'}"
-    result = data(ao("start", url, "--json", cwd=workdir))
+    result = data(ao("start", url, "--no-watch", "--json", cwd=workdir))
     clone = workdir / "origin"
     assert result["cloned"] is True and result["config"] == str(clone / "agent-orchestrator.yaml")  # type: ignore[index]
     assert git(clone, "rev-parse", "--is-shallow-repository").strip() == "false"
     assert int(git(clone, "rev-list", "--count", "HEAD")) == 4
     # running it again reuses the clone
-    assert data(ao("start", url, "--json", cwd=workdir))["cloned"] is True  # type: ignore[index]
+    assert data(ao("start", url, "--no-watch", "--json", cwd=workdir))["cloned"] is True  # type: ignore[index]
 
 
 def test_start_outside_a_repo_is_a_clear_error(tmp_path: Path, ao: RunAo) -> None:
     empty = tmp_path / "empty"
     empty.mkdir()
-    r = ao("start", cwd=empty)
+    r = ao("start", "--no-watch", cwd=empty)
     assert r.returncode == 2
     assert "not inside a git repository" in r.stderr and len(r.stderr.splitlines()) == 1
     assert not (empty / "agent-orchestrator.yaml").exists()
 
 
 def test_add_and_remove_project(git_repo: Path, ao: RunAo, tmp_path: Path) -> None:
-    assert ao("start", cwd=git_repo).returncode == 0
+    assert ao("start", "--no-watch", cwd=git_repo).returncode == 0
     other = tmp_path / "other"
     subprocess.run(["git", "init", "-q", "-b", "trunk", str(other)], check=True)
     git(other, "commit", "-q", "--allow-empty", "-m", "init")
@@ -113,7 +117,7 @@ def test_plugins_lists_builtins_through_entry_points(ao: RunAo, tmp_path: Path) 
 
 
 def test_doctor_passes_in_a_configured_repo(git_repo: Path, ao: RunAo) -> None:
-    assert ao("start", cwd=git_repo).returncode == 0
+    assert ao("start", "--no-watch", cwd=git_repo).returncode == 0
     r = ao("doctor", "--json", cwd=git_repo)
     checks = data(r)
     assert isinstance(checks, list)
@@ -129,3 +133,23 @@ def test_doctor_fails_on_a_broken_config(git_repo: Path, ao: RunAo) -> None:
     r = ao("doctor", cwd=git_repo)
     assert r.returncode == 1
     assert "FAIL  config" in r.stdout and "defaultBranch" in r.stdout
+
+
+def test_start_runs_one_watcher_in_tmux_and_adopts_it(
+    git_repo: Path, ao: RunAo, server: libtmux.Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AO_TMUX_SOCKET", server.socket_name)
+    first = data(ao("start", "--json", cwd=git_repo))
+    assert first["watcher"]["state"] == "started"  # type: ignore[index]
+    name = first["watcher"]["detail"]  # type: ignore[index]
+    assert [s.session_name for s in server.sessions] == [name]
+    again = data(ao("start", "--json", cwd=git_repo))
+    assert again["watcher"] == {"state": "running", "detail": name}  # type: ignore[index]
+    assert len(server.sessions) == 1
+    # it really watches: its pane runs `ao watch`
+    pane = server.sessions[0].active_pane
+    assert pane is not None
+    deadline = time.monotonic() + 10
+    while "watching every" not in "\n".join(pane.capture_pane()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert "watching every" in "\n".join(pane.capture_pane())

@@ -12,18 +12,21 @@ def start(
         None, metavar="[PATH|URL]", help="Repo path or URL (default: here)."
     ),
     name: str = typer.Option(None, "--name", help="Project id (default: the directory name)."),
+    no_watch: bool = typer.Option(False, "--no-watch", help="Do not start the watcher."),
     json_out: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
-    """Set up ao for a repo: find or write the config (clone a URL first). Safe to re-run."""
+    """Set up ao for a repo (clone a URL first) and run the watcher in tmux. Safe to re-run."""
     from ao.cli.output import emit_json, out
     from ao.projects import start as start_project
 
     result = start_project(target, Path.cwd(), name=name)
+    watcher = ("skipped", "--no-watch") if no_watch else _watcher(result.config_path)
     if json_out:
         emit_json({
             "config": str(result.config_path), "project": result.project_id,
             "created_config": result.created_config, "added_project": result.added_project,
             "cloned": result.cloned, "agent": result.agent,
+            "watcher": {"state": watcher[0], "detail": watcher[1]},
         })  # fmt: skip
         return
     if result.created_config:
@@ -33,7 +36,20 @@ def start(
     else:
         out(f"project {result.project_id} is already set up in {result.config_path}")
     out(f"project {result.project_id}: agent {result.agent}")
+    out(f"watcher: {watcher[0]} ({watcher[1]})")
     out('next: ao new "describe the task"   then: ao status')
+
+
+def _watcher(config_path: Path) -> tuple[str, str]:
+    from ao.config import load_config
+    from ao.context import Context
+    from ao.errors import AoError
+    from ao.lifecycle.watch import ensure_watcher
+
+    try:
+        return ensure_watcher(Context(load_config(config_path, cached=True)))
+    except AoError as exc:  # no tmux here: the config is still useful
+        return "not started", str(exc)
 
 
 def add_project(

@@ -16,6 +16,7 @@ def _report_json(report: TickReport) -> dict[str, t.Any]:
     return {
         "sessions": report.sessions,
         "seconds": round(report.seconds, 4),
+        "cpu_seconds": round(report.cpu_seconds, 4),
         "transitions": [
             {"session": s, "from": a, "to": b, "rule": r} for s, a, b, r in report.transitions
         ],
@@ -40,10 +41,14 @@ def watch(
     import signal
 
     from ao.cli.output import emit_json, info, out
-    from ao.errors import ConflictError
+    from ao.config import find_config_path
+    from ao.errors import ConfigError, ConflictError
     from ao.lifecycle.watch import Watcher
 
-    watcher = Watcher(project)
+    config_path = find_config_path()
+    if config_path is None:
+        raise ConfigError("no agent-orchestrator.yaml found", hint="run `ao start` in a repository")
+    watcher = Watcher(config_path, project)
     if not watcher.acquire():
         if once:
             info("ao: another watch pass is running; skipping this one")

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import sys
 import time
 import typing as t
+from pathlib import Path
 
 from ao import events
 from ao.contracts import Notification, Observation, PaneState, PrState
@@ -40,6 +42,7 @@ class TickReport:
     transitions: list[tuple[str, str, str, str]] = dataclasses.field(default_factory=list)
     actions: list[tuple[str, rx.Planned, bool, str]] = dataclasses.field(default_factory=list)
     seconds: float = 0.0
+    cpu_seconds: float = 0.0  # this process's CPU time (excludes the tmux server's)
 
 
 def _scm(ctx: Context, project: Project) -> Scm | None:
@@ -78,7 +81,7 @@ def tick(
     """One idempotent pass over ``projects`` (or just session ``only``)."""
     from ao.sessions import handle_of
 
-    started = time.monotonic()
+    started, cpu_started = time.monotonic(), time.process_time()
     now = time.time() if now is None else now
     report = TickReport()
     live = [(p, s) for p in projects for s in p.store.list() if only in (None, s.id)]
@@ -111,6 +114,7 @@ def tick(
                 report,
             )
     report.seconds = time.monotonic() - started
+    report.cpu_seconds = time.process_time() - cpu_started
     return report
 
 
@@ -328,10 +332,25 @@ def notify(ctx: Context, project: Project, session_id: str, planned: rx.Planned)
     )
 
 
-class Watcher:
-    """The loop around ``tick``: one instance per machine, held by a lock."""
+def lock_path(config_path: Path) -> Path:
+    """The lock that keeps two watchers (or passes) of one config from overlapping."""
+    from ao.paths import ao_home, config_hash
 
-    def __init__(self, project: str | None = None) -> None:
+    return ao_home() / "locks" / f"watch-{config_hash(config_path)}.lock"
+
+
+def watcher_name(config_path: Path) -> str:
+    """The tmux session `ao start` runs the watcher in."""
+    from ao.paths import config_hash
+
+    return f"{config_hash(config_path)}-watch"
+
+
+class Watcher:
+    """The loop around ``tick``: one per config, held by a lock."""
+
+    def __init__(self, config_path: Path, project: str | None = None) -> None:
+        self.config_path = config_path
         self.project = project
         self.stopping = False
         self._fd: int | None = None
@@ -339,10 +358,8 @@ class Watcher:
     def acquire(self) -> bool:
         """Take the watcher lock; False when another watcher or pass holds it."""
         from ao.locks import try_lock
-        from ao.paths import ao_home
 
-        path = ao_home() / "locks" / "watch.lock"
-        self._fd = try_lock(path)
+        self._fd = try_lock(lock_path(self.config_path))
         if self._fd is None:
             return False
         os.ftruncate(self._fd, 0)
@@ -357,9 +374,10 @@ class Watcher:
 
     def pass_once(self) -> TickReport:
         """Reload the config (cheap when unchanged) and run one tick."""
+        from ao.config import load_config
         from ao.context import Context
 
-        ctx = Context.load()
+        ctx = Context(load_config(self.config_path, cached=True))
         projects = [ctx.project(self.project)] if self.project else ctx.projects()
         return tick(ctx, projects)
 
@@ -370,3 +388,39 @@ class Watcher:
             deadline = time.monotonic() + interval
             while not self.stopping and time.monotonic() < deadline:
                 time.sleep(min(0.2, interval))
+
+
+def ensure_watcher(ctx: Context) -> tuple[str, str]:
+    """Run ``ao watch`` in its own tmux session unless one already watches this config.
+
+    Returns (state, detail): ``started``, ``running`` (adopted) or ``external`` (a watcher
+    outside tmux holds the lock). Never starts a second copy.
+    """
+    from ao.contracts import RuntimeSpec
+    from ao.locks import try_lock
+
+    runtime = ctx.runtime()
+    name = watcher_name(ctx.loaded.path)
+    pane = runtime.probe().get(name)
+    if pane is not None and pane.running:
+        return "running", name
+    fd = try_lock(lock_path(ctx.loaded.path))
+    if fd is None:
+        return "external", "another `ao watch` holds the lock"
+    os.close(fd)
+    if pane is not None:  # a dead watcher pane: replace it
+        from ao.contracts import RuntimeHandle
+
+        runtime.destroy(RuntimeHandle("tmux", name, f"={name}:"), grace=0.5)
+    env = {"AO_CONFIG": str(ctx.loaded.path)}
+    if os.environ.get("AO_HOME"):
+        env["AO_HOME"] = os.environ["AO_HOME"]
+    runtime.create(
+        RuntimeSpec(
+            name=name,
+            argv=[sys.executable, "-m", "ao", "watch"],
+            cwd=ctx.loaded.path.parent,
+            env=env,
+        )
+    )
+    return "started", name
