@@ -175,8 +175,11 @@ def spawn(
     name: str | None = None,
     ready_timeout: float = 30.0,
 ) -> SpawnResult:
-    """Create a session end to end, or undo everything and leave an ``errored`` record."""
-    from ao.delivery import deliver
+    """Create a session end to end, or undo everything and leave an ``errored`` record.
+
+    Past the ``maxSessions`` cap the session is recorded as ``queued`` instead; the
+    watcher admits it when a slot frees up.
+    """
     from ao.gitref import validate_branch
 
     started = time.monotonic()
@@ -186,8 +189,8 @@ def spawn(
     # preflight: everything that can fail before anything is written
     agent_name = ctx.agent_name(project, agent_name)
     agent = ctx.agent(agent_name)
-    runtime = ctx.runtime(project.config.runtime)
-    workspace = ctx.workspace(project.config.workspace)
+    ctx.runtime(project.config.runtime)
+    ctx.workspace(project.config.workspace)
     from ao.context import require_binary
 
     require_binary(agent.binary, f"agent {agent_name!r}")
@@ -198,6 +201,7 @@ def spawn(
         )
 
     store = project.store
+    queued = at_capacity(ctx, project)
     session_id = store.reserve(
         project.prefix,
         name=name,
@@ -206,13 +210,58 @@ def spawn(
             "agent": agent_name,
             "runtime": project.config.runtime or ctx.config.defaults.runtime,
             "workspace": project.config.workspace or ctx.config.defaults.workspace,
-            "status": "spawning",
+            "status": "queued" if queued else "spawning",
             "step": "reserved",
             "task": task,
-            "spawner_pid": str(os.getpid()),
+            **({"branch_requested": branch} if branch else {}),
+            **({} if queued else {"spawner_pid": str(os.getpid())}),
         },
     )
-    branch = branch or f"ao/{session_id}"
+    if queued:
+        events.append(
+            project.paths, "session.queued", session=session_id,
+            message=f"{session_id} queued: the session limit is reached",
+        )  # fmt: skip
+        return SpawnResult(session_id, branch or f"ao/{session_id}", "", "queued", 0.0)
+    return build(ctx, project, session_id, ready_timeout=ready_timeout, started=started)
+
+
+def at_capacity(ctx: Context, project: Project) -> bool:
+    """Whether ``maxSessions`` (global or the project's) leaves no room for one more."""
+    from ao.state import LIVE_STATUSES
+
+    running = ("spawning", *(s for s in LIVE_STATUSES if s not in ("queued", "spawning")))
+    limits = [(ctx.config.max_sessions, ctx.projects()), (project.config.max_sessions, [project])]
+    for limit, scope in limits:
+        if limit is None:
+            continue
+        live = sum(1 for p in scope for s in p.store.list() if s.status in running)
+        if live >= limit:
+            return True
+    return False
+
+
+def admit(
+    ctx: Context, project: Project, session_id: str, ready_timeout: float = 30.0
+) -> SpawnResult:
+    """Start a queued session now that a slot is free (called by the watcher)."""
+    project.store.update(session_id, {"status": "spawning", "spawner_pid": str(os.getpid())})
+    return build(ctx, project, session_id, ready_timeout=ready_timeout, started=time.monotonic())
+
+
+def build(
+    ctx: Context, project: Project, session_id: str, *, ready_timeout: float, started: float
+) -> SpawnResult:
+    """Steps after the id is reserved: workspace, runtime, readiness, prompt — or rollback."""
+    from ao.delivery import deliver
+
+    store = project.store
+    session = store.read(session_id)
+    agent_name, task = session.get("agent"), session.get("task")
+    agent = ctx.agent(agent_name)
+    runtime = ctx.runtime(project.config.runtime)
+    workspace = ctx.workspace(project.config.workspace)
+    branch = session.get("branch_requested") or f"ao/{session_id}"
     events.append(
         project.paths, "session.spawning", session=session_id, message=f"spawning {session_id}"
     )

@@ -10,7 +10,7 @@ _ao_spec() {
     _ao_subs='' _ao_opts='' _ao_vopts='' _ao_args=''
     case $1 in
         ao)
-            _ao_subs='add-project attach completion config config-help doctor events gc list logs new plugins reactions remove-project restore send start status stop watch'
+            _ao_subs='add-project attach completion config config-help doctor events gc list logs new notify plugins reactions remove-project restore send start status stop watch'
             _ao_opts='--config --help --version -c -h'
             _ao_vopts='--config=file -c=file'
             ;;
@@ -68,6 +68,15 @@ _ao_spec() {
         'ao new')
             _ao_opts='--agent --branch --help --json --name --project --ready-timeout -a -b -h -n -p'
             _ao_vopts='--agent=value --branch=value --name=value --project=project --ready-timeout=value -a=value -b=value -n=value -p=project'
+            _ao_args=value
+            ;;
+        'ao notify')
+            _ao_subs=test
+            _ao_opts='--help -h'
+            ;;
+        'ao notify test')
+            _ao_opts='--help --json --priority --timeout -P -h'
+            _ao_vopts='--priority=value --timeout=value -P=value'
             _ao_args=value
             ;;
         'ao plugins')

@@ -21,6 +21,8 @@ function __fish_ao_takes_value
             return 0
         case 'ao new --agent' 'ao new --branch' 'ao new --name' 'ao new --project' 'ao new --ready-timeout' 'ao new -a' 'ao new -b' 'ao new -n' 'ao new -p'
             return 0
+        case 'ao notify test --priority' 'ao notify test --timeout' 'ao notify test -P'
+            return 0
         case 'ao reactions simulate --project' 'ao reactions simulate -p'
             return 0
         case 'ao restore --project' 'ao restore -p'
@@ -43,9 +45,11 @@ end
 function __fish_ao_subcommands
     switch "$argv[1]"
         case 'ao'
-            printf '%s\n' add-project attach completion config config-help doctor events gc list logs new plugins reactions remove-project restore send start status stop watch
+            printf '%s\n' add-project attach completion config config-help doctor events gc list logs new notify plugins reactions remove-project restore send start status stop watch
         case 'ao config'
             printf '%s\n' schema show validate
+        case 'ao notify'
+            printf '%s\n' test
         case 'ao reactions'
             printf '%s\n' simulate
     end
@@ -137,6 +141,7 @@ complete -c ao -n '__fish_ao_is 1 ao' -a 'gc' -d 'Clean up after crashes: half-d
 complete -c ao -n '__fish_ao_is 1 ao' -a 'list' -d 'List sessions (one tmux call for all of them).'
 complete -c ao -n '__fish_ao_is 1 ao' -a 'logs' -d 'Print what the session\'s agent shows (its saved last screen once stopped).'
 complete -c ao -n '__fish_ao_is 1 ao' -a 'new' -d 'Start a session: a worktree on its own branch and the agent in its own tmux...'
+complete -c ao -n '__fish_ao_is 1 ao' -a 'notify' -d 'Check the notifiers configured in agent-orchestrator.yaml.'
 complete -c ao -n '__fish_ao_is 1 ao' -a 'plugins' -d 'List the plugins installed for each slot (built-ins and third-party alike).'
 complete -c ao -n '__fish_ao_is 1 ao' -a 'reactions' -d 'Inspect reactions.'
 complete -c ao -n '__fish_ao_is 1 ao' -a 'remove-project' -d 'Remove a project from the config.'
@@ -222,6 +227,16 @@ complete -c ao -n '__fish_ao_is - ao new' -l json -d 'Print JSON: {"v": 1, "data
 complete -c ao -n '__fish_ao_is - ao new' -s n -l name -x -d 'Session id instead of <prefix>-<N>.'
 complete -c ao -n '__fish_ao_is - ao new' -s p -l project -x -a '(__fish_ao_ids projects)' -d 'Project id (default: the one you are in).'
 complete -c ao -n '__fish_ao_is - ao new' -l ready-timeout -x -d 'Seconds to wait for the agent to be ready.'
+
+# ao notify
+complete -c ao -n '__fish_ao_is - ao notify' -s h -l help -d 'Show this message and exit.'
+complete -c ao -n '__fish_ao_is 1 ao notify' -a 'test' -d 'Send a test notification through one notifier, or through routing; exit 1 if...'
+
+# ao notify test
+complete -c ao -n '__fish_ao_is - ao notify test' -s h -l help -d 'Show this message and exit.'
+complete -c ao -n '__fish_ao_is - ao notify test' -l json -d 'Print JSON: {"v": 1, "data": [...]}.'
+complete -c ao -n '__fish_ao_is - ao notify test' -s P -l priority -x -d 'urgent, action, warning or info.'
+complete -c ao -n '__fish_ao_is - ao notify test' -l timeout -x -d 'Seconds to wait for all notifiers.'
 
 # ao plugins
 complete -c ao -n '__fish_ao_is - ao plugins' -s h -l help -d 'Show this message and exit.'

@@ -27,6 +27,7 @@ _ao_cmd_commands() {
         'list:List sessions (one tmux call for all of them).'
         'logs:Print what the session'\''s agent shows (its saved last screen once stopped).'
         'new:Start a session: a worktree on its own branch and the agent in its own tmux...'
+        'notify:Check the notifiers configured in agent-orchestrator.yaml.'
         'plugins:List the plugins installed for each slot (built-ins and third-party alike).'
         'reactions:Inspect reactions.'
         'remove-project:Remove a project from the config.'
@@ -71,6 +72,7 @@ _ao_cmd() {
             (list) _ao_cmd__list && ret=0 ;;
             (logs) _ao_cmd__logs && ret=0 ;;
             (new) _ao_cmd__new && ret=0 ;;
+            (notify) _ao_cmd__notify && ret=0 ;;
             (plugins) _ao_cmd__plugins && ret=0 ;;
             (reactions) _ao_cmd__reactions && ret=0 ;;
             (remove-project) _ao_cmd__remove_project && ret=0 ;;
@@ -235,6 +237,41 @@ _ao_cmd__new() {
         '(--project -p)-p+[Project id (default\: the one you are in).]:PROJECT:_ao_projects' \
         '(--ready-timeout)--ready-timeout=[Seconds to wait for the agent to be ready.]:READY_TIMEOUT: ' \
         '1:TASK: '
+}
+
+_ao_cmd__notify_commands() {
+    local -a commands=(
+        'test:Send a test notification through one notifier, or through routing; exit 1 if...'
+    )
+    _describe -t commands 'ao notify command' commands
+}
+
+_ao_cmd__notify() {
+    local curcontext=$curcontext state state_descr line ret=1
+    local -A opt_args
+    _arguments -s -S -C \
+        '(- *)--help[Show this message and exit.]' \
+        '(- *)-h[Show this message and exit.]' \
+        '1: :_ao_cmd__notify_commands' \
+        '*:: :->command' && ret=0
+    if [[ $state == command ]]; then
+        curcontext=${curcontext%:*:*}:ao-notify-$words[1]:
+        case $words[1] in
+            (test) _ao_cmd__notify__test && ret=0 ;;
+        esac
+    fi
+    return ret
+}
+
+_ao_cmd__notify__test() {
+    _arguments -s -S \
+        '(- *)--help[Show this message and exit.]' \
+        '(- *)-h[Show this message and exit.]' \
+        '(--json)--json[Print JSON\: {"v"\: 1, "data"\: \[...\]}.]' \
+        '(--priority -P)--priority=[urgent, action, warning or info.]:PRIORITY: ' \
+        '(--priority -P)-P+[urgent, action, warning or info.]:PRIORITY: ' \
+        '(--timeout)--timeout=[Seconds to wait for all notifiers.]:SECONDS: ' \
+        '1::NAME: '
 }
 
 _ao_cmd__plugins() {

@@ -218,3 +218,45 @@ def test_watcher_killed_mid_tick_loses_nothing(proj: Project, forge: Path) -> No
     assert all(e["v"] == 1 for e in events())  # every line parses
     sends = events("reaction.send")
     assert {e["session"] for e in sends} == {"d-1", "d-2", "d-3"}
+
+
+def test_session_limit_queues_and_the_watcher_admits(proj: Project) -> None:
+    proj.configure(maxSessions=1)
+    assert proj.ao("new", "sleep 1").returncode == 0
+    r = proj.ao("new", "echo second")
+    assert r.returncode == 0 and r.stdout.startswith("queued d-2"), r.stdout
+    assert [s["status"] for s in proj.ao_json("list")] == ["working", "queued"]  # type: ignore[union-attr]
+    assert proj.ao("stop", "d-1").returncode == 0  # frees the slot
+    report = watch_once(proj)
+    assert ("d-2", "working") in [(t["session"], t["to"]) for t in report["transitions"]]  # type: ignore[union-attr]
+    wait_for(lambda: "second\n" in proj.ao("logs", "d-2").stdout + "\n", what="admitted task ran")
+    (session,) = proj.ao_json("list")  # type: ignore[misc]
+    assert session["id"] == "d-2" and session["branch"] == "ao/d-2"
+
+
+def test_escalation_reaches_a_webhook_with_the_evidence(proj: Project, forge: Path) -> None:
+    """The whole path: watcher → reaction exhausted → routed notifier → real HTTP receiver."""
+    from tests.fake_notifyd import Receiver
+
+    with Receiver() as hook:
+        proj.use_receiver(
+            scm="fake",
+            top={
+                "reactions": {"ci-failed": {"retries": 1, "cooldown": "0s"}},
+                "notifiers": {"ops": {"plugin": "webhook", "url": f"{hook.url}/ao"}},
+                "notificationRouting": {"urgent": ["ops"], "action": ["ops"]},
+            },
+        )
+        assert proj.ao("new", "go").returncode == 0
+        wait_for(lambda: proj.received() == ["go"], what="task")
+        set_pr(
+            forge,
+            "ao/d-1",
+            checks=[{"name": "unit", "state": "failing", "log_excerpt": "E   assert 2 == 3"}],
+        )
+        kinds = [[a["kind"] for a in watch_once(proj)["actions"]] for _ in range(3)]  # type: ignore[union-attr]
+        assert kinds == [["send"], ["escalate"], []]
+        (request,) = hook.requests
+        body = request.json()
+        assert body["v"] == 1 and body["session"] == "d-1" and body["priority"] == "action"
+        assert "assert 2 == 3" in body["message"]

@@ -10,6 +10,7 @@ from ao import __version__
 from ao.cli import (
     completion_cmd,
     config_cmd,
+    notify_cmd,
     projects_cmd,
     sessions_cmd,
     system_cmd,
@@ -51,5 +52,13 @@ def root(
         os.environ["AO_CONFIG"] = os.path.abspath(config)
 
 
-for module in (projects_cmd, sessions_cmd, watch_cmd, config_cmd, system_cmd, completion_cmd):
+for module in (
+    projects_cmd,
+    sessions_cmd,
+    watch_cmd,
+    notify_cmd,
+    config_cmd,
+    system_cmd,
+    completion_cmd,
+):
     module.register(app)

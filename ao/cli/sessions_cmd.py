@@ -59,6 +59,12 @@ def new(
         data["delivery"] = result.delivery
         emit_json(data)
         return
+    if result.delivery == "queued":
+        out(
+            f"queued {result.session_id}: the session limit is reached; `ao watch` starts it "
+            "when a slot frees up"
+        )
+        return
     out(f"started {result.session_id} on {result.branch} ({result.delivery})")
     out(f"  worktree: {result.worktree}")
     out(f"  attach:   ao attach {result.session_id}")

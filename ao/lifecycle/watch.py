@@ -102,6 +102,8 @@ def tick(
         prs = _pr_states(ctx, project, sessions)
         for session in sessions:
             report.sessions += 1
+            if session.status == "queued":
+                continue  # admitted below, once this tick knows who finished
             _one(
                 ctx,
                 project,
@@ -113,9 +115,29 @@ def tick(
                 dry_run,
                 report,
             )
+    if not dry_run:
+        for project in projects:
+            _admit_queued(ctx, project, report, only)
     report.seconds = time.monotonic() - started
     report.cpu_seconds = time.process_time() - cpu_started
     return report
+
+
+def _admit_queued(ctx: Context, project: Project, report: TickReport, only: str | None) -> None:
+    """Start queued sessions, oldest first, while the session limit has room."""
+    from ao.errors import AoError
+    from ao.spawn import admit, at_capacity
+
+    for session in project.store.list():
+        if session.status != "queued" or only not in (None, session.id):
+            continue
+        if at_capacity(ctx, project):
+            return
+        try:
+            admit(ctx, project, session.id)
+            report.transitions.append((session.id, "queued", "working", "admitted"))
+        except AoError as exc:
+            report.transitions.append((session.id, "queued", "errored", str(exc)))
 
 
 def _pr_states(ctx: Context, project: Project, sessions: list[Session]) -> dict[str, PrState]:

@@ -1,0 +1,230 @@
+"""Send a notification to the humans: routing, concurrent delivery, and deduplication.
+
+Routing: ``notificationRouting[priority]`` names the notifiers for a priority (an empty
+list means "none"); when the priority has no entry, ``defaults.notifiers`` is used. Each
+name is a key of ``notifiers:`` (a plugin plus its options) or else a plugin name used
+with no options. An unknown name is a ConfigError that names its key path.
+
+Delivery: every notifier runs in its own daemon thread and all of them share one
+deadline, so ``dispatch`` returns within ``timeout`` (plus a few milliseconds) even when
+a receiver hangs, and one notifier's failure never stops the others nor raises: each
+gets a ``Delivered`` result. Hung threads are abandoned; being daemons, they never keep
+the process alive.
+
+Deduplication is a pure function over what the caller persisted (the lifecycle keeps
+it in session metadata), see ``should_notify``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import threading
+import time
+import typing as t
+from collections.abc import Mapping, Sequence
+
+from ao.contracts import Notification
+from ao.errors import AoError, ConfigError
+from ao.textsafe import strip_controls
+
+if t.TYPE_CHECKING:
+    from ao.config.models import AoConfig
+
+DEFAULT_TIMEOUT = 10.0
+PRIORITIES = ("urgent", "action", "warning", "info")
+
+# the session-metadata key under which the lifecycle may keep the last notified state
+DEDUP_KEY = "notified_state"
+
+
+@dataclasses.dataclass(frozen=True)
+class Target:
+    """One notifier to deliver to: its name, plugin, options and where it was named."""
+
+    name: str
+    plugin: str
+    options: Mapping[str, t.Any]
+    where: str  # the config key path that named it, e.g. "notificationRouting.urgent[0]"
+
+
+@dataclasses.dataclass(frozen=True)
+class Delivered:
+    """The outcome of one notifier: ``ok`` or the ``error`` it failed with."""
+
+    name: str
+    plugin: str
+    ok: bool
+    error: str | None
+    seconds: float
+
+
+# ----------------------------------------------------------------------------- routing
+
+
+def routed_names(config: AoConfig, priority: str) -> list[tuple[str, str]]:
+    """The notifier names for ``priority`` with the key path each came from."""
+    if priority not in PRIORITIES:
+        raise ConfigError(
+            f"unknown priority {priority!r}", hint=f"priorities: {', '.join(PRIORITIES)}"
+        )
+    routing = t.cast("Mapping[str, Sequence[str]]", config.notification_routing)
+    if priority in routing:
+        names, path = routing[priority], f"notificationRouting.{priority}"
+    else:
+        names, path = config.defaults.notifiers, "defaults.notifiers"
+    return [(str(name), f"{path}[{i}]") for i, name in enumerate(names)]
+
+
+def _entry_options(entry: t.Any) -> dict[str, t.Any]:
+    # a NotifierConfig (extras are the options) or a cached config's read-only view
+    dumped: dict[str, t.Any] = dict(entry.model_dump())
+    dumped.pop("plugin", None)
+    return dumped
+
+
+def resolve(config: AoConfig, named: Sequence[tuple[str, str]]) -> list[Target]:
+    """Turn ``(name, key path)`` pairs into targets; duplicates are delivered once.
+
+    Raises ConfigError for a name that is neither a ``notifiers`` key nor a plugin.
+    """
+    from ao.registry import available
+
+    plugins = available("notifier")
+    configured = config.notifiers
+    targets: list[Target] = []
+    seen: set[str] = set()
+    for name, where in named:
+        if name in seen:
+            continue
+        seen.add(name)
+        if name in configured:
+            entry = configured[name]
+            targets.append(Target(name, str(entry.plugin), _entry_options(entry), where))
+        elif name in plugins:
+            targets.append(Target(name, name, {}, where))
+        else:
+            candidates = [*configured, *plugins]
+            close = difflib.get_close_matches(name, candidates, n=1)
+            guess = f"; did you mean {close[0]!r}?" if close else ""
+            defined = ", ".join(sorted(configured)) or "none"
+            raise ConfigError(
+                f"{where}: unknown notifier {name!r}{guess}",
+                hint=f"add notifiers.{name} with a plugin, or use a plugin name "
+                f"(plugins: {', '.join(sorted(plugins)) or 'none'}; notifiers: {defined})",
+            )
+    return targets
+
+
+def targets_for(
+    config: AoConfig, priority: str, names: Sequence[str] | None = None
+) -> list[Target]:
+    """The notifiers a ``priority`` goes to, or exactly ``names`` when given."""
+    if names is not None:
+        return resolve(config, [(n, f"notifier {n!r}") for n in names])
+    return resolve(config, routed_names(config, priority))
+
+
+# ----------------------------------------------------------------------------- delivery
+
+
+def _clean(note: Notification) -> Notification:
+    return dataclasses.replace(
+        note, title=strip_controls(note.title), message=strip_controls(note.message)
+    )
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, AoError):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}"
+
+
+def deliver(
+    targets: Sequence[Target], note: Notification, *, timeout: float = DEFAULT_TIMEOUT
+) -> list[Delivered]:
+    """Run every target's notifier concurrently; return one result each, in order.
+
+    Never raises for a notifier's failure and never waits longer than ``timeout``.
+    """
+    from ao.registry import available, load
+
+    available("notifier")  # scan (and cache) entry points once, before the threads start
+    note = _clean(note)
+    results: list[Delivered | None] = [None] * len(targets)
+    start = time.monotonic()
+
+    def work(i: int, target: Target) -> None:
+        began = time.monotonic()
+        try:
+            notifier = load("notifier", target.plugin, target.options)
+            notifier.notify(note)
+        except BaseException as exc:
+            error: str | None = _describe(exc)
+        else:
+            error = None
+        results[i] = Delivered(
+            target.name, target.plugin, error is None, error, time.monotonic() - began
+        )
+
+    threads = [
+        threading.Thread(target=work, args=(i, tg), name=f"ao-notify-{tg.name}", daemon=True)
+        for i, tg in enumerate(targets)
+    ]
+    for thread in threads:
+        thread.start()
+    deadline = start + timeout
+    for thread in threads:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    out: list[Delivered] = []
+    for i, target in enumerate(targets):
+        result = results[i]
+        if result is None:
+            result = Delivered(
+                target.name,
+                target.plugin,
+                False,
+                f"no answer within {timeout:g}s (gave up waiting)",
+                time.monotonic() - start,
+            )
+        out.append(result)
+    return out
+
+
+def dispatch(
+    config: AoConfig,
+    note: Notification,
+    *,
+    timeout: float = DEFAULT_TIMEOUT,
+    names: Sequence[str] | None = None,
+) -> list[Delivered]:
+    """Deliver ``note`` through the notifiers routed for its priority (or ``names``).
+
+    Returns one ``Delivered`` per notifier (empty when none is routed). Raises only
+    ConfigError, for a notifier name the config does not define, before sending anything.
+    """
+    return deliver(targets_for(config, note.priority, names), note, timeout=timeout)
+
+
+# ----------------------------------------------------------------------------- dedup
+
+
+def should_notify(seen: Mapping[str, str], session: str, state: str) -> bool:
+    """Whether ``session`` entering ``state`` deserves a notification.
+
+    ``seen`` maps a session id to the state it was last observed in (as recorded with
+    ``remember``). The answer is True only when the state differs, so a state that
+    persists across ticks, restarts and ``ao watch --once`` passes notifies once, and
+    leaving a state and coming back notifies again. Pure: the caller persists ``seen``
+    (the lifecycle keeps each session's entry in its metadata under ``DEDUP_KEY``).
+    """
+    return seen.get(session) != state
+
+
+def remember(seen: Mapping[str, str], session: str, state: str) -> dict[str, str]:
+    """A copy of ``seen`` with ``session`` recorded in ``state``.
+
+    Call it for every observed state, not only the notified ones; otherwise returning
+    to a state after leaving it would look like no change.
+    """
+    return {**seen, session: state}

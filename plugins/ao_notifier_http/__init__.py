@@ -1,0 +1,549 @@
+"""Notifiers that deliver over HTTP: Slack, Discord, a generic JSON webhook, and ntfy.
+
+Every notifier POSTs with httpx under an explicit time budget (option ``timeout``,
+seconds, default 10) that covers all attempts: connection errors, 5xx answers and
+429 rate limits (honouring ``Retry-After``) are retried with exponential backoff
+(``retries``, ``retryDelay``) while the budget lasts; any other answer fails at once.
+
+Notification text is untrusted (it quotes PR titles, CI logs, agent output): control
+and escape sequences are stripped, and each service's own markup is neutralised so a
+message cannot ping ``@everyone`` or smuggle links. URLs, tokens and secrets never
+appear in error messages: webhook URLs are shown as ``scheme://host/…``.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import difflib
+import email.utils
+import hashlib
+import hmac
+import json
+import time
+import typing as t
+import uuid
+from collections.abc import Mapping
+
+import httpx
+
+from ao import __version__
+from ao.contracts import API_VERSION, Notification
+from ao.errors import AoError
+from ao.textsafe import strip_controls
+
+ENVELOPE_VERSION = 1
+SIGNATURE_HEADER = "X-Ao-Signature"
+USER_AGENT = f"ao/{__version__}"
+
+_COMMON = ("timeout", "retries", "retryDelay")
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def redact_url(url: str) -> str:
+    """``url`` reduced to scheme and host: webhook paths and queries often hold the token."""
+    try:
+        parsed = httpx.URL(url)
+    except Exception:
+        return "<invalid url>"
+    port = f":{parsed.port}" if parsed.port else ""
+    return f"{parsed.scheme}://{parsed.host}{port}/…" if parsed.host else "<invalid url>"
+
+
+def url_secrets(url: str) -> list[str]:
+    """Parts of ``url`` that may be credentials: its path and query and their token-like pieces.
+
+    Servers echo paths in error pages; these are scrubbed from anything ao reports.
+    """
+    try:
+        parsed = httpx.URL(url)
+    except Exception:
+        return [url]
+    path, query = parsed.path, parsed.query.decode("ascii", "replace")
+    found = [url, path + (f"?{query}" if query else ""), query]
+    # segments that look like ids or tokens (Slack's T0/B0/XXXX, Discord's id/token)
+    found += [seg for seg in path.split("/") if len(seg) >= 12 or any(c.isdigit() for c in seg)]
+    found += [v for _, v in parsed.params.multi_items() if len(v) >= 4]
+    return [f for f in found if len(f) > 1]
+
+
+def clean(text: str, limit: int | None = None) -> str:
+    """Untrusted text without control sequences, cut to ``limit`` characters (with …)."""
+    text = strip_controls(text).strip()
+    if limit is not None and len(text) > limit:
+        text = text[: limit - 1].rstrip() + "…"
+    return text
+
+
+def one_line(text: str, limit: int | None = None) -> str:
+    """Like ``clean`` but with newlines and tabs folded into single spaces."""
+    return clean(" ".join(strip_controls(text).split()), limit)
+
+
+def clean_data(value: t.Any) -> t.Any:
+    """``value`` with control sequences stripped from every string inside it."""
+    if isinstance(value, str):
+        return strip_controls(value)
+    if isinstance(value, Mapping):
+        return {str(k): clean_data(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [clean_data(v) for v in value]
+    return value
+
+
+def link_of(note: Notification) -> str | None:
+    """The http(s) link a notification points at (``data.url`` or ``data.prUrl``), if any."""
+    for key in ("url", "prUrl", "pr_url"):
+        value = note.data.get(key)
+        if isinstance(value, str) and value.startswith(("https://", "http://")):
+            return one_line(value)
+    return None
+
+
+def sign(secret: str, body: bytes) -> str:
+    """The ``X-Ao-Signature`` value of ``body``: ``sha256=`` + hex HMAC-SHA256 with ``secret``."""
+    digest = hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
+    return f"sha256={digest}"
+
+
+def _check_options(kind: str, options: Mapping[str, t.Any], allowed: t.Iterable[str]) -> None:
+    known = set(allowed) | set(_COMMON)
+    for key in options:
+        if key not in known:
+            close = difflib.get_close_matches(key, known, n=1)
+            guess = f"; did you mean {close[0]!r}?" if close else ""
+            raise AoError(
+                f"{kind} notifier: unknown option {key!r}{guess}",
+                hint=f"options: {', '.join(sorted(known))}",
+            )
+
+
+def _url_option(kind: str, options: Mapping[str, t.Any], *keys: str) -> str:
+    for key in keys:
+        value = options.get(key)
+        if value:
+            url = str(value)
+            if not url.startswith(("https://", "http://")):
+                raise AoError(f"{kind} notifier: {key} must be an http(s) URL")
+            return url
+    raise AoError(f"{kind} notifier needs option {keys[0]!r} (the webhook URL)")
+
+
+def _number(options: Mapping[str, t.Any], key: str, default: float) -> float:
+    value = options.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise AoError(f"option {key!r} must be a number")
+    try:
+        number = float(value)
+    except ValueError:
+        raise AoError(f"option {key!r} must be a number, not {value!r}") from None
+    if number < 0:
+        raise AoError(f"option {key!r} cannot be negative")
+    return number
+
+
+def _retry_after(resp: httpx.Response) -> float | None:
+    """Seconds a 429 answer asks us to wait: ``Retry-After`` (seconds or date) or JSON."""
+    header = resp.headers.get("retry-after")
+    if header:
+        try:
+            return max(0.0, float(header))
+        except ValueError:
+            try:
+                when = email.utils.parsedate_to_datetime(header)
+                return max(0.0, when.timestamp() - time.time())
+            except (TypeError, ValueError):
+                pass
+    try:
+        body = resp.json()
+    except ValueError:
+        return None
+    value = body.get("retry_after") if isinstance(body, dict) else None
+    return float(value) if isinstance(value, int | float) else None
+
+
+class _Sender:
+    """POST with a total time budget, retries and secret-free error messages."""
+
+    def __init__(self, kind: str, options: Mapping[str, t.Any], *, retries: int) -> None:
+        self.kind = kind
+        self.timeout = _number(options, "timeout", 10.0) or 10.0
+        self.retries = int(_number(options, "retries", retries))
+        self.retry_delay = _number(options, "retryDelay", 0.5)
+
+    def post(
+        self,
+        url: str,
+        body: bytes,
+        headers: Mapping[str, str],
+        *,
+        secrets: t.Iterable[str] = (),
+    ) -> httpx.Response:
+        """Send ``body`` to ``url``; return the 2xx answer or raise AoError."""
+        # short values (a 3-letter topic) would mangle the message more than they hide
+        hidden = sorted(
+            {*url_secrets(url), *(s for s in secrets if len(s) >= 6)}, key=len, reverse=True
+        )
+        where = redact_url(url)
+
+        def scrub(text: str) -> str:
+            for secret in hidden:
+                text = text.replace(secret, "***")
+            return one_line(text, 200)
+
+        deadline = time.monotonic() + self.timeout
+        attempt = 0
+        all_headers = {"User-Agent": USER_AGENT, **headers}
+        with httpx.Client(follow_redirects=False, trust_env=True) as client:
+            while True:
+                attempt += 1
+                remaining = deadline - time.monotonic()
+                wait = self.retry_delay * 2 ** (attempt - 1)
+                try:
+                    resp = client.post(
+                        url, content=body, headers=all_headers, timeout=max(remaining, 0.001)
+                    )
+                except httpx.TransportError as exc:
+                    problem = f"{type(exc).__name__}: {scrub(str(exc)) or 'no detail'}"
+                else:
+                    if resp.is_success:
+                        return resp
+                    problem = f"HTTP {resp.status_code}"
+                    excerpt = scrub(resp.text)
+                    if excerpt:
+                        problem += f": {excerpt}"
+                    if resp.status_code == 429:
+                        asked = _retry_after(resp)
+                        if asked is not None:
+                            wait = asked
+                            problem += f" (rate limited; retry after {asked:g}s)"
+                    elif resp.status_code < 500:
+                        raise AoError(
+                            f"{self.kind} at {where} rejected the notification: {problem}"
+                        )
+                left = deadline - time.monotonic()
+                if attempt > self.retries or wait >= left:
+                    tries = f"{attempt} attempt{'s' if attempt > 1 else ''}"
+                    raise AoError(
+                        f"{self.kind} at {where} failed after {tries} "
+                        f"within {self.timeout:g}s: {problem}"
+                    )
+                time.sleep(wait)
+
+
+class _HttpNotifier:
+    """Shared constructor state of the HTTP notifiers."""
+
+    api_version = API_VERSION
+    kind = "http"
+    default_retries = 2
+
+    def __init__(self, options: Mapping[str, t.Any]) -> None:
+        self.options = dict(options)
+        self.sender = _Sender(self.kind, self.options, retries=self.default_retries)
+
+    def _post_json(
+        self, url: str, payload: Mapping[str, t.Any], headers: Mapping[str, str] | None = None
+    ) -> httpx.Response:
+        body = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), default=str)
+        return self.sender.post(
+            url,
+            body.encode("utf-8"),
+            {"Content-Type": "application/json", **(headers or {})},
+        )
+
+
+# ----------------------------------------------------------------------------- slack
+
+
+_SLACK_ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
+
+
+def _slack_escape(text: str, limit: int | None = None) -> str:
+    """Escape Slack's three control characters (no ``<!channel>`` pings, no hidden links).
+
+    With ``limit``, the escaped text is cut to at most that many characters without
+    splitting an entity.
+    """
+    escaped = "".join(_SLACK_ENTITIES.get(ch, ch) for ch in text)
+    if limit is None or len(escaped) <= limit:
+        return escaped
+    out: list[str] = []
+    size = 0
+    for ch in text:
+        piece = _SLACK_ENTITIES.get(ch, ch)
+        if size + len(piece) > limit - 1:
+            out.append("…")
+            break
+        out.append(piece)
+        size += len(piece)
+    return "".join(out)
+
+
+class SlackNotifier(_HttpNotifier):
+    """A Slack incoming webhook.
+
+    Options: ``url`` (or ``webhookUrl``, required), ``blocks`` (send Block Kit; default
+    true, false sends plain text), ``channel``, ``username``, ``iconEmoji``.
+    """
+
+    kind = "slack"
+
+    def __init__(self, options: Mapping[str, t.Any]) -> None:
+        _check_options(
+            "slack", options, ("url", "webhookUrl", "blocks", "channel", "username", "iconEmoji")
+        )
+        super().__init__(options)
+        self.url = _url_option("slack", options, "url", "webhookUrl")
+
+    def payload(self, note: Notification) -> dict[str, t.Any]:
+        """The JSON body posted for ``note``."""
+        title = one_line(note.title, 150)
+        message = clean(note.message)
+        context = [f"*{note.priority}*"]
+        if note.session:
+            context.append(f"session `{one_line(note.session, 80)}`")
+        if note.project:
+            context.append(f"project `{one_line(note.project, 80)}`")
+        text = _slack_escape(f"{title}: {message}" if message else title, 4000)
+        body: dict[str, t.Any] = {"text": text}
+        if self.options.get("blocks", True):
+            blocks: list[dict[str, t.Any]] = [
+                {"type": "header", "text": {"type": "plain_text", "text": title or "ao"}},
+            ]
+            if message:
+                blocks.append(
+                    {
+                        "type": "section",
+                        "text": {"type": "mrkdwn", "text": _slack_escape(message, 3000)},
+                    }
+                )
+            blocks.append(
+                {
+                    "type": "context",
+                    "elements": [{"type": "mrkdwn", "text": _slack_escape(" · ".join(context))}],
+                }
+            )
+            link = link_of(note)
+            if link:
+                blocks.append(
+                    {
+                        "type": "actions",
+                        "elements": [
+                            {
+                                "type": "button",
+                                "text": {"type": "plain_text", "text": "Open"},
+                                "url": link,
+                            }
+                        ],
+                    }
+                )
+            body["blocks"] = blocks
+        for key, field in (("channel", "channel"), ("username", "username")):
+            if self.options.get(key):
+                body[field] = str(self.options[key])
+        if self.options.get("iconEmoji"):
+            body["icon_emoji"] = str(self.options["iconEmoji"])
+        return body
+
+    def notify(self, note: Notification) -> None:
+        """Post ``note`` to the Slack webhook."""
+        self._post_json(self.url, self.payload(note))
+
+
+# ----------------------------------------------------------------------------- discord
+
+DISCORD_COLOURS = {"urgent": 0xE74C3C, "action": 0x3498DB, "warning": 0xF39C12, "info": 0x95A5A6}
+
+
+class DiscordNotifier(_HttpNotifier):
+    """A Discord webhook: one colour-coded embed per notification, mentions disabled.
+
+    Options: ``url`` (or ``webhookUrl``, required), ``username``, ``avatarUrl``,
+    ``threadId``. A 429 answer is retried after its ``Retry-After`` if that fits in
+    the time budget.
+    """
+
+    kind = "discord"
+    default_retries = 3
+
+    def __init__(self, options: Mapping[str, t.Any]) -> None:
+        _check_options(
+            "discord", options, ("url", "webhookUrl", "username", "avatarUrl", "threadId")
+        )
+        super().__init__(options)
+        url = _url_option("discord", options, "url", "webhookUrl")
+        if options.get("threadId"):
+            url = str(httpx.URL(url).copy_add_param("thread_id", str(options["threadId"])))
+        self.url = url
+
+    def payload(self, note: Notification) -> dict[str, t.Any]:
+        """The JSON body posted for ``note``."""
+        embed: dict[str, t.Any] = {
+            "title": one_line(note.title, 256) or "ao",
+            "color": DISCORD_COLOURS.get(note.priority, DISCORD_COLOURS["info"]),
+            "fields": [{"name": "Priority", "value": note.priority, "inline": True}],
+            "timestamp": _now_iso(),
+        }
+        message = clean(note.message, 4000)
+        if message:
+            embed["description"] = message
+        if note.session:
+            embed["fields"].append(
+                {"name": "Session", "value": one_line(note.session, 100), "inline": True}
+            )
+        if note.project:
+            embed["fields"].append(
+                {"name": "Project", "value": one_line(note.project, 100), "inline": True}
+            )
+        link = link_of(note)
+        if link:
+            embed["url"] = link
+        body: dict[str, t.Any] = {"embeds": [embed], "allowed_mentions": {"parse": []}}
+        if self.options.get("username"):
+            body["username"] = str(self.options["username"])
+        if self.options.get("avatarUrl"):
+            body["avatar_url"] = str(self.options["avatarUrl"])
+        return body
+
+    def notify(self, note: Notification) -> None:
+        """Post ``note`` to the Discord webhook."""
+        self._post_json(self.url, self.payload(note))
+
+
+# ----------------------------------------------------------------------------- webhook
+
+
+def _now_iso() -> str:
+    now = dt.datetime.now(dt.UTC)
+    return now.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def envelope(note: Notification) -> dict[str, t.Any]:
+    """The versioned JSON envelope (``"v": 1``) the webhook notifier posts for ``note``."""
+    return {
+        "v": ENVELOPE_VERSION,
+        "type": "notification",
+        "id": str(uuid.uuid4()),
+        "ts": _now_iso(),
+        "priority": note.priority,
+        "title": clean(note.title),
+        "message": clean(note.message),
+        "session": note.session,
+        "project": note.project,
+        "data": clean_data(dict(note.data)),
+    }
+
+
+class WebhookNotifier(_HttpNotifier):
+    """POSTs a versioned JSON envelope to any URL, optionally signed with HMAC-SHA256.
+
+    Options: ``url`` (required), ``secret`` (adds ``X-Ao-Signature: sha256=<hex>`` over
+    the exact body), ``headers`` (extra request headers, e.g. Authorization).
+    Retries on connection errors and 5xx answers; every attempt carries the same ``id``.
+    """
+
+    kind = "webhook"
+    default_retries = 3
+
+    def __init__(self, options: Mapping[str, t.Any]) -> None:
+        _check_options("webhook", options, ("url", "secret", "headers"))
+        super().__init__(options)
+        self.url = _url_option("webhook", options, "url")
+        secret = options.get("secret")
+        self.secret = str(secret) if secret else None
+        headers = options.get("headers") or {}
+        if not isinstance(headers, Mapping):
+            raise AoError("webhook notifier: headers must be a mapping of name to value")
+        self.headers = {str(k): str(v) for k, v in headers.items()}
+        for name, value in self.headers.items():
+            # checked here so a bad value never reaches an error message
+            if not (name.isascii() and value.isascii() and value.isprintable()):
+                raise AoError(f"webhook notifier: header {name!r} must be printable ASCII")
+
+    def notify(self, note: Notification) -> None:
+        """Post ``note``'s envelope to the webhook URL."""
+        body = json.dumps(
+            envelope(note), ensure_ascii=False, separators=(",", ":"), default=str
+        ).encode("utf-8")
+        headers = {**self.headers, "Content-Type": "application/json"}
+        if self.secret:
+            headers[SIGNATURE_HEADER] = sign(self.secret, body)
+        self.sender.post(
+            self.url, body, headers, secrets=[*(self.headers.values()), self.secret or ""]
+        )
+
+
+# ----------------------------------------------------------------------------- ntfy
+
+NTFY_PRIORITIES = {"urgent": "5", "action": "4", "warning": "3", "info": "2"}
+NTFY_TAGS = {
+    "urgent": "rotating_light",
+    "action": "point_right",
+    "warning": "warning",
+    "info": "information_source",
+}
+
+
+def header_text(text: str) -> str:
+    """``text`` as an HTTP header value: ASCII as is, anything else as an RFC 2047 word."""
+    if text.isascii():
+        return text
+    return "=?UTF-8?B?" + base64.b64encode(text.encode("utf-8")).decode("ascii") + "?="
+
+
+class NtfyNotifier(_HttpNotifier):
+    """Publishes to an ntfy topic (https://ntfy.sh or a self-hosted server).
+
+    Options: ``topic`` (required; on ntfy.sh the topic name is the password), ``server``
+    (default ``https://ntfy.sh``), ``token`` (access token, sent as a Bearer header).
+    Priority maps to ntfy's 1-5 scale: urgent 5, action 4, warning 3, info 2.
+    """
+
+    kind = "ntfy"
+
+    def __init__(self, options: Mapping[str, t.Any]) -> None:
+        _check_options("ntfy", options, ("server", "topic", "token"))
+        super().__init__(options)
+        server = str(options.get("server") or "https://ntfy.sh").rstrip("/")
+        if not server.startswith(("https://", "http://")):
+            raise AoError("ntfy notifier: server must be an http(s) URL")
+        topic = str(options.get("topic") or "")
+        if not topic or "/" in topic or topic.strip() != topic:
+            raise AoError("ntfy notifier needs option 'topic' (a name without '/' or spaces)")
+        self.server = server
+        self.topic = topic
+        token = options.get("token")
+        self.token = str(token) if token else None
+
+    @property
+    def url(self) -> str:
+        """Where messages are published: ``<server>/<topic>``."""
+        return f"{self.server}/{self.topic}"
+
+    def request(self, note: Notification) -> tuple[bytes, dict[str, str]]:
+        """The body and headers published for ``note``."""
+        title = one_line(note.title, 250)
+        if note.session:
+            title = f"{title} [{one_line(note.session, 60)}]"
+        # ntfy turns bodies over 4 KB into attachments: keep well below
+        message = clean(note.message, 3500) or title
+        headers = {
+            "Content-Type": "text/plain; charset=utf-8",
+            "X-Title": header_text(title),
+            "X-Priority": NTFY_PRIORITIES.get(note.priority, "3"),
+            "X-Tags": NTFY_TAGS.get(note.priority, "information_source"),
+        }
+        link = link_of(note)
+        if link and link.isascii():
+            headers["X-Click"] = link
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        return message.encode("utf-8"), headers
+
+    def notify(self, note: Notification) -> None:
+        """Publish ``note`` to the topic."""
+        body, headers = self.request(note)
+        self.sender.post(self.url, body, headers, secrets=[self.token or ""])
