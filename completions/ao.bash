@@ -111,8 +111,8 @@ _ao_spec() {
             _ao_args=file
             ;;
         'ao status')
-            _ao_opts='--help --json --project -h -p'
-            _ao_vopts='--project=project -p=project'
+            _ao_opts='--help --interval --json --project --watch -h -p -w'
+            _ao_vopts='--interval=value --project=project -p=project'
             _ao_args=session
             ;;
         'ao stop')

@@ -31,7 +31,7 @@ function __fish_ao_takes_value
             return 0
         case 'ao start --name'
             return 0
-        case 'ao status --project' 'ao status -p'
+        case 'ao status --interval' 'ao status --project' 'ao status -p'
             return 0
         case 'ao stop --project' 'ao stop -p'
             return 0
@@ -281,8 +281,10 @@ complete -c ao -n '__fish_ao_is 1 ao start' -F
 
 # ao status
 complete -c ao -n '__fish_ao_is - ao status' -s h -l help -d 'Show this message and exit.'
+complete -c ao -n '__fish_ao_is - ao status' -l interval -x -d 'Seconds between refreshes.'
 complete -c ao -n '__fish_ao_is - ao status' -l json -d 'Print JSON: {"v": 1, "data": ...}.'
 complete -c ao -n '__fish_ao_is - ao status' -s p -l project -x -a '(__fish_ao_ids projects)' -d 'Project id (default: the one you are in).'
+complete -c ao -n '__fish_ao_is - ao status' -s w -l watch -d 'Keep the view live (Ctrl-C ends).'
 complete -c ao -n '__fish_ao_is 1 ao status' -a '(__fish_ao_ids sessions)' -d 'SESSION'
 
 # ao stop

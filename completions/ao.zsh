@@ -362,9 +362,12 @@ _ao_cmd__status() {
     _arguments -s -S \
         '(- *)--help[Show this message and exit.]' \
         '(- *)-h[Show this message and exit.]' \
+        '(--interval)--interval=[Seconds between refreshes.]:INTERVAL: ' \
         '(--json)--json[Print JSON\: {"v"\: 1, "data"\: ...}.]' \
         '(--project -p)--project=[Project id (default\: the one you are in).]:PROJECT:_ao_projects' \
         '(--project -p)-p+[Project id (default\: the one you are in).]:PROJECT:_ao_projects' \
+        '(--watch -w)--watch[Keep the view live (Ctrl-C ends).]' \
+        '(--watch -w)-w[Keep the view live (Ctrl-C ends).]' \
         1::SESSION:_ao_sessions
 }
 

@@ -260,3 +260,45 @@ def test_escalation_reaches_a_webhook_with_the_evidence(proj: Project, forge: Pa
         body = request.json()
         assert body["v"] == 1 and body["session"] == "d-1" and body["priority"] == "action"
         assert "assert 2 == 3" in body["message"]
+
+
+@pytest.mark.parametrize("restore_on_boot", [False, True])
+def test_after_a_reboot_sessions_are_marked_or_restored(
+    proj: Project, restore_on_boot: bool
+) -> None:
+    """A vanished tmux session (reboot) is `exited` and restorable, or restored by the watcher."""
+    proj.configure(top={"restoreOnBoot": restore_on_boot})
+    assert proj.ao("new", "echo before-reboot").returncode == 0
+    (name,) = [n for n in proj.tmux_names() if n.endswith("-d-1")]
+    proj.server.kill_session(name)  # what a reboot does to tmux
+    report = watch_once(proj)
+    if restore_on_boot:
+        assert [(t["to"], t["rule"]) for t in report["transitions"]] == [
+            ("working", "restored on boot")
+        ]  # type: ignore[union-attr]
+        assert any(n.endswith("-d-1") for n in proj.tmux_names())
+        assert proj.ao_json("list")[0]["status"] in ("working", "ready")  # type: ignore[index]
+    else:
+        assert status(proj) == "exited"
+        assert proj.ao("restore", "d-1").returncode == 0
+        assert any(n.endswith("-d-1") for n in proj.tmux_names())
+
+
+def test_status_watch_is_a_live_table_on_a_terminal(proj: Project) -> None:
+    """Run `ao status --watch` in a real terminal (a tmux pane) and read what it draws."""
+    assert proj.ao("new", "true").returncode == 0
+    env = {k: os.environ[k] for k in ("AO_HOME", "HOME", "AO_TMUX_SOCKET", "PATH")}
+    viewer = proj.server.new_session(
+        session_name="viewer", attach=False, start_directory=str(proj.repo.parent),
+        window_command=" ".join([sys.executable, "-m", "ao", "status", "--watch", "--interval", "0.3"]),
+        environment=env, x=150, y=20,
+    )  # fmt: skip
+    pane = viewer.active_pane
+    assert pane is not None
+
+    def drawn() -> str:
+        return "\n".join(pane.capture_pane())
+
+    wait_for(lambda: "d-1" in drawn() and "SESSION" in drawn(), what="the live table")
+    first = next(line for line in drawn().splitlines() if "ao sessions" in line)
+    wait_for(lambda: first not in drawn(), timeout=5, what="a refresh (the clock in the title moves)")

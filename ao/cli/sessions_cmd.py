@@ -139,13 +139,21 @@ def _short(text: str, width: int = 48) -> str:
 def status(
     session_id: str = typer.Argument(None, metavar="[SESSION]", help="One session in detail."),
     project: str = ProjectOpt,
+    watch: bool = typer.Option(False, "--watch", "-w", help="Keep the view live (Ctrl-C ends)."),
+    interval: float = typer.Option(2.0, "--interval", min=0.2, help="Seconds between refreshes."),
     json_out: bool = JsonOpt,
 ) -> None:
     """Show sessions with their live activity, or one session with the evidence behind it."""
     from ao.cli.output import emit_json, out
+    from ao.errors import UsageError
     from ao.sessions import view, views
 
     ctx = _ctx()
+    if watch:
+        if json_out or session_id:
+            raise UsageError("--watch shows all sessions as a table; drop --json/SESSION")
+        _live(ctx, project, interval)
+        return
     if session_id is None:
         projects = [ctx.project(project)] if project else ctx.projects()
         _render([v.to_json() for v in views(ctx, projects)], json_out)
@@ -160,6 +168,36 @@ def status(
     for key, value in data.items():
         if value not in (None, ""):
             out(f"{key:<{width}}  {value}")
+
+
+def _live(ctx: Context, project: str | None, interval: float) -> None:
+    """A live table of every session, refreshed from one tmux call per refresh."""
+    import time
+
+    from rich.live import Live
+    from rich.table import Table
+
+    from ao.cli.output import console
+    from ao.sessions import views
+
+    def render() -> Table:
+        projects = [ctx.project(project)] if project else ctx.projects()
+        table = Table(title=f"ao sessions · {time.strftime('%H:%M:%S')}", box=None)
+        for col in ("SESSION", "PROJECT", "AGENT", "STATUS", "ACTIVITY", "BRANCH", "TASK"):
+            table.add_column(col)
+        for v in views(ctx, projects):
+            r = v.to_json()
+            table.add_row(r["id"], r["project"], r["agent"], r["status"], r["activity"],
+                          r["branch"] or "-", _short(r["task"] or ""))  # fmt: skip
+        return table
+
+    with Live(render(), console=console(), auto_refresh=False) as live:
+        try:
+            while True:
+                time.sleep(interval)
+                live.update(render(), refresh=True)
+        except KeyboardInterrupt:
+            return
 
 
 def _detail(v: SessionView) -> dict[str, t.Any]:

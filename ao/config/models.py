@@ -399,6 +399,11 @@ class AoConfig(Model):
     max_sessions: int | None = Field(
         default=None, ge=1, description="Most sessions running at once across all projects."
     )
+    restore_on_boot: bool = Field(
+        default=False,
+        description="When the watcher finds a session's tmux session gone (a reboot), "
+        "restore it automatically instead of marking it exited.",
+    )
     reactions: dict[str, Reaction] = Field(
         default_factory=dict,
         description="What `ao watch` does when a condition holds, keyed by condition name.",

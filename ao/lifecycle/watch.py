@@ -185,6 +185,10 @@ def _one(
                 message=f"answered {answered.name} dialog", data={"dialog": answered.name},
             )  # fmt: skip
             return  # look again next tick, once the dialog is gone
+    gone = handle is not None and not pane.alive and session.status not in TERMINAL
+    reboot = gone and ctx.config.restore_on_boot and not dry_run
+    if reboot and _restore_after_reboot(ctx, project, session, report):
+        return
     activity = agent.activity(obs) if handle else None
     idle = now - pane.last_activity if pane.last_activity else 0.0
     facts = Facts(
@@ -233,6 +237,23 @@ def _one(
         report.actions.append((session.id, planned, ok, detail))
     if changes and not dry_run:
         project.store.update(session.id, changes)
+
+
+def _restore_after_reboot(
+    ctx: Context, project: Project, session: Session, report: TickReport
+) -> bool:
+    """Relaunch a live session whose tmux session vanished (reboot, killed server)."""
+    from ao.errors import AoError
+    from ao.sessions import restore
+
+    try:
+        restore(ctx, project, session.id)
+    except AoError as exc:
+        events.append(project.paths, "session.restore_failed", session=session.id,
+                      priority="warning", message=str(exc))  # fmt: skip
+        return False
+    report.transitions.append((session.id, session.status, "working", "restored on boot"))
+    return True
 
 
 def _stuck_after(ctx: Context) -> float:
