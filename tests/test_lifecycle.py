@@ -301,4 +301,30 @@ def test_status_watch_is_a_live_table_on_a_terminal(proj: Project) -> None:
 
     wait_for(lambda: "d-1" in drawn() and "SESSION" in drawn(), what="the live table")
     first = next(line for line in drawn().splitlines() if "ao sessions" in line)
-    wait_for(lambda: first not in drawn(), timeout=5, what="a refresh (the clock in the title moves)")
+    wait_for(
+        lambda: first not in drawn(), timeout=5, what="a refresh (the clock in the title moves)"
+    )
+
+
+def test_all_complete_notifies_once_per_set_of_sessions(proj: Project) -> None:
+    proj.configure(agent_command=["sh", "-c", "exit 0"])
+    for _ in range(2):
+        assert proj.ao("new", "").returncode == 0
+    wait_for(lambda: all(s["activity"] == "exited" for s in proj.ao_json("list")), what="exits")  # type: ignore[union-attr]
+    reactions = [a["reaction"] for a in watch_once(proj)["actions"]]  # type: ignore[union-attr]
+    assert sorted(reactions) == ["agent-exited", "agent-exited", "all-complete"]
+    assert watch_once(proj)["actions"] == []
+    (note,) = [n for n in events("notification") if n["data"]["reaction"] == "all-complete"]  # type: ignore[index]
+    assert "d-1 exited, d-2 exited" in note["data"]["body"]  # type: ignore[index]
+
+
+def test_events_cli_filters_and_prints_the_v1_log(proj: Project) -> None:
+    for _ in range(2):
+        assert proj.ao("new", "true").returncode == 0
+    r = proj.ao("events", "--session", "d-2", "--json")
+    assert r.returncode == 0, r.stderr
+    lines = [json.loads(line) for line in r.stdout.splitlines()]
+    assert [e["type"] for e in lines] == ["session.spawning", "session.started"]
+    assert {e["session"] for e in lines} == {"d-2"}
+    text = proj.ao("events", "-n", "1").stdout
+    assert "session.started" in text and "d-2" in text and len(text.splitlines()) == 1

@@ -118,6 +118,8 @@ def tick(
     if not dry_run:
         for project in projects:
             _admit_queued(ctx, project, report, only)
+            if only is None:
+                _all_complete(ctx, project, report)
     report.seconds = time.monotonic() - started
     report.cpu_seconds = time.process_time() - cpu_started
     return report
@@ -138,6 +140,33 @@ def _admit_queued(ctx: Context, project: Project, report: TickReport, only: str 
             report.transitions.append((session.id, "queued", "working", "admitted"))
         except AoError as exc:
             report.transitions.append((session.id, "queued", "errored", str(exc)))
+
+
+def _all_complete(ctx: Context, project: Project, report: TickReport) -> None:
+    """Notify once when every session of a project has finished."""
+    from ao import kvfile
+    from ao.locks import atomic_write, locked
+
+    sessions = project.store.list()
+    if not sessions or any(s.status not in TERMINAL for s in sessions):
+        return
+    signature = ",".join(sorted(s.id for s in sessions))
+    state_file = project.paths.root / "lifecycle"
+    with locked(project.paths.locks / "lifecycle.lock"):
+        state = kvfile.loads(state_file.read_text(encoding="utf-8")) if state_file.exists() else {}
+        if state.get("all_complete") == signature:
+            return
+        summary = ", ".join(f"{s.id} {s.status}" for s in sessions)
+        message = rx.render(rx.BUILTINS["all-complete"].message, {"project": project.id})
+        planned = rx.Planned(
+            "all-complete", "notify", "info", f"{message}\n{summary}",
+            "every session has finished", signature,
+        )  # fmt: skip
+        cfg = ctx.config.reactions.get("all-complete")
+        if cfg is None or cfg.auto:
+            detail = notify(ctx, project, "", planned)
+            report.actions.append(("", planned, True, detail))
+        atomic_write(state_file, kvfile.dumps({**state, "all_complete": signature}))
 
 
 def _pr_states(ctx: Context, project: Project, sessions: list[Session]) -> dict[str, PrState]:
