@@ -91,6 +91,7 @@ def main() -> None:
             time.sleep(0.5)
         ao("status", cwd=repo, env=env)
         ao("logs", "da-1", "-n", "6", cwd=repo, env=env)
+        ao("events", "-n", "8", cwd=repo, env=env)
         for i in (1, 2, 3):
             print(
                 f"\n$ git log --oneline ao/da-{i}\n"
