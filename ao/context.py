@@ -18,10 +18,6 @@ if t.TYPE_CHECKING:
     from ao.config.models import ProjectConfig
     from ao.contracts import Agent, Runtime, Scm, Terminal, Workspace
 
-# Preferred order when `defaults.agent: auto`: logged-in subscriptions first (issue 3
-# refines this with auth probes); `shell` is always available as the last resort.
-AGENT_PREFERENCE = ("claude-code", "codex", "gemini", "opencode", "aider", "pi", "cursor", "shell")
-
 
 @dataclasses.dataclass(frozen=True)
 class Project:
@@ -131,16 +127,14 @@ class Context:
         name = requested or project.config.agent or self.config.defaults.agent
         if name != "auto":
             return name
-        registered = registry.available("agent")
-        for candidate in AGENT_PREFERENCE:
-            if candidate in registered:
-                try:
-                    agent = self.agent(candidate)
-                except PluginError:
-                    continue  # a broken plugin must not block the others
-                if shutil.which(agent.binary):
-                    return candidate
-        raise PluginError("no agent CLI is installed", hint="install one, or set defaults.agent")
+        from ao.agents import choose, inventory
+
+        chosen = choose(inventory(self), self.config.defaults.agent_strategy)
+        if chosen is None:
+            raise PluginError(
+                "no agent CLI is installed", hint="install one, or set defaults.agent"
+            )
+        return chosen
 
     def agent(self, name: str) -> Agent:
         """The agent plugin ``name`` with its ``agents.<name>`` options."""

@@ -10,7 +10,7 @@ _ao_spec() {
     _ao_subs='' _ao_opts='' _ao_vopts='' _ao_args=''
     case $1 in
         ao)
-            _ao_subs='add-project attach completion config config-help doctor events gc list logs new notify plugins reactions remove-project restore send start status stop watch'
+            _ao_subs='add-project agents attach completion config config-help doctor events gc list logs new notify plugins reactions remove-project restore send start status stop watch why'
             _ao_opts='--config --help --version -c -h'
             _ao_vopts='--config=file -c=file'
             ;;
@@ -18,6 +18,9 @@ _ao_spec() {
             _ao_opts='--help --name -h'
             _ao_vopts='--name=value'
             _ao_args=file
+            ;;
+        'ao agents')
+            _ao_opts='--help --json -h'
             ;;
         'ao attach')
             _ao_opts='--help --print --project -h -p'
@@ -123,6 +126,11 @@ _ao_spec() {
         'ao watch')
             _ao_opts='--help --interval --json --once --project -h -i -p'
             _ao_vopts='--interval=value --project=project -i=value -p=project'
+            ;;
+        'ao why')
+            _ao_opts='--help --json --project -h -p'
+            _ao_vopts='--project=project -p=project'
+            _ao_args=session
             ;;
     esac
 }

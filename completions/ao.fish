@@ -37,6 +37,8 @@ function __fish_ao_takes_value
             return 0
         case 'ao watch --interval' 'ao watch --project' 'ao watch -i' 'ao watch -p'
             return 0
+        case 'ao why --project' 'ao why -p'
+            return 0
     end
     return 1
 end
@@ -45,7 +47,7 @@ end
 function __fish_ao_subcommands
     switch "$argv[1]"
         case 'ao'
-            printf '%s\n' add-project attach completion config config-help doctor events gc list logs new notify plugins reactions remove-project restore send start status stop watch
+            printf '%s\n' add-project agents attach completion config config-help doctor events gc list logs new notify plugins reactions remove-project restore send start status stop watch why
         case 'ao config'
             printf '%s\n' schema show validate
         case 'ao notify'
@@ -131,6 +133,7 @@ complete -c ao -n '__fish_ao_is - ao' -s c -l config -r -F -d 'Config file (defa
 complete -c ao -n '__fish_ao_is - ao' -s h -l help -d 'Show this message and exit.'
 complete -c ao -n '__fish_ao_is - ao' -l version -d 'Print the version and exit.'
 complete -c ao -n '__fish_ao_is 1 ao' -a 'add-project' -d 'Add a repository to the current config (clone a URL first).'
+complete -c ao -n '__fish_ao_is 1 ao' -a 'agents' -d 'Each agent adapter: installed version, auth state, and the one `auto` picks.'
 complete -c ao -n '__fish_ao_is 1 ao' -a 'attach' -d 'Attach to the session\'s tmux session (switch-client when already inside tmux).'
 complete -c ao -n '__fish_ao_is 1 ao' -a 'completion' -d 'Print the completion script for SHELL (install: see docs/completion.md).'
 complete -c ao -n '__fish_ao_is 1 ao' -a 'config' -d 'Check, show and describe agent-orchestrator.yaml.'
@@ -151,11 +154,16 @@ complete -c ao -n '__fish_ao_is 1 ao' -a 'start' -d 'Set up ao for a repo (clone
 complete -c ao -n '__fish_ao_is 1 ao' -a 'status' -d 'Show sessions with their live activity, or one session with the evidence...'
 complete -c ao -n '__fish_ao_is 1 ao' -a 'stop' -d 'Stop sessions: end the agent, archive metadata, keep any worktree holding work.'
 complete -c ao -n '__fish_ao_is 1 ao' -a 'watch' -d 'Keep sessions moving: detect state, react to CI/reviews/questions, notify...'
+complete -c ao -n '__fish_ao_is 1 ao' -a 'why' -d 'The state of SESSION\'s agent and the evidence that decided it.'
 
 # ao add-project
 complete -c ao -n '__fish_ao_is - ao add-project' -s h -l help -d 'Show this message and exit.'
 complete -c ao -n '__fish_ao_is - ao add-project' -l name -x -d 'Project id (default: the directory name).'
 complete -c ao -n '__fish_ao_is 1 ao add-project' -F
+
+# ao agents
+complete -c ao -n '__fish_ao_is - ao agents' -s h -l help -d 'Show this message and exit.'
+complete -c ao -n '__fish_ao_is - ao agents' -l json -d 'Print JSON: {"v": 1, "data": ...}.'
 
 # ao attach
 complete -c ao -n '__fish_ao_is - ao attach' -s h -l help -d 'Show this message and exit.'
@@ -301,3 +309,9 @@ complete -c ao -n '__fish_ao_is - ao watch' -s i -l interval -x -d 'Seconds betw
 complete -c ao -n '__fish_ao_is - ao watch' -l json -d 'Print JSON: {"v": 1, "data": ...}.'
 complete -c ao -n '__fish_ao_is - ao watch' -l once -d 'One pass, then exit (for cron).'
 complete -c ao -n '__fish_ao_is - ao watch' -s p -l project -x -a '(__fish_ao_ids projects)' -d 'Only this project.'
+
+# ao why
+complete -c ao -n '__fish_ao_is - ao why' -s h -l help -d 'Show this message and exit.'
+complete -c ao -n '__fish_ao_is - ao why' -l json -d 'Print JSON: {"v": 1, "data": ...}.'
+complete -c ao -n '__fish_ao_is - ao why' -s p -l project -x -a '(__fish_ao_ids projects)' -d 'Project id.'
+complete -c ao -n '__fish_ao_is 1 ao why' -a '(__fish_ao_ids sessions)' -d 'SESSION'

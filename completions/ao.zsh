@@ -17,6 +17,7 @@ _ao_projects() { _ao_ids projects "$@"; }
 _ao_cmd_commands() {
     local -a commands=(
         'add-project:Add a repository to the current config (clone a URL first).'
+        'agents:Each agent adapter: installed version, auth state, and the one `auto` picks.'
         'attach:Attach to the session'\''s tmux session (switch-client when already inside tmux).'
         'completion:Print the completion script for SHELL (install: see docs/completion.md).'
         'config:Check, show and describe agent-orchestrator.yaml.'
@@ -37,6 +38,7 @@ _ao_cmd_commands() {
         'status:Show sessions with their live activity, or one session with the evidence...'
         'stop:Stop sessions: end the agent, archive metadata, keep any worktree holding work.'
         'watch:Keep sessions moving: detect state, react to CI/reviews/questions, notify...'
+        'why:The state of SESSION'\''s agent and the evidence that decided it.'
     )
     _describe -t commands 'ao command' commands
 }
@@ -62,6 +64,7 @@ _ao_cmd() {
         curcontext=${curcontext%:*:*}:ao-$words[1]:
         case $words[1] in
             (add-project) _ao_cmd__add_project && ret=0 ;;
+            (agents) _ao_cmd__agents && ret=0 ;;
             (attach) _ao_cmd__attach && ret=0 ;;
             (completion) _ao_cmd__completion && ret=0 ;;
             (config) _ao_cmd__config && ret=0 ;;
@@ -82,6 +85,7 @@ _ao_cmd() {
             (status) _ao_cmd__status && ret=0 ;;
             (stop) _ao_cmd__stop && ret=0 ;;
             (watch) _ao_cmd__watch && ret=0 ;;
+            (why) _ao_cmd__why && ret=0 ;;
         esac
     fi
     return ret
@@ -93,6 +97,13 @@ _ao_cmd__add_project() {
         '(- *)-h[Show this message and exit.]' \
         '(--name)--name=[Project id (default\: the directory name).]:NAME: ' \
         '1:PATH|URL:_files'
+}
+
+_ao_cmd__agents() {
+    _arguments -s -S \
+        '(- *)--help[Show this message and exit.]' \
+        '(- *)-h[Show this message and exit.]' \
+        '(--json)--json[Print JSON\: {"v"\: 1, "data"\: ...}.]'
 }
 
 _ao_cmd__attach() {
@@ -393,6 +404,16 @@ _ao_cmd__watch() {
         '(--once)--once[One pass, then exit (for cron).]' \
         '(--project -p)--project=[Only this project.]:PROJECT:_ao_projects' \
         '(--project -p)-p+[Only this project.]:PROJECT:_ao_projects'
+}
+
+_ao_cmd__why() {
+    _arguments -s -S \
+        '(- *)--help[Show this message and exit.]' \
+        '(- *)-h[Show this message and exit.]' \
+        '(--json)--json[Print JSON\: {"v"\: 1, "data"\: ...}.]' \
+        '(--project -p)--project=[Project id.]:PROJECT:_ao_projects' \
+        '(--project -p)-p+[Project id.]:PROJECT:_ao_projects' \
+        1:SESSION:_ao_sessions
 }
 
 _ao() {

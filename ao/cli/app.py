@@ -8,6 +8,7 @@ import typer
 
 from ao import __version__
 from ao.cli import (
+    agents_cmd,
     completion_cmd,
     config_cmd,
     notify_cmd,
@@ -55,6 +56,7 @@ def root(
 for module in (
     projects_cmd,
     sessions_cmd,
+    agents_cmd,
     watch_cmd,
     notify_cmd,
     config_cmd,

@@ -132,6 +132,11 @@ class Defaults(Model):
     agent: str = Field(
         default="auto", description="Agent plugin; 'auto' picks an installed agent CLI."
     )
+    agent_strategy: t.Literal["heuristic", "fixed"] = Field(
+        default="heuristic",
+        description="How 'auto' picks: heuristic prefers a logged-in subscription (Claude "
+        "Code, then Codex), then an API key; fixed takes the first installed in that order.",
+    )
     workspace: str = Field(
         default="worktree", description="Workspace plugin that gives each session its checkout."
     )
