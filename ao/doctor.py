@@ -89,7 +89,9 @@ def _plugin_checks() -> list[Check]:
     for slot in SLOTS:
         for name in sorted(registry.available(slot)):
             try:
-                plugin = registry.load(slot, name)
+                # import only: notifiers and others need their options to start
+                cls = registry.load_class(slot, name)
+                plugin = registry.load(slot, name) if slot == "agent" else cls
             except AoError as exc:
                 checks.append(Check(f"{slot} {name}", "FAIL", str(exc)))
                 continue

@@ -84,6 +84,15 @@ def available(slot: str) -> dict[str, Entry]:
 
 def load(slot: str, name: str, options: Mapping[str, t.Any] | None = None) -> t.Any:
     """Instantiate plugin ``name`` of ``slot`` with ``options``."""
+    cls = load_class(slot, name)
+    try:
+        return cls(dict(options or {}))
+    except Exception as exc:
+        raise PluginError(f"{slot} plugin {name!r} could not start: {exc}") from exc
+
+
+def load_class(slot: str, name: str) -> t.Any:
+    """Import plugin ``name`` of ``slot`` and check its API version, without starting it."""
     entries = available(slot)
     if name not in entries:
         close = difflib.get_close_matches(name, entries, n=1)
@@ -109,10 +118,7 @@ def load(slot: str, name: str, options: Mapping[str, t.Any] | None = None) -> t.
             f"{slot} plugin {name!r} implements API version {version!r}; ao needs {API_VERSION}",
             hint="upgrade the plugin or ao",
         )
-    try:
-        return obj(dict(options or {}))
-    except Exception as exc:
-        raise PluginError(f"{slot} plugin {name!r} could not start: {exc}") from exc
+    return obj
 
 
 def describe() -> list[dict[str, str]]:

@@ -57,14 +57,14 @@ def test_agent_exit_notifies_once_and_once_is_idempotent(proj: Project) -> None:
     wait_for(lambda: proj.ao_json("list")[0]["activity"] == "exited", what="exit")  # type: ignore[index]
     first = watch_once(proj)
     assert [t["to"] for t in first["transitions"]] == ["exited"]  # type: ignore[index]
-    assert [a["reaction"] for a in first["actions"]] == ["agent-exited"]  # type: ignore[index]
+    assert [a["reaction"] for a in first["actions"]] == ["agent-exited", "all-complete"]  # type: ignore[index]
     assert status(proj) == "exited"
     notes = events("notification")
-    assert len(notes) == 1 and "exit" in str(notes[0]["data"]).lower()
+    assert len(notes) == 2 and "exit" in str(notes[0]["data"]).lower()
     before = Path(next(Path(os.environ["AO_HOME"]).glob("*-demo/sessions/d-1"))).read_text()
     second = watch_once(proj)
     assert second["transitions"] == [] and second["actions"] == []
-    assert len(events("notification")) == 1
+    assert len(events("notification")) == 2
     # nothing but the timestamp-free content changed on the second pass
     assert Path(next(Path(os.environ["AO_HOME"]).glob("*-demo/sessions/d-1"))).read_text() == before
 
