@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: install test check lint typecheck bench demo docs completions clean
+.PHONY: install test-deps test check lint typecheck bench demo docs completions clean
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -12,8 +12,15 @@ $(PY):
 install: $(PY)
 	$(PY) -m pip install -q -e '.[dev]'
 
-test: install
-	$(PY) -m pytest -n 2 -q
+# what the tests need besides the venv: GitHub's GraphQL schema and the agent CLIs (npm)
+test-deps: install
+	PYTHON=$(PY) scripts/install-test-deps.sh
+	scripts/install-agents.sh
+
+# the agent CLIs run one test at a time: each boots a real TUI against the fake model
+test: install test-deps
+	$(PY) -m pytest -n 2 -q -m "not agents"
+	$(PY) -m pytest -q -m agents tests/agents
 
 lint: install
 	$(VENV)/bin/ruff check ao plugins tests bench

@@ -258,31 +258,34 @@ def passthrough_env(
 # ----------------------------------------------------------------------------- versions
 
 
-_VERSIONS: dict[tuple[str, float], str | None] = {}
+_OUTPUTS: dict[tuple[str, float, tuple[str, ...]], str | None] = {}
+
+
+def probe_output(binary: str, args: Sequence[str], timeout: float = 10.0) -> str | None:
+    """stdout+stderr of ``binary args``, cached per process and binary file; None if missing."""
+    path = shutil.which(binary)
+    if path is None:
+        return None
+    try:
+        key = (os.path.realpath(path), Path(path).stat().st_mtime, tuple(args))
+    except OSError:
+        return None
+    if key not in _OUTPUTS:
+        try:
+            result = proc.run([path, *args], timeout=timeout, check=False)
+            _OUTPUTS[key] = result.stdout + "\n" + result.stderr
+        except AoError:
+            _OUTPUTS[key] = None
+    return _OUTPUTS[key]
 
 
 def probe_version(
     binary: str, args: Sequence[str] = ("--version",), timeout: float = 10.0
 ) -> str | None:
-    """The first ``x.y.z`` that ``binary --version`` prints, cached per process and binary file.
-
-    None when the binary is missing or prints no version.
-    """
-    path = shutil.which(binary)
-    if path is None:
-        return None
-    try:
-        key = (os.path.realpath(path), Path(path).stat().st_mtime)
-    except OSError:
-        return None
-    if key not in _VERSIONS:
-        try:
-            result = proc.run([path, *args], timeout=timeout, check=False)
-            found = VERSION_RE.search(result.stdout + "\n" + result.stderr)
-            _VERSIONS[key] = found.group(0) if found else None
-        except AoError:
-            _VERSIONS[key] = None
-    return _VERSIONS[key]
+    """The first ``x.y.z`` that ``binary --version`` prints (cached); None when unknown."""
+    output = probe_output(binary, args, timeout)
+    found = VERSION_RE.search(output) if output else None
+    return found.group(0) if found else None
 
 
 def version_tuple(version: str | None) -> tuple[int, ...]:

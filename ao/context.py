@@ -16,7 +16,7 @@ from ao.state import Session, SessionStore
 if t.TYPE_CHECKING:
     from ao.config import LoadedConfig
     from ao.config.models import ProjectConfig
-    from ao.contracts import Agent, Runtime, Scm, Terminal, Workspace
+    from ao.contracts import Agent, Runtime, Scm, Terminal, Tracker, Workspace
 
 
 @dataclasses.dataclass(frozen=True)
@@ -117,6 +117,10 @@ class Context:
     def scm(self, name: str) -> Scm:
         """The SCM plugin ``name``."""
         return t.cast("Scm", self._plugin("scm", name, {}))
+
+    def tracker(self, name: str) -> Tracker:
+        """The tracker plugin ``name``."""
+        return t.cast("Tracker", self._plugin("tracker", name, {}))
 
     def terminal(self) -> Terminal:
         """The terminal plugin."""

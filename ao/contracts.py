@@ -317,6 +317,34 @@ class Tracker(t.Protocol):
         """A git-safe branch name for work on ``issue``."""
 
 
+class TrackerDetails(t.Protocol):
+    """Optional richer tracker surface; the core checks with ``hasattr``.
+
+    ``issue_prompt`` is the task text for an agent with the issue's (untrusted) text
+    fenced as data; ``close`` takes ``completed`` or ``not_planned``.
+    """
+
+    def list_issues(
+        self,
+        project_repo: str,
+        *,
+        labels: t.Sequence[str] = (),
+        assignee: str | None = None,
+        state: str = "open",
+        limit: int = 100,
+    ) -> list[Issue]: ...
+
+    def issue_prompt(self, issue: Issue, project_repo: str = "") -> str: ...
+
+    def comment(self, project_repo: str, issue_id: str, body: str) -> None: ...
+
+    def add_labels(self, project_repo: str, issue_id: str, labels: t.Sequence[str]) -> None: ...
+
+    def close(self, project_repo: str, issue_id: str, reason: str = "completed") -> None: ...
+
+    def is_completed(self, project_repo: str, issue_id: str) -> bool: ...
+
+
 @dataclasses.dataclass(frozen=True)
 class Check:
     """One CI check of a pull request's head commit."""
@@ -375,6 +403,18 @@ class Scm(t.Protocol):
 
     def merge(self, repo: str, pr: PrState, strategy: str) -> None:
         """Merge ``pr`` with ``merge``, ``squash`` or ``rebase``; raise AoError on refusal."""
+
+
+class ScmDetails(t.Protocol):
+    """Optional richer SCM surface; the core checks with ``hasattr``.
+
+    ``open_pr`` opens a pull request from ``head`` into ``base`` (or returns the open one
+    that already exists for ``head``).
+    """
+
+    def open_pr(
+        self, repo: str, *, head: str, base: str, title: str, body: str = "", draft: bool = False
+    ) -> PrState: ...
 
 
 # ----------------------------------------------------------------------------- notifier

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import time
 import typing as t
 import uuid
@@ -116,6 +117,10 @@ def deliver(
             f"the agent is blocked: {activity.evidence.detail}",
             hint="fix what it reports (login, usage limit), then send again",
         )
+    if activity.state == "needs_input":
+        answered = _answer_menu(runtime, agent, handle, text, confirm_timeout, meta)
+        if answered is not None:
+            return answered
     if activity.state == "exited":
         raise ConflictError(
             f"the agent has exited ({activity.evidence.detail})",
@@ -137,6 +142,65 @@ def deliver(
         if started is not None:
             return Delivery("delivered", started.detail, presses)
     return Delivery("unconfirmed", "no sign that the agent took the message", presses)
+
+
+_MENU_LINE = re.compile(r"^[\s│|]*(?:[❯›>▶]\s*)?(\d)\.\s+(.+?)(?:\s+\((\w+)\))?[\s│|]*$")
+_KEY_NAMES = {"esc": "Escape", "enter": "Enter", "tab": "Tab"}
+
+
+def menu_keys(screen: str, text: str) -> tuple[str, ...] | None:
+    """Keys that pick the option ``text`` names in a numbered menu on screen.
+
+    Agent permission prompts are menus that ignore typed text: only the highlighted
+    option counts when Enter is pressed, so "no" typed and submitted would approve. A
+    number picks that option; yes/y and no/n pick the first option starting with
+    Yes/No. The option's own hotkey (``(y)``, ``(esc)``) is preferred, else its number.
+    """
+    answer = text.strip().lower()
+    options: dict[str, tuple[str, str | None]] = {}
+    drawn = [line for line in screen.splitlines() if line.strip(" │|\t")]
+    for line in drawn[-20:]:
+        m = _MENU_LINE.match(line)
+        if m:
+            options[m.group(1)] = (m.group(2).strip(), m.group(3))
+    if len(options) < 2 or not answer or len(answer) > 12:
+        return None
+    if answer.isdigit():
+        chosen = answer if answer in options else None
+    else:
+        word = {"y": "yes", "n": "no"}.get(answer, answer)
+        chosen = next(
+            (n for n, (label, _) in sorted(options.items()) if label.lower().startswith(word)),
+            None,
+        )
+    if chosen is None:
+        return None
+    hotkey = options[chosen][1]
+    if hotkey:
+        return (_KEY_NAMES.get(hotkey.lower(), hotkey),)
+    return (chosen,)
+
+
+def _answer_menu(
+    runtime: Runtime,
+    agent: Agent,
+    handle: RuntimeHandle,
+    text: str,
+    timeout: float,
+    session: Mapping[str, str],
+) -> Delivery | None:
+    """Answer a permission menu with the keys that pick ``text``'s option, if it names one."""
+    screen = runtime.capture(handle, 60)
+    custom = getattr(agent, "answer_keys", None)
+    keys = custom(screen, text) if custom is not None else None
+    keys = keys or menu_keys(screen, text)
+    if not keys:
+        return None
+    runtime.send_keys(handle, *keys)
+    started = _turn_started(runtime, agent, handle, screen, timeout, session)
+    if started is None:
+        return Delivery("unconfirmed", f"pressed {' '.join(keys)}; the prompt did not change", 0)
+    return Delivery("delivered", f"answered the prompt with {' '.join(keys)}", 0)
 
 
 def _turn_started(

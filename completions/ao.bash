@@ -10,7 +10,7 @@ _ao_spec() {
     _ao_subs='' _ao_opts='' _ao_vopts='' _ao_args=''
     case $1 in
         ao)
-            _ao_subs='add-project agents attach completion config config-help doctor events gc list logs new notify plugins reactions remove-project restore send start status stop watch why'
+            _ao_subs='add-project agents attach completion config config-help doctor events finalize gc list logs merge new notify plugins reactions remove-project restore send spawn start status stop watch why'
             _ao_opts='--config --help --version -c -h'
             _ao_vopts='--config=file -c=file'
             ;;
@@ -55,6 +55,11 @@ _ao_spec() {
             _ao_opts='--follow --help --json --lines --project --session -f -h -n -p -s'
             _ao_vopts='--lines=value --project=project --session=value -n=value -p=project -s=value'
             ;;
+        'ao finalize')
+            _ao_opts='--body --draft --help --json --pr --project --title -b -h -p -t'
+            _ao_vopts='--body=value --project=project --title=value -b=value -p=project -t=value'
+            _ao_args=session
+            ;;
         'ao gc')
             _ao_opts='--dry-run --help --json --project -h -p'
             _ao_vopts='--project=project -p=project'
@@ -66,6 +71,11 @@ _ao_spec() {
         'ao logs')
             _ao_opts='--follow --help --lines --project -f -h -n -p'
             _ao_vopts='--lines=value --project=project -n=value -p=project'
+            _ao_args=session
+            ;;
+        'ao merge')
+            _ao_opts='--help --json --project --strategy -h -p -s'
+            _ao_vopts='--project=project --strategy=value -p=project -s=value'
             _ao_args=session
             ;;
         'ao new')
@@ -107,6 +117,11 @@ _ao_spec() {
             _ao_opts='--file --help --json --project --wait -f -h -p'
             _ao_vopts='--file=file --project=project --wait=value -f=file -p=project'
             _ao_args='session value'
+            ;;
+        'ao spawn')
+            _ao_opts='--agent --help --json --parallel --project -a -h -j -p'
+            _ao_vopts='--agent=value --parallel=value --project=project -a=value -j=value -p=project'
+            _ao_args='value*'
             ;;
         'ao start')
             _ao_opts='--help --json --name --no-watch -h'

@@ -13,11 +13,15 @@ function __fish_ao_takes_value
             return 0
         case 'ao events --lines' 'ao events --project' 'ao events --session' 'ao events -n' 'ao events -p' 'ao events -s'
             return 0
+        case 'ao finalize --body' 'ao finalize --project' 'ao finalize --title' 'ao finalize -b' 'ao finalize -p' 'ao finalize -t'
+            return 0
         case 'ao gc --project' 'ao gc -p'
             return 0
         case 'ao list --project' 'ao list -p'
             return 0
         case 'ao logs --lines' 'ao logs --project' 'ao logs -n' 'ao logs -p'
+            return 0
+        case 'ao merge --project' 'ao merge --strategy' 'ao merge -p' 'ao merge -s'
             return 0
         case 'ao new --agent' 'ao new --branch' 'ao new --name' 'ao new --project' 'ao new --ready-timeout' 'ao new -a' 'ao new -b' 'ao new -n' 'ao new -p'
             return 0
@@ -28,6 +32,8 @@ function __fish_ao_takes_value
         case 'ao restore --project' 'ao restore -p'
             return 0
         case 'ao send --file' 'ao send --project' 'ao send --wait' 'ao send -f' 'ao send -p'
+            return 0
+        case 'ao spawn --agent' 'ao spawn --parallel' 'ao spawn --project' 'ao spawn -a' 'ao spawn -j' 'ao spawn -p'
             return 0
         case 'ao start --name'
             return 0
@@ -47,7 +53,7 @@ end
 function __fish_ao_subcommands
     switch "$argv[1]"
         case 'ao'
-            printf '%s\n' add-project agents attach completion config config-help doctor events gc list logs new notify plugins reactions remove-project restore send start status stop watch why
+            printf '%s\n' add-project agents attach completion config config-help doctor events finalize gc list logs merge new notify plugins reactions remove-project restore send spawn start status stop watch why
         case 'ao config'
             printf '%s\n' schema show validate
         case 'ao notify'
@@ -140,9 +146,11 @@ complete -c ao -n '__fish_ao_is 1 ao' -a 'config' -d 'Check, show and describe a
 complete -c ao -n '__fish_ao_is 1 ao' -a 'config-help' -d 'Describe every key of agent-orchestrator.yaml.'
 complete -c ao -n '__fish_ao_is 1 ao' -a 'doctor' -d 'Check that ao can work here: tools, versions, config, state directory, plugins.'
 complete -c ao -n '__fish_ao_is 1 ao' -a 'events' -d 'Show the event log: status changes, reactions, notifications, messages.'
+complete -c ao -n '__fish_ao_is 1 ao' -a 'finalize' -d 'Commit what the agent left in the worktree, push the branch, optionally open...'
 complete -c ao -n '__fish_ao_is 1 ao' -a 'gc' -d 'Clean up after crashes: half-done spawns, orphan tmux sessions and worktrees,...'
 complete -c ao -n '__fish_ao_is 1 ao' -a 'list' -d 'List sessions (one tmux call for all of them).'
 complete -c ao -n '__fish_ao_is 1 ao' -a 'logs' -d 'Print what the session\'s agent shows (its saved last screen once stopped).'
+complete -c ao -n '__fish_ao_is 1 ao' -a 'merge' -d 'Merge the session\'s pull request (then its branch is deleted on GitHub).'
 complete -c ao -n '__fish_ao_is 1 ao' -a 'new' -d 'Start a session: a worktree on its own branch and the agent in its own tmux...'
 complete -c ao -n '__fish_ao_is 1 ao' -a 'notify' -d 'Check the notifiers configured in agent-orchestrator.yaml.'
 complete -c ao -n '__fish_ao_is 1 ao' -a 'plugins' -d 'List the plugins installed for each slot (built-ins and third-party alike).'
@@ -150,6 +158,7 @@ complete -c ao -n '__fish_ao_is 1 ao' -a 'reactions' -d 'Inspect reactions.'
 complete -c ao -n '__fish_ao_is 1 ao' -a 'remove-project' -d 'Remove a project from the config.'
 complete -c ao -n '__fish_ao_is 1 ao' -a 'restore' -d 'Restart a stopped or exited session in its worktree, on its branch, with the...'
 complete -c ao -n '__fish_ao_is 1 ao' -a 'send' -d 'Deliver a message to a session\'s agent: delivered, queued (busy), or...'
+complete -c ao -n '__fish_ao_is 1 ao' -a 'spawn' -d 'Start one session per issue, in parallel, on branches named after the issues.'
 complete -c ao -n '__fish_ao_is 1 ao' -a 'start' -d 'Set up ao for a repo (clone a URL first) and run the watcher in tmux.'
 complete -c ao -n '__fish_ao_is 1 ao' -a 'status' -d 'Show sessions with their live activity, or one session with the evidence...'
 complete -c ao -n '__fish_ao_is 1 ao' -a 'stop' -d 'Stop sessions: end the agent, archive metadata, keep any worktree holding work.'
@@ -208,6 +217,16 @@ complete -c ao -n '__fish_ao_is - ao events' -s n -l lines -x -d 'How many recen
 complete -c ao -n '__fish_ao_is - ao events' -s p -l project -x -a '(__fish_ao_ids projects)' -d 'Only this project.'
 complete -c ao -n '__fish_ao_is - ao events' -s s -l session -x -d 'Only this session.'
 
+# ao finalize
+complete -c ao -n '__fish_ao_is - ao finalize' -s b -l body -x -d 'PR description.'
+complete -c ao -n '__fish_ao_is - ao finalize' -l draft -d 'Open the pull request as a draft.'
+complete -c ao -n '__fish_ao_is - ao finalize' -s h -l help -d 'Show this message and exit.'
+complete -c ao -n '__fish_ao_is - ao finalize' -l json -d 'Print JSON: {"v": 1, "data": ...}.'
+complete -c ao -n '__fish_ao_is - ao finalize' -l pr -d 'Open a pull request after pushing.'
+complete -c ao -n '__fish_ao_is - ao finalize' -s p -l project -x -a '(__fish_ao_ids projects)' -d 'Project id (default: the one you are in).'
+complete -c ao -n '__fish_ao_is - ao finalize' -s t -l title -x -d 'Commit/PR title (default: the issue\'s).'
+complete -c ao -n '__fish_ao_is 1 ao finalize' -a '(__fish_ao_ids sessions)' -d 'SESSION'
+
 # ao gc
 complete -c ao -n '__fish_ao_is - ao gc' -l dry-run -d 'Show what would be done; change nothing.'
 complete -c ao -n '__fish_ao_is - ao gc' -s h -l help -d 'Show this message and exit.'
@@ -226,6 +245,13 @@ complete -c ao -n '__fish_ao_is - ao logs' -s h -l help -d 'Show this message an
 complete -c ao -n '__fish_ao_is - ao logs' -s n -l lines -x -d 'Number of lines.'
 complete -c ao -n '__fish_ao_is - ao logs' -s p -l project -x -a '(__fish_ao_ids projects)' -d 'Project id (default: the one you are in).'
 complete -c ao -n '__fish_ao_is 1 ao logs' -a '(__fish_ao_ids sessions)' -d 'SESSION'
+
+# ao merge
+complete -c ao -n '__fish_ao_is - ao merge' -s h -l help -d 'Show this message and exit.'
+complete -c ao -n '__fish_ao_is - ao merge' -l json -d 'Print JSON: {"v": 1, "data": ...}.'
+complete -c ao -n '__fish_ao_is - ao merge' -s p -l project -x -a '(__fish_ao_ids projects)' -d 'Project id (default: the one you are in).'
+complete -c ao -n '__fish_ao_is - ao merge' -s s -l strategy -x -d 'merge, squash or rebase.'
+complete -c ao -n '__fish_ao_is 1 ao merge' -a '(__fish_ao_ids sessions)' -d 'SESSION'
 
 # ao new
 complete -c ao -n '__fish_ao_is - ao new' -s a -l agent -x -d 'Agent plugin (default: config).'
@@ -279,6 +305,13 @@ complete -c ao -n '__fish_ao_is - ao send' -l json -d 'Print JSON: {"v": 1, "dat
 complete -c ao -n '__fish_ao_is - ao send' -s p -l project -x -a '(__fish_ao_ids projects)' -d 'Project id (default: the one you are in).'
 complete -c ao -n '__fish_ao_is - ao send' -l wait -x -d 'Seconds to wait for the agent to be ready before queueing.'
 complete -c ao -n '__fish_ao_is 1 ao send' -a '(__fish_ao_ids sessions)' -d 'SESSION'
+
+# ao spawn
+complete -c ao -n '__fish_ao_is - ao spawn' -s a -l agent -x -d 'Agent plugin (default: config).'
+complete -c ao -n '__fish_ao_is - ao spawn' -s h -l help -d 'Show this message and exit.'
+complete -c ao -n '__fish_ao_is - ao spawn' -l json -d 'Print JSON: {"v": 1, "data": ...}.'
+complete -c ao -n '__fish_ao_is - ao spawn' -s j -l parallel -x -d 'Spawns at once.'
+complete -c ao -n '__fish_ao_is - ao spawn' -s p -l project -x -a '(__fish_ao_ids projects)' -d 'Project id (default: the one you are in).'
 
 # ao start
 complete -c ao -n '__fish_ao_is - ao start' -s h -l help -d 'Show this message and exit.'

@@ -24,9 +24,11 @@ _ao_cmd_commands() {
         'config-help:Describe every key of agent-orchestrator.yaml.'
         'doctor:Check that ao can work here: tools, versions, config, state directory, plugins.'
         'events:Show the event log: status changes, reactions, notifications, messages.'
+        'finalize:Commit what the agent left in the worktree, push the branch, optionally open...'
         'gc:Clean up after crashes: half-done spawns, orphan tmux sessions and worktrees,...'
         'list:List sessions (one tmux call for all of them).'
         'logs:Print what the session'\''s agent shows (its saved last screen once stopped).'
+        'merge:Merge the session'\''s pull request (then its branch is deleted on GitHub).'
         'new:Start a session: a worktree on its own branch and the agent in its own tmux...'
         'notify:Check the notifiers configured in agent-orchestrator.yaml.'
         'plugins:List the plugins installed for each slot (built-ins and third-party alike).'
@@ -34,6 +36,7 @@ _ao_cmd_commands() {
         'remove-project:Remove a project from the config.'
         'restore:Restart a stopped or exited session in its worktree, on its branch, with the...'
         'send:Deliver a message to a session'\''s agent: delivered, queued (busy), or...'
+        'spawn:Start one session per issue, in parallel, on branches named after the issues.'
         'start:Set up ao for a repo (clone a URL first) and run the watcher in tmux.'
         'status:Show sessions with their live activity, or one session with the evidence...'
         'stop:Stop sessions: end the agent, archive metadata, keep any worktree holding work.'
@@ -71,9 +74,11 @@ _ao_cmd() {
             (config-help) _ao_cmd__config_help && ret=0 ;;
             (doctor) _ao_cmd__doctor && ret=0 ;;
             (events) _ao_cmd__events && ret=0 ;;
+            (finalize) _ao_cmd__finalize && ret=0 ;;
             (gc) _ao_cmd__gc && ret=0 ;;
             (list) _ao_cmd__list && ret=0 ;;
             (logs) _ao_cmd__logs && ret=0 ;;
+            (merge) _ao_cmd__merge && ret=0 ;;
             (new) _ao_cmd__new && ret=0 ;;
             (notify) _ao_cmd__notify && ret=0 ;;
             (plugins) _ao_cmd__plugins && ret=0 ;;
@@ -81,6 +86,7 @@ _ao_cmd() {
             (remove-project) _ao_cmd__remove_project && ret=0 ;;
             (restore) _ao_cmd__restore && ret=0 ;;
             (send) _ao_cmd__send && ret=0 ;;
+            (spawn) _ao_cmd__spawn && ret=0 ;;
             (start) _ao_cmd__start && ret=0 ;;
             (status) _ao_cmd__status && ret=0 ;;
             (stop) _ao_cmd__stop && ret=0 ;;
@@ -200,6 +206,22 @@ _ao_cmd__events() {
         '(--session -s)-s+[Only this session.]:SESSION: '
 }
 
+_ao_cmd__finalize() {
+    _arguments -s -S \
+        '(--body -b)--body=[PR description.]:BODY: ' \
+        '(--body -b)-b+[PR description.]:BODY: ' \
+        '(--draft)--draft[Open the pull request as a draft.]' \
+        '(- *)--help[Show this message and exit.]' \
+        '(- *)-h[Show this message and exit.]' \
+        '(--json)--json[Print JSON\: {"v"\: 1, "data"\: ...}.]' \
+        '(--pr)--pr[Open a pull request after pushing.]' \
+        '(--project -p)--project=[Project id (default\: the one you are in).]:PROJECT:_ao_projects' \
+        '(--project -p)-p+[Project id (default\: the one you are in).]:PROJECT:_ao_projects' \
+        '(--title -t)--title=[Commit/PR title (default\: the issue'\''s).]:TITLE: ' \
+        '(--title -t)-t+[Commit/PR title (default\: the issue'\''s).]:TITLE: ' \
+        1:SESSION:_ao_sessions
+}
+
 _ao_cmd__gc() {
     _arguments -s -S \
         '(--dry-run)--dry-run[Show what would be done; change nothing.]' \
@@ -230,6 +252,18 @@ _ao_cmd__logs() {
         '(--lines -n)-n+[Number of lines.]:LINES: ' \
         '(--project -p)--project=[Project id (default\: the one you are in).]:PROJECT:_ao_projects' \
         '(--project -p)-p+[Project id (default\: the one you are in).]:PROJECT:_ao_projects' \
+        1:SESSION:_ao_sessions
+}
+
+_ao_cmd__merge() {
+    _arguments -s -S \
+        '(- *)--help[Show this message and exit.]' \
+        '(- *)-h[Show this message and exit.]' \
+        '(--json)--json[Print JSON\: {"v"\: 1, "data"\: ...}.]' \
+        '(--project -p)--project=[Project id (default\: the one you are in).]:PROJECT:_ao_projects' \
+        '(--project -p)-p+[Project id (default\: the one you are in).]:PROJECT:_ao_projects' \
+        '(--strategy -s)--strategy=[merge, squash or rebase.]:STRATEGY: ' \
+        '(--strategy -s)-s+[merge, squash or rebase.]:STRATEGY: ' \
         1:SESSION:_ao_sessions
 }
 
@@ -357,6 +391,20 @@ _ao_cmd__send() {
         '(--wait)--wait=[Seconds to wait for the agent to be ready before queueing.]:WAIT: ' \
         1:SESSION:_ao_sessions \
         '2::TEXT: '
+}
+
+_ao_cmd__spawn() {
+    _arguments -s -S \
+        '(--agent -a)--agent=[Agent plugin (default\: config).]:AGENT: ' \
+        '(--agent -a)-a+[Agent plugin (default\: config).]:AGENT: ' \
+        '(- *)--help[Show this message and exit.]' \
+        '(- *)-h[Show this message and exit.]' \
+        '(--json)--json[Print JSON\: {"v"\: 1, "data"\: ...}.]' \
+        '(--parallel -j)--parallel=[Spawns at once.]:PARALLEL: ' \
+        '(--parallel -j)-j+[Spawns at once.]:PARALLEL: ' \
+        '(--project -p)--project=[Project id (default\: the one you are in).]:PROJECT:_ao_projects' \
+        '(--project -p)-p+[Project id (default\: the one you are in).]:PROJECT:_ao_projects' \
+        '*:ISSUES: '
 }
 
 _ao_cmd__start() {

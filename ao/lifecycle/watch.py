@@ -173,7 +173,8 @@ def _pr_states(ctx: Context, project: Project, sessions: list[Session]) -> dict[
     branches = sorted(
         {s.get("branch") for s in sessions if s.get("branch") and s.status not in TERMINAL}
     )
-    scm = _scm(ctx, project) if branches else None
+    # without `repo: owner/name` there is no forge to ask (`ao start` fills it from origin)
+    scm = _scm(ctx, project) if branches and project.config.repo else None
     if scm is None:
         return {}
     try:

@@ -1,0 +1,264 @@
+"""The ``claude-code`` agent: Anthropic's Claude Code CLI, interactive, as the pane's process.
+
+Launch: ``claude --session-id <uuid> [--model M] [--permission-mode P] --settings <file>
+[--append-system-prompt RULES]``; the task is pasted once the prompt box is ready.
+Activity comes first from Claude's own records (``~/.claude/sessions/<pid>.json`` and
+the session transcript), then from the pane's liveness, then from Claude's screen
+chrome. See docs/agents.md for the strings and files this relies on.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import typing as t
+import uuid
+from collections.abc import Mapping
+from pathlib import Path
+
+from ao.agentkit import (
+    passthrough_env,
+    probe_output,
+    probe_version,
+    read_json,
+    write_private,
+)
+from ao.contracts import (
+    API_VERSION,
+    Activity,
+    ActivityState,
+    AuthState,
+    DialogAnswer,
+    Evidence,
+    LaunchContext,
+    LaunchSpec,
+    Observation,
+    SessionInfo,
+)
+
+from . import native, screen
+
+# ao permission level -> Claude Code --permission-mode
+PERMISSION_MODES = {
+    "default": "manual",  # ask before edits and commands ("default" before 2.1.2xx)
+    "accept-edits": "acceptEdits",
+    "auto": "auto",
+    "bypass": "bypassPermissions",
+}
+SETTLE = 0.5
+TURN_ACTIVITY: dict[str, ActivityState] = {
+    "finished": "ready", "running": "working", "blocked": "blocked", "error": "ready",
+    "empty": "starting",
+}  # fmt: skip
+CLOUD_PROVIDERS = (
+    ("CLAUDE_CODE_USE_BEDROCK", "Bedrock"),
+    ("CLAUDE_CODE_USE_VERTEX", "Vertex AI"),
+    ("CLAUDE_CODE_USE_FOUNDRY", "Foundry"),
+)
+ENV_PREFIXES = ("ANTHROPIC_", "CLAUDE_CODE_", "CLAUDE_CONFIG_DIR")
+
+
+class ClaudeCodeAgent:
+    """Adapter for Claude Code (``claude``), tested with 2.1.330."""
+
+    api_version = API_VERSION
+    name = "claude-code"
+
+    def __init__(self, options: Mapping[str, t.Any] | None = None) -> None:
+        options = options or {}
+        command = options.get("command") or ["claude"]
+        self.command: list[str] = [str(part) for part in command]
+        self.binary = self.command[0]
+        self.model: str | None = options.get("model")
+        self.permissions: str | None = options.get("permissions")
+        self._settle = float(options.get("settle_delay") or SETTLE)
+
+    # ------------------------------------------------------------------ launch
+
+    def launch(self, ctx: LaunchContext) -> LaunchSpec:
+        """A fresh interactive session with an id chosen here, so ao can find its records."""
+        session_id = str(uuid.uuid4())
+        return self._spec(ctx, ["--session-id", session_id], session_id)
+
+    def resume(self, ctx: LaunchContext, session: Mapping[str, str]) -> LaunchSpec | None:
+        """``claude --resume <id>`` when the session's transcript exists; else None (fresh)."""
+        session_id = session.get("native_session_id")
+        home = Path(session.get("agent_home") or native.config_dir())
+        cwd = session.get("native_cwd") or str(ctx.worktree)
+        if not session_id or native.transcript_path(home, cwd, session_id) is None:
+            return None
+        return self._spec(ctx, ["--resume", session_id], session_id)
+
+    def _spec(self, ctx: LaunchContext, identity: list[str], session_id: str) -> LaunchSpec:
+        mode = PERMISSION_MODES.get(self._permissions(ctx), "manual")
+        if mode == "manual" and not self._knows_manual():
+            mode = "default"  # the asking mode's name before Claude Code 2.1.2xx
+        argv = [*self.command, *identity]
+        model = ctx.model or self.model
+        if model:
+            argv += ["--model", model]
+        argv += ["--permission-mode", mode]
+        settings: dict[str, t.Any] = {"spinnerTipsEnabled": False}
+        if mode == "bypassPermissions":
+            settings["skipDangerousModePermissionPrompt"] = True
+        if ctx.state_dir is not None:
+            path = ctx.state_dir / "claude-settings.json"
+            write_private(path, json.dumps(settings, indent=2) + "\n")
+            argv += ["--settings", str(path)]
+        if ctx.rules:
+            argv += ["--append-system-prompt", ctx.rules]
+        env = passthrough_env(ENV_PREFIXES)
+        env["CLAUDE_CODE_DISABLE_FEEDBACK_SURVEY"] = "1"
+        if mode == "bypassPermissions" and hasattr(os, "geteuid") and os.geteuid() == 0:
+            env["IS_SANDBOX"] = "1"  # Claude refuses to bypass permissions as root otherwise
+        home = native.config_dir({**os.environ, **env})
+        metadata = {
+            "native_session_id": session_id,
+            "agent_home": str(home),
+            "native_cwd": os.path.realpath(ctx.worktree),
+        }
+        return LaunchSpec(argv=argv, env=env, prompt_delivery="post-launch", metadata=metadata)
+
+    def _permissions(self, ctx: LaunchContext) -> str:
+        # the project's level wins; the agent's own option fills in the project default
+        if ctx.permissions == "default" and self.permissions:
+            return self.permissions
+        return ctx.permissions
+
+    def _knows_manual(self) -> bool:
+        help_text = probe_output(self.binary, ("--help",))
+        return help_text is None or '"manual"' in help_text or "default" not in help_text
+
+    def settle_delay(self) -> float:
+        """Pause between paste and Enter: Claude folds a large paste into a placeholder first."""
+        return self._settle
+
+    # ------------------------------------------------------------------ activity
+
+    def activity(self, obs: Observation) -> Activity:
+        """A dead pane is ``exited``; then native records; then Claude's screen chrome."""
+        pane = obs.pane
+        if not pane.alive:
+            return Activity("exited", Evidence("runtime", "the tmux session is gone"))
+        if not pane.running:
+            return Activity(
+                "exited", Evidence("runtime", f"claude exited with status {pane.exit_status}")
+            )
+        meta = obs.session
+        home = Path(meta.get("agent_home") or native.config_dir())
+        record = native.live_record(home, pane.pid, meta.get("native_session_id"))
+        reading = screen.read(obs.screen) if obs.screen is not None else None
+        if record is not None:
+            decided = self._from_record(home, record, meta, reading)
+            if decided is not None:
+                return decided
+        transcript = native.transcript_path(
+            home, meta.get("native_cwd") or meta.get("worktree"), meta.get("native_session_id")
+        )
+        if reading is not None:
+            return Activity(reading.state, Evidence("screen", reading.detail))
+        if transcript is not None:
+            turn = native.turn_state(transcript)
+            state = TURN_ACTIVITY[turn.state]
+            return Activity(state, Evidence("native:transcript", turn.detail, _age(turn.at)))
+        return Activity("starting", Evidence("runtime", "claude is running; no session record yet"))
+
+    def _from_record(
+        self,
+        home: Path,
+        record: Mapping[str, t.Any],
+        meta: Mapping[str, str],
+        reading: screen.Reading | None,
+    ) -> Activity | None:
+        status = record.get("status")
+        source = f"native:sessions/{record.get('pid')}.json"
+        updated = record.get("statusUpdatedAt") or record.get("updatedAt")
+        age = _age(updated / 1000) if isinstance(updated, int | float) else None
+        if status == "waiting":
+            detail = reading.detail if reading and reading.state == "needs_input" else ""
+            return Activity(
+                "needs_input", Evidence(source, detail or "Claude waits for an answer", age)
+            )
+        if status == "busy":
+            if reading is not None and reading.state == "blocked":
+                return Activity("blocked", Evidence("screen", reading.detail))
+            detail = reading.detail if reading and reading.state == "working" else "model call"
+            return Activity("working", Evidence(source, f"busy: {detail}", age))
+        if status != "idle":
+            return None
+        if reading is not None and reading.state == "needs_input":
+            return Activity("needs_input", Evidence("screen", reading.detail))
+        transcript = native.transcript_path(
+            home, str(record.get("cwd") or meta.get("native_cwd") or ""),
+            str(record.get("sessionId") or meta.get("native_session_id") or ""),
+        )  # fmt: skip
+        turn = native.turn_state(transcript) if transcript is not None else None
+        if turn is not None and turn.state == "blocked":
+            return Activity("blocked", Evidence("native:transcript", turn.detail, _age(turn.at)))
+        if reading is not None and reading.state == "blocked":
+            return Activity("blocked", Evidence("screen", reading.detail))
+        detail = "idle at the prompt" + (
+            f"; {turn.detail}" if turn and turn.state != "empty" else ""
+        )
+        return Activity("ready", Evidence(source, detail, age))
+
+    # ------------------------------------------------------------------ details
+
+    def dialog(self, screen_text: str) -> DialogAnswer | None:
+        """Trust folder, API key confirmation, bypass warning, theme, survey, update offer."""
+        return screen.find_dialog(screen_text)
+
+    def version(self) -> str | None:
+        """``claude --version``, once per process."""
+        return probe_version(self.binary)
+
+    def auth(self) -> AuthState:
+        """How the CLI would log in, from env and local files only (no network, no CLI call)."""
+        env = os.environ
+        for var in ("ANTHROPIC_AUTH_TOKEN", "ANTHROPIC_API_KEY"):
+            if env.get(var):
+                return AuthState("api-key", f"{var} is set")
+        if env.get("CLAUDE_CODE_OAUTH_TOKEN"):
+            return AuthState("subscription", "CLAUDE_CODE_OAUTH_TOKEN is set")
+        for var, cloud in CLOUD_PROVIDERS:
+            if env.get(var) not in (None, "", "0"):
+                return AuthState("api-key", f"{cloud} credentials ({var})")
+        home = native.config_dir()
+        if _has_token(read_json(home / ".credentials.json")):
+            return AuthState("subscription", f"logged in ({home / '.credentials.json'})")
+        settings = read_json(home / "settings.json") or {}
+        if settings.get("apiKeyHelper"):
+            return AuthState("api-key", f"apiKeyHelper in {home / 'settings.json'}")
+        return AuthState("none", "no API key and no login; run `claude` then /login")
+
+    def session_info(self, session: Mapping[str, str]) -> SessionInfo:
+        """Id, first prompt, tokens (prompt tokens include cache reads/writes) and cost."""
+        session_id = session.get("native_session_id")
+        home = Path(session.get("agent_home") or native.config_dir())
+        path = native.transcript_path(
+            home, session.get("native_cwd") or session.get("worktree"), session_id
+        )
+        if path is None:
+            return SessionInfo(native_session_id=session_id)
+        used = native.usage(path)
+        return SessionInfo(
+            native_session_id=session_id,
+            summary=used.summary,
+            input_tokens=used.input_tokens + used.cache_read + used.cache_write,
+            output_tokens=used.output_tokens,
+            cost_usd=used.cost_usd,
+        )
+
+
+def _has_token(data: object) -> bool:
+    if isinstance(data, dict):
+        return any(
+            (k in ("accessToken", "access_token") and bool(v)) or _has_token(v)
+            for k, v in data.items()
+        )
+    return False
+
+
+def _age(epoch: float | None) -> float | None:
+    return None if epoch is None else max(0.0, time.time() - epoch)

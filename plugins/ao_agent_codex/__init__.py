@@ -1,0 +1,250 @@
+"""The ``codex`` agent: OpenAI's Codex CLI (TUI), interactive, as the pane's process.
+
+Each session gets its own ``CODEX_HOME`` under ao's private state dir: the user's
+``config.toml`` is copied there with the worktree marked trusted, ``auth.json`` is
+linked to the user's login, and the project's agent rules become that home's
+``AGENTS.md``. Nothing is written into the repository. The TUI runs with
+``--no-daemon`` so no background app server outlives the session.
+Activity comes from the session's rollout JSONL first, then liveness, then the
+TUI's chrome. See docs/agents.md.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import time
+import tomllib
+import typing as t
+from collections.abc import Mapping
+from pathlib import Path
+
+from ao.agentkit import passthrough_env, probe_version, read_json, write_private
+from ao.contracts import (
+    API_VERSION,
+    Activity,
+    ActivityState,
+    AuthState,
+    DialogAnswer,
+    Evidence,
+    LaunchContext,
+    LaunchSpec,
+    Observation,
+    SessionInfo,
+)
+
+from . import native, screen
+
+# ao permission level -> Codex flags (Codex 0.169 dropped the "untrusted" policy)
+PERMISSION_FLAGS = {
+    "default": ["--ask-for-approval", "on-request", "--sandbox", "workspace-write"],
+    "accept-edits": ["--ask-for-approval", "on-request", "--sandbox", "workspace-write"],
+    "auto": ["--ask-for-approval", "never", "--sandbox", "workspace-write"],
+    "bypass": ["--dangerously-bypass-approvals-and-sandbox"],
+}
+SETTLE = 0.3
+ENV_PREFIXES = ("OPENAI_", "CODEX_", "AZURE_OPENAI_")
+SHARED = ("auth.json", "prompts", "rules", "skills")  # linked from the user's home
+TURN_ACTIVITY: dict[str, ActivityState] = {
+    "finished": "ready", "running": "working", "approval": "needs_input",
+    "blocked": "blocked", "error": "ready",
+}  # fmt: skip
+
+
+class CodexAgent:
+    """Adapter for Codex (``codex``), tested with 0.169.0."""
+
+    api_version = API_VERSION
+    name = "codex"
+
+    def __init__(self, options: Mapping[str, t.Any] | None = None) -> None:
+        options = options or {}
+        command = options.get("command") or ["codex"]
+        self.command: list[str] = [str(part) for part in command]
+        self.binary = self.command[0]
+        self.model: str | None = options.get("model")
+        self.permissions: str | None = options.get("permissions")
+        self._settle = float(options.get("settle_delay") or SETTLE)
+
+    # ------------------------------------------------------------------ launch
+
+    def launch(self, ctx: LaunchContext) -> LaunchSpec:
+        """A fresh TUI in a per-session CODEX_HOME; the task is pasted once it is ready."""
+        return self._spec(ctx, [])
+
+    def resume(self, ctx: LaunchContext, session: Mapping[str, str]) -> LaunchSpec | None:
+        """``codex resume <id>`` in the session's own CODEX_HOME; None when nothing to resume."""
+        home = session.get("agent_home")
+        if not home:
+            return None
+        session_id = session.get("native_session_id")
+        path = native.rollout(Path(home), session_id)
+        if path is None:
+            return None
+        session_id = session_id or native.session_id_of(path)
+        if not session_id:
+            return None
+        return self._spec(ctx, ["resume", session_id], session_id)
+
+    def _spec(
+        self, ctx: LaunchContext, tail: list[str], session_id: str | None = None
+    ) -> LaunchSpec:
+        level = ctx.permissions
+        if level == "default" and self.permissions:
+            level = self.permissions
+        argv = [
+            *self.command,
+            "--no-daemon",
+            *PERMISSION_FLAGS.get(level, PERMISSION_FLAGS["default"]),
+        ]
+        model = ctx.model or self.model
+        if model:
+            argv += ["--model", model]
+        argv += tail
+        env = passthrough_env(ENV_PREFIXES)
+        metadata: dict[str, str] = {}
+        if ctx.state_dir is not None:
+            home = ctx.state_dir / "codex-home"
+            prepare_home(home, native.user_home(), ctx.worktree, ctx.rules)
+            env["CODEX_HOME"] = str(home)
+            metadata["agent_home"] = str(home)
+        if session_id:
+            metadata["native_session_id"] = session_id
+        return LaunchSpec(argv=argv, env=env, prompt_delivery="post-launch", metadata=metadata)
+
+    def settle_delay(self) -> float:
+        """Pause between paste and Enter so the composer has taken the whole paste."""
+        return self._settle
+
+    # ------------------------------------------------------------------ activity
+
+    def activity(self, obs: Observation) -> Activity:
+        """A dead pane is ``exited``; then the rollout; then the TUI's chrome."""
+        pane = obs.pane
+        if not pane.alive:
+            return Activity("exited", Evidence("runtime", "the tmux session is gone"))
+        if not pane.running:
+            return Activity(
+                "exited", Evidence("runtime", f"codex exited with status {pane.exit_status}")
+            )
+        meta = obs.session
+        reading = screen.read(obs.screen) if obs.screen is not None else None
+        home = meta.get("agent_home")
+        path = native.rollout(Path(home), meta.get("native_session_id")) if home else None
+        turn = native.turn_state(path) if path is not None else None
+        if turn is not None and turn.state != "empty":
+            source = "native:rollout"
+            age = None if turn.at is None else max(0.0, time.time() - turn.at)
+            if reading is not None and reading.state == "needs_input" and turn.state != "approval":
+                return Activity("needs_input", Evidence("screen", reading.detail))
+            if turn.state == "running" and reading is not None and reading.state == "blocked":
+                return Activity("blocked", Evidence("screen", reading.detail))
+            return Activity(TURN_ACTIVITY[turn.state], Evidence(source, turn.detail, age))
+        if reading is not None:
+            return Activity(reading.state, Evidence("screen", reading.detail))
+        return Activity("starting", Evidence("runtime", "codex is running; no rollout yet"))
+
+    # ------------------------------------------------------------------ details
+
+    def dialog(self, screen_text: str) -> DialogAnswer | None:
+        """Folder trust, update offer, model migration."""
+        return screen.find_dialog(screen_text)
+
+    def version(self) -> str | None:
+        """``codex --version``, once per process."""
+        return probe_version(self.binary)
+
+    def auth(self) -> AuthState:
+        """How Codex would authenticate, from env and local files only."""
+        home = native.user_home()
+        stored = read_json(home / "auth.json") or {}
+        tokens = stored.get("tokens")
+        if isinstance(tokens, dict) and (tokens.get("access_token") or tokens.get("refresh_token")):
+            return AuthState("subscription", f"ChatGPT login ({home / 'auth.json'})")
+        if stored.get("OPENAI_API_KEY"):
+            return AuthState("api-key", f"API key in {home / 'auth.json'}")
+        for var in ("CODEX_API_KEY", "OPENAI_API_KEY"):
+            if os.environ.get(var):
+                return AuthState("api-key", f"{var} is set (ao stores it in the session's home)")
+        provider = _provider(home)
+        env_key = provider.get("env_key") if provider else None
+        if provider is not None and (not env_key or os.environ.get(str(env_key))):
+            detail = f"model provider {provider.get('name', '?')!r}"
+            return AuthState("api-key", detail + (f" via ${env_key}" if env_key else ""))
+        return AuthState("none", "not logged in; run `codex login`")
+
+    def session_info(self, session: Mapping[str, str]) -> SessionInfo:
+        """Id, first prompt, tokens and estimated cost from the session's rollout."""
+        home = session.get("agent_home")
+        path = native.rollout(Path(home), session.get("native_session_id")) if home else None
+        if path is None:
+            return SessionInfo(native_session_id=session.get("native_session_id"))
+        used = native.usage(path)
+        return SessionInfo(
+            native_session_id=used.session_id or session.get("native_session_id"),
+            summary=used.summary,
+            input_tokens=used.input_tokens,
+            output_tokens=used.output_tokens,
+            cost_usd=used.cost_usd,
+        )
+
+
+# ----------------------------------------------------------------------------- home
+
+
+def prepare_home(home: Path, user: Path, worktree: Path, rules: str | None) -> None:
+    """Fill a per-session CODEX_HOME from the user's, trusting ``worktree``.
+
+    Idempotent: a restore rewrites config and instructions and keeps sessions.
+    """
+    home.mkdir(parents=True, exist_ok=True)
+    try:
+        config = (user / "config.toml").read_text(encoding="utf-8")
+    except OSError:
+        config = ""
+    try:
+        parsed = tomllib.loads(config)
+    except tomllib.TOMLDecodeError:
+        parsed, config = {}, ""  # a broken user config would stop codex; start clean
+    base_url = os.environ.get("OPENAI_BASE_URL")
+    if base_url and "openai_base_url" not in parsed:
+        # Codex reads the base URL from config only; honour the variable the user set
+        config = f"openai_base_url = {json.dumps(base_url)}\n" + config
+    projects = parsed.get("projects") if isinstance(parsed.get("projects"), dict) else {}
+    for path in {str(worktree), os.path.realpath(worktree)}:
+        if path not in (projects or {}):
+            config += f'\n[projects.{json.dumps(path)}]\ntrust_level = "trusted"\n'
+    write_private(home / "config.toml", config)
+    for name in SHARED:
+        source, link = user / name, home / name
+        if source.exists() and not link.exists() and not link.is_symlink():
+            link.symlink_to(source)
+    if not (home / "auth.json").exists():
+        key = os.environ.get("CODEX_API_KEY") or os.environ.get("OPENAI_API_KEY")
+        if key:  # what `codex login --with-api-key` stores; the TUI ignores the env var
+            write_private(
+                home / "auth.json", json.dumps({"auth_mode": "apikey", "OPENAI_API_KEY": key})
+            )
+    instructions = []
+    with contextlib.suppress(OSError):
+        instructions.append((user / "AGENTS.md").read_text(encoding="utf-8"))
+    if rules:
+        instructions.append(rules)
+    target = home / "AGENTS.md"
+    if instructions:
+        write_private(target, "\n\n".join(part.strip() for part in instructions) + "\n")
+    elif target.exists():
+        target.unlink()
+
+
+def _provider(home: Path) -> dict[str, t.Any] | None:
+    try:
+        config = tomllib.loads((home / "config.toml").read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError):
+        return None
+    name = config.get("model_provider")
+    providers = config.get("model_providers") or {}
+    if not name or name == "openai" or not isinstance(providers.get(name), dict):
+        return None
+    return t.cast("dict[str, t.Any]", providers[name])

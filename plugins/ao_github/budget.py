@@ -1,0 +1,131 @@
+"""GitHub's rate limits as a budget: read from every answer, spent with a reserve kept back.
+
+GitHub reports the primary limit of each resource (``core`` for REST, ``graphql``) in
+``x-ratelimit-*`` headers. Background reads (the watcher's polling) stop when a
+resource's remaining calls fall to the reserve (a fraction of its limit), so humans and
+explicit commands (merge, open a PR) keep some budget. A pause — the reserve reached, a
+primary limit exhausted, or a secondary limit (403/429 with ``Retry-After``) — is
+recorded on disk with its end time, so one-shot ``ao watch --once`` runs honour it too
+and make no request until it ends. Requests during a pause raise ``RateLimitError``
+(an ``AoError``) instead of reaching the network: the watcher logs it and carries on.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import threading
+import typing as t
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+from ao.errors import AoError
+
+SECONDARY = "secondary"  # a pause that applies to every resource
+
+
+class RateLimitError(AoError):
+    """GitHub asked ao to slow down; nothing is sent until ``until`` (epoch seconds)."""
+
+    def __init__(self, message: str, *, until: float, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.until = until
+
+
+def when(epoch: float) -> str:
+    """``epoch`` as a UTC clock time for messages."""
+    return dt.datetime.fromtimestamp(epoch, dt.UTC).strftime("%H:%M:%S UTC")
+
+
+class RateBudget:
+    """Per-resource limits seen in headers, the reserve, and persisted pauses."""
+
+    def __init__(self, path: Path | None, *, reserve: float, clock: Callable[[], float]) -> None:
+        self.path = path
+        self.reserve = min(max(reserve, 0.0), 0.9)
+        self.clock = clock
+        self._lock = threading.Lock()
+        self.buckets: dict[str, dict[str, float]] = {}
+        self.paused: dict[str, tuple[float, str]] = {}
+        self._load()
+
+    # ------------------------------------------------------------------ persistence
+
+    def _load(self) -> None:
+        if self.path is None:
+            return
+        with contextlib.suppress(OSError, ValueError, TypeError, AttributeError):
+            doc = json.loads(self.path.read_text(encoding="utf-8"))
+            self.buckets = {k: dict(v) for k, v in doc.get("buckets", {}).items()}
+            self.paused = {k: (float(v[0]), str(v[1])) for k, v in doc.get("paused", {}).items()}
+
+    def save(self) -> None:
+        """Write the budget for the next process (best effort)."""
+        if self.path is None:
+            return
+        from ao_github.cache import write_atomic
+
+        with self._lock:
+            doc = {"buckets": self.buckets, "paused": {k: list(v) for k, v in self.paused.items()}}
+        with contextlib.suppress(OSError):
+            write_atomic(self.path, json.dumps(doc))
+
+    # ------------------------------------------------------------------ spending
+
+    def check(self, resource: str, *, conditional: bool = False, essential: bool = False) -> None:
+        """Raise ``RateLimitError`` if a request on ``resource`` must not be sent now.
+
+        ``conditional`` requests (answered 304 for free) and ``essential`` ones (a human's
+        explicit command) may use the reserve; only a pause stops them.
+        """
+        now = self.clock()
+        blocked: tuple[float, str] | None = None
+        with self._lock:
+            for key in (SECONDARY, resource):
+                until, reason = self.paused.get(key, (0.0, ""))
+                if until > now:
+                    blocked = (until, reason)
+                    break
+            bucket = self.buckets.get(resource)
+            if blocked is None and bucket and not (conditional or essential):
+                limit, remaining, reset = bucket["limit"], bucket["remaining"], bucket["reset"]
+                if reset > now and remaining <= limit * self.reserve:
+                    blocked = (reset, f"{resource} rate limit down to {remaining:.0f}/{limit:.0f}"
+                               f" (keeping {self.reserve:.0%} in reserve)")  # fmt: skip
+        if blocked is not None:
+            raise RateLimitError(
+                f"GitHub API paused until {when(blocked[0])}: {blocked[1]}",
+                until=blocked[0],
+                hint="ao resumes by itself after that; explicit commands may use the reserve",
+            )
+
+    def observe(self, resource: str, headers: Mapping[str, str]) -> str:
+        """Record the limits an answer reported; returns the resource they were for."""
+        resource = headers.get("x-ratelimit-resource") or resource
+        try:
+            limit = float(headers["x-ratelimit-limit"])
+            remaining = float(headers["x-ratelimit-remaining"])
+            reset = float(headers["x-ratelimit-reset"])
+        except (KeyError, ValueError):
+            return resource
+        with self._lock:
+            self.buckets[resource] = {"limit": limit, "remaining": remaining, "reset": reset}
+        return resource
+
+    def pause(self, resource: str, until: float, reason: str) -> None:
+        """Send nothing on ``resource`` (or everything, for ``SECONDARY``) until ``until``."""
+        with self._lock:
+            current = self.paused.get(resource, (0.0, ""))[0]
+            self.paused[resource] = (max(until, current), reason)
+        self.save()
+
+    def remaining(self, resource: str) -> float | None:
+        """The last remaining count seen for ``resource``."""
+        bucket = self.buckets.get(resource)
+        return bucket["remaining"] if bucket else None
+
+    def snapshot(self) -> dict[str, t.Any]:
+        """The budget as plain data (for ``--json`` output and tests)."""
+        with self._lock:
+            return {"buckets": dict(self.buckets), "paused": dict(self.paused)}

@@ -1,0 +1,82 @@
+"""A small on-disk JSON cache under ``$AO_HOME/cache/github/<api host>/``.
+
+It holds ETags with the bodies they stand for (so a 304 answer can be served from disk),
+the pull-request snapshots ``pr_states`` reuses while GitHub says nothing changed, log
+excerpts of finished CI jobs, and the rate-limit budget. Entries are written atomically
+(unique temporary file + rename), so concurrent ao processes and threads never read a
+half-written entry; a corrupt or unreadable entry reads as missing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import threading
+import time
+import typing as t
+import uuid
+from pathlib import Path
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Replace ``path`` with ``text``; readers see the old or the new content, never half."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.{uuid.uuid4().hex}")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+
+
+def cache_root(api_url: str) -> Path:
+    """The cache directory of one GitHub API endpoint (github.com or an Enterprise host)."""
+    from ao.paths import ao_home
+
+    digest = hashlib.sha256(api_url.rstrip("/").encode()).hexdigest()[:12]
+    return ao_home() / "cache" / "github" / digest
+
+
+class DiskCache:
+    """JSON values by string key, one file per key in ``root/<namespace>/``."""
+
+    def __init__(self, root: Path, namespace: str) -> None:
+        self.dir = root / namespace
+
+    def _file(self, key: str) -> Path:
+        return self.dir / (hashlib.sha256(key.encode()).hexdigest()[:40] + ".json")
+
+    def get(self, key: str) -> t.Any:
+        """The value stored under ``key``, or None."""
+        try:
+            doc = json.loads(self._file(key).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        return doc.get("value") if isinstance(doc, dict) and doc.get("key") == key else None
+
+    def put(self, key: str, value: t.Any) -> None:
+        """Store ``value`` under ``key`` (best effort: a full disk only costs a cache miss)."""
+        with contextlib.suppress(OSError):
+            write_atomic(
+                self._file(key), json.dumps({"key": key, "at": time.time(), "value": value})
+            )
+
+    def delete(self, key: str) -> None:
+        """Forget ``key``."""
+        with contextlib.suppress(OSError):
+            self._file(key).unlink()
+
+    def prune(self, max_age: float) -> int:
+        """Remove entries not written for ``max_age`` seconds; returns how many."""
+        removed = 0
+        cutoff = time.time() - max_age
+        with contextlib.suppress(OSError):
+            for path in self.dir.iterdir():
+                with contextlib.suppress(OSError):
+                    if path.stat().st_mtime < cutoff:
+                        path.unlink()
+                        removed += 1
+        return removed

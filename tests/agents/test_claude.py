@@ -1,0 +1,213 @@
+"""Claude Code under ``ao``, end to end: real CLI, real tmux, real git, scripted fake model."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import time
+from pathlib import Path
+
+import pytest
+from ao_agent_claude import ClaudeCodeAgent
+
+from . import fakemodel as fm
+from .conftest import Harness, agent_bin, wait_for
+
+pytestmark = [pytest.mark.agents, pytest.mark.tmux, pytest.mark.slow, pytest.mark.timeout(240)]
+
+TASK = 'Write hello.txt — it says "hi".\n\tKeep $HOME and `ticks` literal; 日本 🚀\nThanks.'
+
+
+PASTED = re.compile(r'<pasted_content id="(\w+)">\n(.*)\n</pasted_content id="\1">', re.S)
+BIG = "".join(f"quote \" ' `x` $(touch pwned) é ü 日本 🚀 \\ back {i}\n" for i in range(180))
+
+
+def user_prompts(req: fm.Request) -> list[str]:
+    """The prompts the user typed or pasted in a request's conversation.
+
+    Claude sends a large paste as ``<pasted_content id=…>TEXT</pasted_content id=…>``.
+    """
+    prompts = []
+    for message in req.body.get("messages", []):
+        if message.get("role") != "user":
+            continue
+        content = message.get("content")
+        parts = [content] if isinstance(content, str) else [
+            c.get("text", "") for c in content if isinstance(c, dict) and c.get("type") == "text"
+        ]  # fmt: skip
+        for part in parts:
+            pasted = PASTED.search(part)
+            if pasted:
+                prompts.append(pasted.group(2))
+            elif part and not part.lstrip().startswith("<"):
+                prompts.append(part)
+    return prompts
+
+
+def test_turn_lifecycle_file_tokens_and_first_prompt(claude: Harness) -> None:
+    """spawn → working → ready; the real CLI writes a file; tokens and cost are recorded."""
+    claude.fake.script(
+        fm.write_file("hello.txt", "hi from claude\n", delay=3),
+        fm.text("I wrote hello.txt.", delay=1),
+    )
+    claude.configure("claude-code", model="claude-sonnet-4-5", permissions="accept-edits")
+    started = time.monotonic()
+    r = claude.ao("new", TASK)
+    assert r.returncode == 0, r.stderr
+    working = claude.wait_activity("d-1", "working", timeout=10)
+    assert str(working["evidence"]["source"]).startswith("native:"), working  # type: ignore[index]
+    ready = claude.wait_activity("d-1", "ready", timeout=30)
+    assert ready["evidence"]["source"].startswith("native:sessions/"), ready  # type: ignore[index]
+    assert ready["prompt_delivery"] == "delivered"
+    elapsed = time.monotonic() - started
+    assert elapsed >= 4  # the fake held the turn for 4 s: ready was not declared early
+
+    # the first prompt arrived once, intact, as the first user message (Claude's input box
+    # itself turns a pasted tab into four spaces)
+    sent = TASK.replace("\t", "    ")
+    assert all(user_prompts(r) == [sent] for r in claude.fake.main_requests())
+
+    # a real file, written by the real CLI's Write tool, in the session's worktree
+    meta = claude.metadata("d-1")
+    assert (Path(meta["worktree"]) / "hello.txt").read_text() == "hi from claude\n"
+
+    # ao list (no screen) agrees, from native files only
+    (row,) = claude.ok("list")  # type: ignore[misc]
+    assert row["activity"] == "ready"
+
+    info = ClaudeCodeAgent().session_info(meta)
+    assert info.native_session_id == meta["native_session_id"]
+    assert info.input_tokens == 2 * fm.INPUT_TOKENS
+    assert info.output_tokens == 2 * fm.OUTPUT_TOKENS
+    assert info.cost_usd is not None and info.cost_usd > 0
+    assert info.summary is not None and info.summary.startswith("Write hello.txt")
+
+    # ao answered the first-run dialogs on the way and logged them
+    events = claude.ao("events", "--json").stdout
+    dialogs = [json.loads(line)["data"]["dialog"] for line in events.splitlines()
+               if json.loads(line).get("type") == "agent.dialog"]  # fmt: skip
+    assert "trust-folder" in dialogs and "api-key-confirm" in dialogs, events
+
+
+def test_permission_prompt_is_needs_input_until_answered(claude: Harness) -> None:
+    """A command that needs permission → needs_input (and it stays); `ao send` answers it."""
+    claude.fake.script(fm.needs_permission("echo allowed > perm.txt"), fm.text("Ran it.", delay=3))
+    r = claude.ao("new", "run the command")
+    assert r.returncode == 0, r.stderr
+    asked = claude.wait_activity("d-1", "needs_input", timeout=20)
+    assert "sessions/" in asked["evidence"]["source"], asked  # type: ignore[index]
+    # the screen names the question once it is drawn (the registry may say "waiting" first)
+    wait_for(lambda: "Do you want to proceed?" in str(claude.status("d-1")["evidence"]), 10,
+             "the question in the evidence")  # fmt: skip
+    time.sleep(3)  # it does not decay while the prompt is on screen
+    assert claude.status("d-1")["activity"] == "needs_input"
+    (row,) = claude.ok("list")  # type: ignore[misc]
+    assert row["activity"] == "needs_input"
+
+    sent = claude.ok("send", "d-1", "1")
+    assert sent["status"] == "delivered", sent  # type: ignore[index]
+    claude.wait_activity("d-1", "working", timeout=10)  # approved: the command ran, model busy
+    claude.wait_activity("d-1", "ready", timeout=30)
+    worktree = Path(claude.metadata("d-1")["worktree"])
+    assert (worktree / "perm.txt").read_text().strip() == "allowed"
+
+
+def test_large_first_prompt_arrives_whole(claude: Harness) -> None:
+    """A 10 KB multi-line task with quotes, unicode and shell syntax reaches the model intact."""
+    claude.fake.script(fm.text("Got it."))
+    task = BIG.rstrip("\n")
+    assert len(task.encode()) > 10_000
+    r = claude.ao("new", task)
+    assert r.returncode == 0, r.stderr
+    wait_for(lambda: claude.fake.turns_served() >= 1, 30, "the first turn")
+    assert user_prompts(claude.fake.main_requests()[0]) == [task]
+
+
+def test_restore_resumes_the_same_conversation(claude: Harness) -> None:
+    """After the CLI dies, `ao restore` continues the same native session (--resume)."""
+    claude.fake.script(fm.text("First answer."), fm.text("Second answer."))
+    assert claude.ao("new", "remember the word PELICAN").returncode == 0
+    claude.wait_activity("d-1", "ready", timeout=30)
+    before = claude.metadata("d-1")
+    os.kill(claude.pane_pid("d-1"), signal.SIGTERM)
+    claude.wait_activity("d-1", "exited", timeout=15)
+
+    r = claude.ao("restore", "d-1")
+    assert r.returncode == 0, r.stderr
+    claude.wait_activity("d-1", "ready", timeout=30)
+    after = claude.metadata("d-1")
+    assert after["native_session_id"] == before["native_session_id"]
+    sent = claude.ok("send", "d-1", "what was the word?")
+    assert sent["status"] == "delivered", sent  # type: ignore[index]
+    wait_for(lambda: claude.fake.turns_served() >= 2, 30, "the resumed turn")
+    last = claude.fake.main_requests()[-1]
+    assert user_prompts(last) == ["remember the word PELICAN", "what was the word?"]
+    assert "First answer." in last.text()
+    claude.wait_activity("d-1", "ready", timeout=30)
+
+
+def test_auth_error_is_blocked_with_reason(claude: Harness) -> None:
+    claude.fake.script(fm.auth_error())
+    assert claude.ao("new", "hello").returncode == 0
+    blocked = claude.wait_activity("d-1", "blocked", timeout=30)
+    assert "authentication failed" in blocked["evidence"]["detail"], blocked  # type: ignore[index]
+    assert blocked["evidence"]["source"] == "native:transcript", blocked  # type: ignore[index]
+    (row,) = claude.ok("list")  # type: ignore[misc]
+    assert row["activity"] == "blocked"
+
+
+def test_usage_limit_is_blocked_with_reset_time(
+    claude: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A subscription login hitting its limit: blocked, with the reset time."""
+    monkeypatch.delenv("ANTHROPIC_API_KEY")
+    monkeypatch.setenv("CLAUDE_CODE_OAUTH_TOKEN", "sk-ant-oat01-fake")
+    claude.fake.script(fm.usage_limit(resets_in=2 * 3600))
+    assert claude.ao("new", "hello").returncode == 0
+    blocked = claude.wait_activity("d-1", "blocked", timeout=30)
+    detail = blocked["evidence"]["detail"]  # type: ignore[index]
+    assert "usage limit reached" in detail and "resets" in detail, blocked
+    assert blocked["evidence"]["source"] == "native:transcript", blocked  # type: ignore[index]
+
+
+def test_not_logged_in_is_blocked(claude: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ANTHROPIC_API_KEY")
+    assert ClaudeCodeAgent().auth().kind == "none"
+    assert claude.ao("new", "hello").returncode == 0
+    blocked = claude.wait_activity("d-1", "blocked", timeout=30)
+    assert "Not logged in" in blocked["evidence"]["detail"], blocked  # type: ignore[index]
+
+
+def test_version_is_probed_once_per_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if agent_bin("claude") is None:
+        pytest.skip("claude is not installed")
+    trace = tmp_path / "trace"
+    monkeypatch.setenv("AO_TRACE_SUBPROCESS", str(trace))
+    agent = ClaudeCodeAgent()
+    version = agent.version()
+    assert version is not None and re.fullmatch(r"\d+\.\d+\.\d+", version)
+    assert agent.version() == version
+    runs = trace.read_text().splitlines() if trace.exists() else []
+    assert len([r for r in runs if r.endswith("--version")]) <= 1
+
+
+def test_answering_no_to_a_permission_prompt_denies_it(claude: Harness) -> None:
+    """`ao send S no` picks "No" in Claude's menu (typed text alone would approve it)."""
+    claude.fake.script(
+        fm.needs_permission("echo allowed > perm.txt"), fm.text("Understood, not running it.")
+    )
+    assert claude.ao("new", "run the command").returncode == 0
+    claude.wait_activity("d-1", "needs_input", timeout=20)
+    wait_for(
+        lambda: "Do you want to proceed?" in str(claude.status("d-1")["evidence"]), 10, "the menu"
+    )
+    sent = claude.ok("send", "d-1", "no")
+    # the menu's "No" is option 3 or 4 depending on the version; its number is pressed
+    assert sent["status"] == "delivered" and "answered the prompt with" in sent["detail"], sent  # type: ignore[index]
+    claude.wait_activity("d-1", "ready", timeout=30)
+    worktree = Path(claude.metadata("d-1")["worktree"])
+    assert not (worktree / "perm.txt").exists()
