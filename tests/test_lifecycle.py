@@ -98,7 +98,9 @@ def test_failing_ci_sends_the_log_with_bounded_retries_then_escalates(
     proj: Project, forge: Path
 ) -> None:
     proj.use_receiver(
-        scm="fake", repo="acme/demo", top={"reactions": {"ci-failed": {"retries": 2, "cooldown": "0s"}}}
+        scm="fake",
+        repo="acme/demo",
+        top={"reactions": {"ci-failed": {"retries": 2, "cooldown": "0s"}}},
     )
     assert proj.ao("new", "build the feature").returncode == 0
     wait_for(lambda: proj.received() == ["build the feature"], what="task")
@@ -125,7 +127,8 @@ def test_failing_ci_sends_the_log_with_bounded_retries_then_escalates(
 
 def test_approved_and_green_merges_through_the_scm_plugin(proj: Project, forge: Path) -> None:
     proj.configure(
-        scm="fake", repo="acme/demo",
+        scm="fake",
+        repo="acme/demo",
         top={"reactions": {"approved-and-green": {"action": "merge", "strategy": "rebase"}}},
     )
     assert proj.ao("new", "true").returncode == 0
@@ -142,7 +145,9 @@ def test_approved_and_green_merges_through_the_scm_plugin(proj: Project, forge: 
 
 
 def test_a_refused_merge_reaches_a_human(proj: Project, forge: Path) -> None:
-    proj.configure(scm="fake", repo="acme/demo", top={"reactions": {"approved-and-green": {"action": "merge"}}})
+    proj.configure(
+        scm="fake", repo="acme/demo", top={"reactions": {"approved-and-green": {"action": "merge"}}}
+    )
     assert proj.ao("new", "true").returncode == 0
     set_pr(forge, "ao/d-1", review_decision="approved", mergeable=True)
     state = json.loads(forge.read_text())
@@ -155,7 +160,8 @@ def test_a_refused_merge_reaches_a_human(proj: Project, forge: Path) -> None:
 
 def test_custom_condition_rule(proj: Project, forge: Path) -> None:
     proj.use_receiver(
-        scm="fake", repo="acme/demo",
+        scm="fake",
+        repo="acme/demo",
         top={
             "reactions": {
                 "tests-wanted": {
@@ -199,7 +205,9 @@ def test_sigterm_ends_the_watcher_cleanly(proj: Project) -> None:
 def test_watcher_killed_mid_tick_loses_nothing(proj: Project, forge: Path) -> None:
     """kill -9 at arbitrary points: every record and event line stays readable, and a
     later pass completes the work (at-least-once)."""
-    proj.use_receiver(scm="fake", repo="acme/demo", top={"reactions": {"ci-failed": {"retries": 1}}})
+    proj.use_receiver(
+        scm="fake", repo="acme/demo", top={"reactions": {"ci-failed": {"retries": 1}}}
+    )
     for _ in range(3):
         assert proj.ao("new", "go").returncode == 0
     for i in (1, 2, 3):
@@ -240,7 +248,8 @@ def test_escalation_reaches_a_webhook_with_the_evidence(proj: Project, forge: Pa
 
     with Receiver() as hook:
         proj.use_receiver(
-            scm="fake", repo="acme/demo",
+            scm="fake",
+            repo="acme/demo",
             top={
                 "reactions": {"ci-failed": {"retries": 1, "cooldown": "0s"}},
                 "notifiers": {"ops": {"plugin": "webhook", "url": f"{hook.url}/ao"}},
