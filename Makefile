@@ -34,7 +34,9 @@ check: lint typecheck test
 bench: install
 	$(PY) bench/run.py
 
+# real agent CLIs when npm can install them (Claude Code, Codex), else the shell agent
 demo: install
+	-scripts/install-agents.sh
 	$(PY) scripts/demo.py
 
 completions: install

@@ -2,8 +2,11 @@
 
 Creates a scratch repository (with a bare origin), runs `ao start`, spawns three sessions
 in parallel (each in its own worktree, branch and tmux session), shows `ao status` while
-they work, then stops them all. Nothing outside a temp directory and a private tmux
-socket is touched. Pass --keep to leave everything running and explore with `ao`.
+they work, then stops them all. When real agent CLIs are installed (`make test-deps`
+puts Claude Code and Codex in .agents/npm), the sessions run them, driven by a scripted
+model server on 127.0.0.1; otherwise the `shell` agent runs shell tasks. Nothing outside
+a temp directory and a private tmux socket is touched. Pass --keep to leave everything
+running and explore with `ao`.
 """
 
 from __future__ import annotations
@@ -49,6 +52,82 @@ def ao(
     return r
 
 
+ROOT = Path(__file__).resolve().parent.parent
+AGENT_BIN = ROOT / ".agents" / "npm" / "bin"
+FEATURE = "def greet(name):\n    return f'Hello, {name}!'\n"
+
+
+def installed_agents() -> list[str]:
+    """The real agent CLIs the demo can drive (from .agents/npm/bin)."""
+    found = [name for name, binary in (("claude-code", "claude"), ("codex", "codex"))
+             if (AGENT_BIN / binary).exists()]  # fmt: skip
+    return found if "--shell" not in sys.argv else []
+
+
+def real_agents_env(env: dict[str, str], home: Path, fake_url: str) -> None:
+    """Point Claude Code and Codex at the scripted model, as a logged-in user would be."""
+    home.mkdir(parents=True, exist_ok=True)
+    (home / ".claude.json").write_text('{"hasCompletedOnboarding": true, "projects": {}}')
+    codex = home / ".codex"
+    codex.mkdir(exist_ok=True)
+    (codex / "config.toml").write_text(
+        'model = "gpt-5"\nmodel_provider = "fake"\n\n[model_providers.fake]\nname = "fake"\n'
+        f'base_url = "{fake_url}/v1"\nwire_api = "responses"\nenv_key = "FAKE_OPENAI_KEY"\n'
+        "supports_websockets = false\n"
+    )
+    env.update({
+        "HOME": str(home), "PATH": f"{AGENT_BIN}:{env['PATH']}",
+        "ANTHROPIC_BASE_URL": fake_url, "ANTHROPIC_API_KEY": "sk-ant-demo-0000000000000000000000",
+        "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1", "DISABLE_AUTOUPDATER": "1",
+        "FAKE_OPENAI_KEY": "sk-demo",
+    })  # fmt: skip
+
+
+def run_agents(agents: list[str], repo: Path, env: dict[str, str]) -> None:
+    """Three real agent sessions in parallel; each writes greet.py in its own worktree."""
+    import json
+
+    picks = [agents[i % len(agents)] for i in range(3)]
+    print(f"\n$ ao new … (three sessions in parallel: {', '.join(picks)})", flush=True)
+    with ThreadPoolExecutor(3) as pool:
+        runs = pool.map(
+            lambda a: ao("new", "Add greet.py with a greet(name) function", "--agent", a,
+                         cwd=repo, env=env, show=False),
+            picks,
+        )  # fmt: skip
+        for r in runs:
+            sys.stdout.write(r.stdout)
+    ao("status", cwd=repo, env=env)
+    ids = [
+        s["id"]
+        for s in json.loads(ao("list", "--json", cwd=repo, env=env, show=False).stdout)["data"]
+    ]
+    deadline = time.monotonic() + 90
+    answered: set[str] = set()
+    while time.monotonic() < deadline:
+        docs = [json.loads(ao("status", i, "--json", cwd=repo, env=env, show=False).stdout)["data"]
+                for i in ids]  # fmt: skip
+        for d in docs:
+            if d["activity"] == "needs_input" and d["id"] not in answered:
+                # the orchestrator's job: a permission prompt gets an answer
+                ao("why", d["id"], cwd=repo, env=env)
+                ao("send", d["id"], "yes", cwd=repo, env=env)
+                answered.add(d["id"])
+        if all(d["activity"] == "ready" and Path(d["worktree"], "greet.py").exists() for d in docs):
+            break
+        time.sleep(1)
+    ao("status", cwd=repo, env=env)
+    for i in ids:
+        ao("why", i, cwd=repo, env=env)
+    for d in docs:
+        print(f"\n{d['id']} ({d['agent']}) wrote {d['worktree']}/greet.py:")
+        print(
+            Path(d["worktree"], "greet.py").read_text()
+            if Path(d["worktree"], "greet.py").exists()
+            else "(missing)"
+        )
+
+
 def main() -> None:
     keep = "--keep" in sys.argv
     for tool in ("tmux", "git"):
@@ -73,8 +152,22 @@ def main() -> None:
     sh("git", "remote", "add", "origin", str(origin), cwd=repo, env=env)
     sh("git", "push", "-q", "-u", "origin", "main", cwd=repo, env=env)
     print(f"scratch repo: {repo}\nao state:     {env['AO_HOME']}\ntmux socket:  {socket}")
+    agents = installed_agents()
+    fake = None
+    if agents:
+        sys.path.insert(0, str(ROOT))
+        from tests.agents.fakemodel import FakeModel, text, write_file
+
+        fake = FakeModel([write_file("greet.py", FEATURE), text("Added greet.py.")]).start()
+        real_agents_env(env, tmp / "home", fake.url)
     try:
         ao("start", "--name", "demo-app", cwd=repo, env=env)
+        if agents:
+            run_agents(agents, repo, env)
+            ao("events", "-n", "8", cwd=repo, env=env)
+            if not keep:
+                ao("stop", "--project", "demo-app", "--all", cwd=repo, env=env)
+            return
         print("\n$ ao new … (three sessions in parallel)", flush=True)
         with ThreadPoolExecutor(3) as pool:
             for r in pool.map(lambda task: ao("new", task, cwd=repo, env=env, show=False), TASKS):
@@ -107,6 +200,8 @@ def main() -> None:
         ao("stop", "--project", "demo-app", "--all", cwd=repo, env=env)
         ao("list", "--all", cwd=repo, env=env)
     finally:
+        if fake is not None and not keep:
+            fake.close()
         if not keep:
             subprocess.run(["tmux", "-L", socket, "kill-server"], capture_output=True, check=False)
             shutil.rmtree(tmp, ignore_errors=True)
