@@ -230,7 +230,7 @@ def test_watcher_killed_mid_tick_loses_nothing(proj: Project, forge: Path) -> No
 
 def test_session_limit_queues_and_the_watcher_admits(proj: Project) -> None:
     proj.configure(maxSessions=1)
-    assert proj.ao("new", "sleep 1").returncode == 0
+    assert proj.ao("new", "sleep 30").returncode == 0
     r = proj.ao("new", "echo second")
     assert r.returncode == 0 and r.stdout.startswith("queued d-2"), r.stdout
     assert [s["status"] for s in proj.ao_json("list")] == ["working", "queued"]  # type: ignore[union-attr]
