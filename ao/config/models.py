@@ -330,7 +330,8 @@ class Reaction(Model):
     )
     delete_after: float | None = Field(
         default=None,
-        description="Duration after which what the reaction acted on is cleaned up.",
+        description="approved-and-green: how long after the merge the session is stopped and "
+        "its worktree removed if nothing in it is unpushed (a duration; default 5m).",
         json_schema_extra=_also(_DURATION),
     )
     condition: str | None = Field(

@@ -231,6 +231,12 @@ def _one(
     )
     if session.status == "spawning" and facts.spawner_alive:
         return  # `ao new` is still building this session
+    if (
+        session.status == "merged"
+        and not dry_run
+        and _clean_up_merged(ctx, project, session, now, report)
+    ):
+        return
     decision = decide(facts)
     changes: dict[str, str | None] = {}
     status, since = session.status, session.get("status_since") or session.get("created_at")
@@ -284,6 +290,42 @@ def _restore_after_reboot(
         return False
     report.transitions.append((session.id, session.status, "working", "restored on boot"))
     return True
+
+
+DEFAULT_DELETE_AFTER = 300.0
+
+
+def _clean_up_merged(
+    ctx: Context, project: Project, session: Session, now: float, report: TickReport
+) -> bool:
+    """Stop a merged session after ``approved-and-green.deleteAfter`` (default 5 min).
+
+    An ordinary stop: the worktree goes only if nothing in it is uncommitted or unpushed.
+    """
+    from ao.sessions import stop
+
+    cfg = ctx.config.reactions.get("approved-and-green")
+    delay = (
+        cfg.delete_after
+        if cfg is not None and cfg.delete_after is not None
+        else DEFAULT_DELETE_AFTER
+    )
+    since = _epoch(session.get("status_since"))
+    if since is None or now - since < delay:
+        return False
+    result = stop(ctx, project, session)
+    kept = f"; kept the worktree ({result.kept_reason})" if result.kept_reason else ""
+    report.transitions.append((session.id, "merged", "killed", f"cleaned up after merge{kept}"))
+    return True
+
+
+def _epoch(iso: str) -> float | None:
+    import calendar
+
+    try:
+        return float(calendar.timegm(time.strptime(iso, "%Y-%m-%dT%H:%M:%SZ")))
+    except ValueError:
+        return None
 
 
 def _stuck_after(ctx: Context) -> float:
