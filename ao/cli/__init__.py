@@ -10,9 +10,10 @@ def main(argv: list[str] | None = None) -> None:
     from ao.errors import AoError
 
     try:
-        from ao.cli.app import app
+        from ao.cli.app import build
 
-        rc = app(args=argv, prog_name="ao", standalone_mode=False)
+        args = sys.argv[1:] if argv is None else argv
+        rc = build(args[0] if args else None)(args=args, prog_name="ao", standalone_mode=False)
     except AoError as exc:
         from ao.cli.output import error_line
 
