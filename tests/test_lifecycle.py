@@ -129,7 +129,11 @@ def test_approved_and_green_merges_through_the_scm_plugin(proj: Project, forge: 
     proj.configure(
         scm="fake",
         repo="acme/demo",
-        top={"reactions": {"approved-and-green": {"action": "merge", "strategy": "rebase", "deleteAfter": "0s"}}},
+        top={
+            "reactions": {
+                "approved-and-green": {"action": "merge", "strategy": "rebase", "deleteAfter": "0s"}
+            }
+        },
     )
     assert proj.ao("new", "true").returncode == 0
     set_pr(forge, "ao/d-1", checks=[{"name": "ci", "state": "passing"}], review_decision="approved",
@@ -145,7 +149,9 @@ def test_approved_and_green_merges_through_the_scm_plugin(proj: Project, forge: 
     # deleteAfter 0s: the next pass cleans up; nothing was unpushed, so the worktree goes
     (merged,) = proj.ao_json("list")  # type: ignore[misc]
     report = watch_once(proj)
-    assert [(t["to"], t["rule"]) for t in report["transitions"]] == [("killed", "cleaned up after merge")]  # type: ignore[union-attr]
+    assert [(t["to"], t["rule"]) for t in report["transitions"]] == [
+        ("killed", "cleaned up after merge")
+    ]  # type: ignore[union-attr]
     assert proj.ao_json("list") == [] and not Path(merged["worktree"]).exists()
 
 
