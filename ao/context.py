@@ -116,11 +116,11 @@ class Context:
 
     def scm(self, name: str) -> Scm:
         """The SCM plugin ``name``."""
-        return t.cast("Scm", self._plugin("scm", name, {}))
+        return t.cast("Scm", self._plugin("scm", name, self.config.plugins.get(name, {})))
 
     def tracker(self, name: str) -> Tracker:
         """The tracker plugin ``name``."""
-        return t.cast("Tracker", self._plugin("tracker", name, {}))
+        return t.cast("Tracker", self._plugin("tracker", name, self.config.plugins.get(name, {})))
 
     def terminal(self) -> Terminal:
         """The terminal plugin."""

@@ -27,6 +27,7 @@ if t.TYPE_CHECKING:
 DeliveryStatus = t.Literal["delivered", "queued", "unconfirmed"]
 ACCEPTS_INPUT = ("ready", "needs_input")
 POLL = 0.1
+MENU_WAIT = 5.0  # seconds a menu choice waits for the menu to be drawn
 
 
 @dataclasses.dataclass(frozen=True)
@@ -118,7 +119,8 @@ def deliver(
             hint="fix what it reports (login, usage limit), then send again",
         )
     if activity.state == "needs_input":
-        answered = _answer_menu(runtime, agent, handle, text, confirm_timeout, meta)
+        wait_menu = MENU_WAIT if is_choice(text) else 0.0
+        answered = _answer_menu(runtime, agent, handle, text, confirm_timeout, meta, wait_menu)
         if answered is not None:
             return answered
     if activity.state == "exited":
@@ -138,7 +140,9 @@ def deliver(
     for _attempt in range(enter_retries + 1):
         runtime.send_keys(handle, "Enter")
         presses += 1
-        started = _turn_started(runtime, agent, handle, before, confirm_timeout, meta)
+        started = _turn_started(
+            runtime, agent, handle, before, confirm_timeout, meta, since=activity
+        )
         if started is not None:
             return Delivery("delivered", started.detail, presses)
     return Delivery("unconfirmed", "no sign that the agent took the message", presses)
@@ -146,6 +150,11 @@ def deliver(
 
 _MENU_LINE = re.compile(r"^[\s│|]*(?:[❯›>▶]\s*)?(\d)\.\s+(.+?)(?:\s+\((\w+)\))?[\s│|]*$")
 _KEY_NAMES = {"esc": "Escape", "enter": "Enter", "tab": "Tab"}
+
+
+def is_choice(text: str) -> bool:
+    """Whether ``text`` reads as a pick from a menu: a digit, yes/y or no/n."""
+    return text.strip().lower() in ("y", "yes", "n", "no") or text.strip().isdigit()
 
 
 def menu_keys(screen: str, text: str) -> tuple[str, ...] | None:
@@ -188,12 +197,23 @@ def _answer_menu(
     text: str,
     timeout: float,
     session: Mapping[str, str],
+    wait_menu: float = 0.0,
 ) -> Delivery | None:
-    """Answer a permission menu with the keys that pick ``text``'s option, if it names one."""
-    screen = runtime.capture(handle, 60)
+    """Answer a permission menu with the keys that pick ``text``'s option, if it names one.
+
+    A native signal (a transcript's approval request) can announce the question before
+    the CLI has drawn its menu; a choice like "no" then waits up to ``wait_menu`` for the
+    menu, because typed and submitted, it would pick the highlighted option instead.
+    """
     custom = getattr(agent, "answer_keys", None)
-    keys = custom(screen, text) if custom is not None else None
-    keys = keys or menu_keys(screen, text)
+    deadline = time.monotonic() + wait_menu
+    while True:
+        screen = runtime.capture(handle, 60)
+        keys = custom(screen, text) if custom is not None else None
+        keys = keys or menu_keys(screen, text)
+        if keys or time.monotonic() >= deadline:
+            break
+        time.sleep(POLL)
     if not keys:
         return None
     runtime.send_keys(handle, *keys)
@@ -210,13 +230,23 @@ def _turn_started(
     before: str,
     timeout: float,
     session: Mapping[str, str],
+    since: Activity | None = None,
 ) -> Evidence | None:
+    """Evidence that the agent took the input, or None after ``timeout``.
+
+    The question an agent was already asking (``since``) is not a new turn.
+    """
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         time.sleep(POLL)
         obs = look(runtime, handle, session)
         activity = agent.activity(obs)
-        if activity.state in ("working", "needs_input"):
+        same_question = (
+            since is not None
+            and since.state == activity.state == "needs_input"
+            and since.evidence.detail == activity.evidence.detail
+        )
+        if activity.state == "working" or (activity.state == "needs_input" and not same_question):
             return Evidence("agent", f"turn started: {activity.evidence.detail}")
         if activity.state == "exited":
             return Evidence("runtime", "the agent exited after the message")

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from ao.delivery import menu_keys
+from ao.contracts import Activity, Evidence, Observation, PaneState, RuntimeHandle
+from ao.delivery import deliver, menu_keys
 
 SCREENS = Path(__file__).parent / "agents" / "screens"
 
@@ -35,3 +36,69 @@ def test_text_that_names_no_option_is_typed_instead(text: str) -> None:
 def test_a_screen_without_a_menu_is_left_alone() -> None:
     assert menu_keys((SCREENS / "claude-done.txt").read_text(), "no") is None
     assert menu_keys("Deploy to prod? [y/N] ", "y") is None
+
+
+class _SlowMenuPane:
+    """A pane whose agent announced an approval natively before drawing its menu.
+
+    This stands in for the real CLI only to control *when* the menu appears; the real
+    Codex run of the same case is tests/agents/test_codex.py.
+    """
+
+    def __init__(self, menu_after: int) -> None:
+        self.captures = 0
+        self.menu_after = menu_after
+        self.keys: list[str] = []
+        self.pasted: list[str] = []
+
+    # runtime
+    def probe(self) -> dict[str, PaneState]:
+        return {"s": PaneState(alive=True, running=True)}
+
+    def capture(self, handle: RuntimeHandle, lines: int) -> str:
+        self.captures += 1
+        if self.keys:
+            return "• Working (1s)"
+        menu = (SCREENS / "codex-approval.txt").read_text()
+        return menu if self.captures > self.menu_after else "› "
+
+    def send_keys(self, handle: RuntimeHandle, *keys: str) -> None:
+        self.keys += keys
+
+    def paste(self, handle: RuntimeHandle, text: str) -> None:
+        self.pasted.append(text)
+
+    # agent
+    def activity(self, obs: Observation) -> Activity:
+        if self.keys:
+            return Activity("working", Evidence("native", "turn running"))
+        return Activity("needs_input", Evidence("native", "awaiting approval: rm -rf x"))
+
+    def settle_delay(self) -> float:
+        return 0.0
+
+
+def test_a_choice_waits_for_the_menu_instead_of_being_typed() -> None:
+    """ "no" typed and submitted into a menu drawn a moment later would approve."""
+    pane = _SlowMenuPane(menu_after=5)
+    handle = RuntimeHandle("tmux", "s", "%1")
+    result = deliver(pane, pane, handle, "no", wait=1.0)  # type: ignore[arg-type]
+    assert pane.pasted == [] and pane.keys == ["Escape"]
+    assert result.status == "delivered" and "Escape" in result.detail
+
+
+def test_typing_into_the_same_question_is_not_a_new_turn() -> None:
+    """Text pasted while the agent still asks the same question proves nothing."""
+
+    class Stuck(_SlowMenuPane):
+        def capture(self, handle: RuntimeHandle, lines: int) -> str:
+            return "Which file? "
+
+        def activity(self, obs: Observation) -> Activity:
+            return Activity("needs_input", Evidence("native", "asked: which file?"))
+
+    pane = Stuck(menu_after=0)
+    handle = RuntimeHandle("tmux", "s", "%1")
+    result = deliver(pane, pane, handle, "a.txt", wait=1.0, confirm_timeout=0.3, enter_retries=1)  # type: ignore[arg-type]
+    assert pane.pasted == ["a.txt"] and pane.keys == ["Enter", "Enter"]
+    assert result.status == "unconfirmed"

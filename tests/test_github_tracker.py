@@ -12,11 +12,12 @@ from pathlib import Path
 
 import pytest
 from ao_github import GitHubTracker
-from ao_github.tracker import fence, issue_number
+from ao_github.tracker import issue_number
 
 from ao.contracts import Issue
 from ao.errors import AoError, UsageError
 from ao.gitref import validate_branch
+from ao.textsafe import fence
 from tests.conftest import git
 from tests.fakes.fakegithub import FakeGitHub
 from tests.github_kit import Clock, clock, fake  # noqa: F401  (fixtures)

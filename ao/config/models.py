@@ -180,6 +180,11 @@ class ProjectConfig(Model):
         default=None, description="Issue tracker plugin (default: defaults.tracker)."
     )
     scm: str | None = Field(default=None, description="Code host plugin (default: defaults.scm).")
+    tracker_project: str | None = Field(
+        default=None,
+        description="The project's name in the tracker when it is not `repo`: a Linear "
+        "team key, a GitLab project path.",
+    )
     model: str | None = Field(default=None, description="Model the agent is asked to use.")
     permissions: Permissions = Field(
         default="default", description="How much the agent may do without asking."
@@ -402,6 +407,11 @@ class AoConfig(Model):
         default_factory=dict, description="Settings per agent plugin, keyed by plugin name."
     )
     tmux: TmuxOptions = Field(default_factory=TmuxOptions, description="Which tmux server ao uses.")
+    plugins: dict[str, dict[str, t.Any]] = Field(
+        default_factory=dict,
+        description="Options of tracker and SCM plugins, keyed by plugin name, e.g. "
+        "`gitlab: {url: https://gitlab.example.com}`; each plugin documents its own keys.",
+    )
     max_sessions: int | None = Field(
         default=None, ge=1, description="Most sessions running at once across all projects."
     )
