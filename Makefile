@@ -15,7 +15,9 @@ install: $(PY)
 # what the tests need besides the venv: GitHub's GraphQL schema and the agent CLIs (npm)
 test-deps: install
 	PYTHON=$(PY) scripts/install-test-deps.sh
+	PYTHON=$(PY) scripts/install-linear-schema.sh
 	scripts/install-agents.sh
+	PYTHON=python3 scripts/install-more-agents.sh
 
 # the agent CLIs run one test at a time: each boots a real TUI against the fake model
 test: install test-deps

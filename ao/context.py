@@ -116,11 +116,17 @@ class Context:
 
     def scm(self, name: str) -> Scm:
         """The SCM plugin ``name``."""
-        return t.cast("Scm", self._plugin("scm", name, self.config.plugins.get(name, {})))
+        return t.cast("Scm", self._plugin("scm", name, self._options(name)))
 
     def tracker(self, name: str) -> Tracker:
         """The tracker plugin ``name``."""
-        return t.cast("Tracker", self._plugin("tracker", name, self.config.plugins.get(name, {})))
+        return t.cast("Tracker", self._plugin("tracker", name, self._options(name)))
+
+    def _options(self, name: str) -> dict[str, t.Any]:
+        """``plugins.<name>`` as plain data (the cached config hands out read-only views)."""
+        from ao.config.snapshot import plain
+
+        return dict(plain(self.config.plugins.get(name)) or {})
 
     def terminal(self) -> Terminal:
         """The terminal plugin."""

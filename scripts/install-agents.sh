@@ -20,13 +20,16 @@ if ! command -v npm >/dev/null 2>&1; then
 fi
 mkdir -p "$prefix"
 
-# package spec | binary it provides
-# `@latest` matters for claude-code: from 2.1.198 on it declares engines.node >= 22, and
-# with an older node npm would silently pick 2.1.197. The CLI is a native binary and runs
-# fine on node 20 (npm only prints an EBADENGINE warning).
+# package spec | binary it provides. Versions are pinned to those the adapters were
+# tested with, so an upstream release cannot turn CI red overnight; AO_AGENTS_LATEST=1
+# takes the newest instead (then `ao doctor --agents` tells whether ao still reads them).
+# An explicit version also matters for claude-code: from 2.1.198 on it declares
+# engines.node >= 22, and with an older node npm would silently pick 2.1.197. The CLI
+# is a native binary and runs fine on node 20 (npm only prints an EBADENGINE warning).
+pin() { if [[ "${AO_AGENTS_LATEST:-0}" == "1" ]]; then echo latest; else echo "$1"; fi; }
 packages=(
-    "@anthropic-ai/claude-code@latest|claude"
-    "@openai/codex@latest|codex"
+    "@anthropic-ai/claude-code@$(pin 2.1.330)|claude"
+    "@openai/codex@$(pin 0.169.0)|codex"
 )
 
 status=0

@@ -25,6 +25,14 @@ _ENV_REF = re.compile(rb"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _FORMAT = 1
 
 
+def plain(value: t.Any) -> t.Any:
+    """The plain data behind ``value`` (a ``View`` or a model), for plugin options."""
+    if isinstance(value, View):
+        return value._data
+    dump = getattr(value, "model_dump", None)
+    return dump(by_alias=True, exclude_none=True) if dump is not None else value
+
+
 class View:
     """Read-only attribute access to a dumped model (``view.projects["x"].path``)."""
 
@@ -62,6 +70,11 @@ class View:
     def items(self) -> t.Iterator[tuple[str, t.Any]]:
         """Like ``dict.items``."""
         return ((k, _wrap(v)) for k, v in self._data.items())
+
+    def keys(self) -> t.KeysView[str]:
+        """Like ``dict.keys``."""
+        keys: t.KeysView[str] = self._data.keys()
+        return keys
 
     def values(self) -> t.Iterator[t.Any]:
         """Like ``dict.values``."""

@@ -1,0 +1,272 @@
+"""The ``gemini`` agent: Google's Gemini CLI, interactive, as the pane's process.
+
+Launch: ``gemini --session-id <uuid> --approval-mode M [--model M]
+[--prompt-interactive=<task>]`` with ``GEMINI_CLI_HOME`` set to a per-session home under
+ao's state dir. That home's ``.gemini`` links the user's login files, holds a copy of
+the user's settings, trusts the worktree (``trustedFolders.json``) and carries the
+project's agent rules in its global ``GEMINI.md``; nothing is written into the repo.
+Activity comes first from the session's chat log (``.gemini/tmp/*/chats/*.jsonl``),
+then from the pane's liveness, then from the CLI's chrome at the bottom of the screen.
+See docs/agents-more.md.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import time
+import typing as t
+import uuid
+from collections.abc import Mapping
+from pathlib import Path
+
+from ao.agentkit import passthrough_env, probe_version, read_json, write_private
+from ao.contracts import (
+    API_VERSION,
+    Activity,
+    AuthState,
+    DialogAnswer,
+    Evidence,
+    LaunchContext,
+    LaunchSpec,
+    Observation,
+    SessionInfo,
+)
+
+from . import native, screen
+
+# ao permission level -> --approval-mode (Gemini has no sandbox-free mode between
+# auto_edit and yolo, so "auto" auto-approves edits and still asks before commands)
+APPROVAL_MODES = {
+    "default": "default",
+    "accept-edits": "auto_edit",
+    "auto": "auto_edit",
+    "bypass": "yolo",
+}
+# Enter within 30 ms of the CLI *processing* a paste becomes a newline, and a large
+# paste takes a while to process: leave it time
+SETTLE = 1.0
+ARGV_PROMPT_LIMIT = 8000  # bytes; longer tasks are pasted (tmux caps a command's size)
+QUIET = 5.0  # seconds of unchanged screen after which a drawn prompt counts without a log
+FRESH = 3.0  # seconds a just-submitted prompt counts as working before the screen shows it
+ENV_PREFIXES = ("GEMINI_", "GOOGLE_", "CLOUD_SDK_")
+# the user's .gemini entries a session home must not share (ao writes its own)
+PRIVATE = {"settings.json", "trustedFolders.json", "GEMINI.md", "tmp", "history",
+           "projects.json", "state.json"}  # fmt: skip
+_COMMENT = re.compile(r'("(?:\\.|[^"\\])*")|//[^\n]*|/\*.*?\*/', re.S)
+
+
+class GeminiAgent:
+    """Adapter for Gemini CLI (``gemini``), tested with 0.61.0."""
+
+    api_version = API_VERSION
+    name = "gemini"
+
+    def __init__(self, options: Mapping[str, t.Any] | None = None) -> None:
+        options = options or {}
+        command = options.get("command") or ["gemini"]
+        self.command: list[str] = [str(part) for part in command]
+        self.binary = self.command[0]
+        self.model: str | None = options.get("model")
+        self.permissions: str | None = options.get("permissions")
+        self._settle = float(options.get("settle_delay") or options.get("settleDelay") or SETTLE)
+
+    # ------------------------------------------------------------------ launch
+
+    def launch(self, ctx: LaunchContext) -> LaunchSpec:
+        """A fresh session with an id chosen here; a short task rides on the command line."""
+        session_id = str(uuid.uuid4())
+        return self._spec(ctx, ["--session-id", session_id], session_id)
+
+    def resume(self, ctx: LaunchContext, session: Mapping[str, str]) -> LaunchSpec | None:
+        """``gemini --resume <id>`` when the session's chat log exists; else None (fresh)."""
+        session_id = session.get("native_session_id")
+        home = session.get("agent_home")
+        if not session_id or not home or native.chat_path(Path(home), session_id) is None:
+            return None
+        return self._spec(ctx, ["--resume", session_id], session_id)
+
+    def _spec(self, ctx: LaunchContext, identity: list[str], session_id: str) -> LaunchSpec:
+        level = ctx.permissions
+        if level == "default" and self.permissions:
+            level = self.permissions
+        argv = [*self.command, *identity, "--approval-mode", APPROVAL_MODES.get(level, "default")]
+        model = ctx.model or self.model
+        if model:
+            argv += ["--model", model]
+        delivery: t.Literal["argv", "post-launch", "none"] = "none"
+        if ctx.task:
+            if len(ctx.task.encode()) <= ARGV_PROMPT_LIMIT:
+                argv.append(f"--prompt-interactive={ctx.task}")
+                delivery = "argv"
+            else:
+                delivery = "post-launch"
+        env = passthrough_env(ENV_PREFIXES)
+        env.setdefault("COLORTERM", os.environ.get("COLORTERM") or "truecolor")
+        metadata = {"native_session_id": session_id, "native_cwd": os.path.realpath(ctx.worktree)}
+        if ctx.state_dir is not None:
+            home = ctx.state_dir / "gemini-home"
+            prepare_home(home, native.user_dir(), ctx.worktree, ctx.rules)
+            env["GEMINI_CLI_HOME"] = str(home)
+            metadata["agent_home"] = str(home)
+        else:
+            metadata["agent_home"] = str(native.user_dir().parent)
+        return LaunchSpec(argv=argv, env=env, prompt_delivery=delivery, metadata=metadata)
+
+    def settle_delay(self) -> float:
+        """Pause between paste and Enter so the input box has taken the whole paste."""
+        return self._settle
+
+    # ------------------------------------------------------------------ activity
+
+    def activity(self, obs: Observation) -> Activity:
+        """The chat log first, then liveness, then the CLI's chrome."""
+        pane = obs.pane
+        if not pane.alive:
+            return Activity("exited", Evidence("runtime", "the tmux session is gone"))
+        if not pane.running:
+            return Activity(
+                "exited", Evidence("runtime", f"gemini exited with status {pane.exit_status}")
+            )
+        meta = obs.session
+        reading = screen.read(obs.screen) if obs.screen is not None else None
+        if reading is not None and reading.state in ("needs_input", "blocked"):
+            return Activity(reading.state, Evidence("screen", reading.detail))
+        home = meta.get("agent_home")
+        snap = native.snapshot(
+            Path(home) if home else None, meta.get("native_session_id"), pane.pid
+        )
+        turn = snap.turn
+        if turn is not None and turn.state != "empty":
+            age = None if turn.at is None else max(0.0, time.time() - turn.at)
+            source = "native:chat"
+            if turn.state == "blocked":
+                return Activity("blocked", Evidence(source, turn.detail, age))
+            if turn.state == "running":
+                if reading is not None and reading.state == "ready" and (age or 0.0) > FRESH:
+                    # the log has an open turn, but the prompt is idle with no spinner:
+                    # the turn was interrupted (Ctrl-C, a crash of the request)
+                    detail = f"{reading.detail}; the chat log's last turn has no answer"
+                    return Activity("ready", Evidence("screen", detail))
+                return Activity("working", Evidence(source, turn.detail, age))
+            if reading is not None and reading.state == "working":
+                return Activity("working", Evidence("screen", reading.detail))
+            if snap.loading:
+                return Activity("starting", Evidence(source, "the CLI is loading the session"))
+            return Activity("ready", Evidence(source, turn.detail, age))
+        if reading is not None and reading.state == "ready":
+            # the prompt is drawn before the CLI listens to its input (a paste sent then
+            # is lost); it opens the chat log once it does
+            quiet = pane.last_activity is not None and time.time() - pane.last_activity > QUIET
+            if snap.loading or (snap.started is None and turn is None and not quiet):
+                return Activity("starting", Evidence("screen", "prompt drawn; session loading"))
+        if reading is not None:
+            return Activity(reading.state, Evidence("screen", reading.detail))
+        return Activity("starting", Evidence("runtime", "gemini is running; no chat log yet"))
+
+    # ------------------------------------------------------------------ details
+
+    def dialog(self, screen_text: str) -> DialogAnswer | None:
+        """Folder trust and the free-tier privacy notice (answered "No")."""
+        return screen.find_dialog(screen_text)
+
+    def version(self) -> str | None:
+        """``gemini --version``, once per process."""
+        return probe_version(self.binary)
+
+    def auth(self) -> AuthState:
+        """How the CLI would authenticate, from env and local files only."""
+        env = os.environ
+        user = native.user_dir()
+        for var in ("GEMINI_API_KEY", "GOOGLE_API_KEY"):
+            if env.get(var):
+                return AuthState("api-key", f"{var} is set")
+        if env.get("GOOGLE_GENAI_USE_VERTEXAI", "").lower() in ("1", "true"):
+            return AuthState("api-key", "Vertex AI (GOOGLE_GENAI_USE_VERTEXAI)")
+        with contextlib.suppress(OSError):
+            dotenv = (user / ".env").read_text(encoding="utf-8")
+            if re.search(r"^\s*(?:export\s+)?(?:GEMINI|GOOGLE)_API_KEY\s*=\s*\S", dotenv, re.M):
+                return AuthState("api-key", f"API key in {user / '.env'}")
+        if native.has_oauth(user):
+            return AuthState("subscription", f"Google login ({user / 'oauth_creds.json'})")
+        return AuthState("none", "no API key and no Google login; run `gemini` and pick /auth")
+
+    def session_info(self, session: Mapping[str, str]) -> SessionInfo:
+        """Id, first prompt, tokens and estimated cost from the session's chat log."""
+        session_id = session.get("native_session_id")
+        home = session.get("agent_home")
+        path = native.chat_path(Path(home), session_id) if home else None
+        if path is None:
+            return SessionInfo(native_session_id=session_id)
+        used = native.usage(path)
+        return SessionInfo(
+            native_session_id=session_id,
+            summary=used.summary,
+            input_tokens=used.input_tokens,
+            output_tokens=used.output_tokens,
+            cost_usd=used.cost_usd,
+        )
+
+
+# ----------------------------------------------------------------------------- home
+
+
+def load_settings(path: Path) -> dict[str, t.Any]:
+    """A Gemini settings file (JSON with comments allowed), or ``{}``."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError:
+        return {}
+    try:
+        data = json.loads(_COMMENT.sub(lambda m: m.group(1) or "", text))
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def prepare_home(home: Path, user: Path, worktree: Path, rules: str | None) -> None:
+    """Fill a per-session ``GEMINI_CLI_HOME`` from the user's ``.gemini``.
+
+    Idempotent: a restore rewrites settings, trust and memory and keeps the chat logs.
+    """
+    gem = home / ".gemini"
+    gem.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(OSError):
+        for source in user.iterdir():
+            link = gem / source.name
+            if source.name not in PRIVATE and not link.exists() and not link.is_symlink():
+                link.symlink_to(source)
+    settings = load_settings(user / "settings.json")
+    auth = _section(_section(settings, "security"), "auth")
+    if not auth.get("selectedType"):
+        if os.environ.get("GEMINI_API_KEY"):
+            auth["selectedType"] = "gemini-api-key"
+        elif os.environ.get("GOOGLE_GENAI_USE_VERTEXAI", "").lower() in ("1", "true"):
+            auth["selectedType"] = "vertex-ai"
+        elif native.has_oauth(user):
+            auth["selectedType"] = "oauth-personal"
+    _section(settings, "hooksConfig").setdefault("notifications", False)
+    write_private(gem / "settings.json", json.dumps(settings, indent=2) + "\n")
+    trusted = read_json(user / "trustedFolders.json") or {}
+    for path in {str(worktree), os.path.realpath(worktree)}:
+        trusted[path] = "TRUST_FOLDER"
+    write_private(gem / "trustedFolders.json", json.dumps(trusted, indent=2) + "\n")
+    memory = []
+    with contextlib.suppress(OSError):
+        memory.append((user / "GEMINI.md").read_text(encoding="utf-8"))
+    if rules:
+        memory.append(rules)
+    target = gem / "GEMINI.md"
+    if memory:
+        write_private(target, "\n\n".join(part.strip() for part in memory) + "\n")
+    elif target.exists():
+        target.unlink()
+
+
+def _section(doc: dict[str, t.Any], key: str) -> dict[str, t.Any]:
+    value = doc.get(key)
+    if not isinstance(value, dict):
+        value = doc[key] = {}
+    return value

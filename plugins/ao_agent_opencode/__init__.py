@@ -1,0 +1,298 @@
+"""The ``opencode`` agent: the OpenCode TUI, interactive, as the pane's process.
+
+Launch: ``opencode [--model P/M] [--auto] [--prompt=<task>]`` (``--session <id>`` to
+resume) with ``OPENCODE_CONFIG`` pointing at a per-session config file (permissions,
+the project's agent rules as ``instructions``) and ``XDG_DATA_HOME`` at a per-session
+data dir under ao's state dir (the user's ``auth.json`` and downloaded tools are linked
+in), so the session's log and database are its own. Nothing is written into the repo.
+Activity comes first from that log, then from the pane's liveness, then from the TUI's
+chrome. See docs/agents-more.md.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import time
+import typing as t
+from collections.abc import Mapping
+from pathlib import Path
+
+from ao.agentkit import passthrough_env, probe_version, read_json, write_private
+from ao.contracts import (
+    API_VERSION,
+    Activity,
+    ActivityState,
+    AuthState,
+    DialogAnswer,
+    Evidence,
+    LaunchContext,
+    LaunchSpec,
+    Observation,
+    SessionInfo,
+)
+
+from . import native, screen
+
+# ao permission level -> OpenCode "permission" config ("auto": OpenCode's own defaults)
+PERMISSIONS: dict[str, dict[str, str]] = {
+    "default": {"edit": "ask", "bash": "ask", "webfetch": "ask"},
+    "accept-edits": {"edit": "allow", "bash": "ask", "webfetch": "ask"},
+    "auto": {},
+    "bypass": {},  # plus --auto: approve everything not explicitly denied
+}
+SETTLE = 0.5
+ARGV_PROMPT_LIMIT = 8000  # bytes; longer tasks are pasted (tmux caps a command's size)
+ENV_PREFIXES = ("OPENCODE_",)
+ENV_NAMES = ("XDG_CONFIG_HOME", "XDG_CACHE_HOME")
+# entries of the user's data dir each session keeps to itself
+PRIVATE = {"opencode.db", "opencode.db-shm", "opencode.db-wal", "log", "snapshot", "storage",
+           "repos"}  # fmt: skip
+TURN_ACTIVITY: dict[str, ActivityState] = {
+    "finished": "ready", "running": "working", "asking": "needs_input", "blocked": "blocked",
+    "error": "ready", "idle": "ready", "loading": "starting",
+}  # fmt: skip
+_COMMENT = re.compile(r'("(?:\\.|[^"\\])*")|//[^\n]*|/\*.*?\*/', re.S)
+
+
+class OpenCodeAgent:
+    """Adapter for OpenCode (``opencode``), tested with 1.18.33."""
+
+    api_version = API_VERSION
+    name = "opencode"
+
+    def __init__(self, options: Mapping[str, t.Any] | None = None) -> None:
+        options = options or {}
+        command = options.get("command") or ["opencode"]
+        self.command: list[str] = [str(part) for part in command]
+        self.binary = self.command[0]
+        self.model: str | None = options.get("model")
+        self.permissions: str | None = options.get("permissions")
+        self.agent: str | None = options.get("agent")
+        self._settle = float(options.get("settle_delay") or options.get("settleDelay") or SETTLE)
+
+    # ------------------------------------------------------------------ launch
+
+    def launch(self, ctx: LaunchContext) -> LaunchSpec:
+        """A fresh TUI in its own data dir; a short task rides on ``--prompt``."""
+        return self._spec(ctx, [])
+
+    def resume(self, ctx: LaunchContext, session: Mapping[str, str]) -> LaunchSpec | None:
+        """``opencode --session <id>`` with the id the session's log names; else None."""
+        home = session.get("agent_home")
+        if not home:
+            return None
+        path = native.log_path(Path(home))
+        session_id = session.get("native_session_id")
+        if path is not None and not session_id:
+            session_id = native.turn_state(path).session_id
+        if not session_id:
+            return None
+        return self._spec(ctx, ["--session", session_id], session_id)
+
+    def _spec(
+        self, ctx: LaunchContext, identity: list[str], session_id: str | None = None
+    ) -> LaunchSpec:
+        level = ctx.permissions
+        if level == "default" and self.permissions:
+            level = self.permissions
+        argv = [*self.command, *identity]
+        model = ctx.model or self.model
+        if model:
+            argv += ["--model", model]
+        if self.agent:
+            argv += ["--agent", self.agent]
+        if level == "bypass":
+            argv.append("--auto")
+        delivery: t.Literal["argv", "post-launch", "none"] = "none"
+        if ctx.task:
+            if len(ctx.task.encode()) <= ARGV_PROMPT_LIMIT:
+                argv.append(f"--prompt={ctx.task}")
+                delivery = "argv"
+            else:
+                delivery = "post-launch"
+        env = passthrough_env(ENV_PREFIXES, ENV_NAMES)
+        env.setdefault("OPENCODE_DISABLE_AUTOUPDATE", "1")
+        metadata = {"native_cwd": os.path.realpath(ctx.worktree)}
+        if session_id:
+            metadata["native_session_id"] = session_id
+        if ctx.state_dir is not None:
+            data = ctx.state_dir / "opencode-data"
+            prepare_data(data, native.data_dir())
+            config = ctx.state_dir / "opencode.json"
+            write_config(config, PERMISSIONS.get(level, PERMISSIONS["default"]), ctx)
+            env["XDG_DATA_HOME"] = str(data)
+            env["OPENCODE_CONFIG"] = str(config)
+            metadata["agent_home"] = str(data)
+        return LaunchSpec(argv=argv, env=env, prompt_delivery=delivery, metadata=metadata)
+
+    def settle_delay(self) -> float:
+        """Pause between paste and Enter so the input has taken the whole paste."""
+        return self._settle
+
+    # ------------------------------------------------------------------ activity
+
+    def activity(self, obs: Observation) -> Activity:
+        """The session's log first, then liveness, then the TUI's chrome."""
+        pane = obs.pane
+        if not pane.alive:
+            return Activity("exited", Evidence("runtime", "the tmux session is gone"))
+        if not pane.running:
+            return Activity(
+                "exited", Evidence("runtime", f"opencode exited with status {pane.exit_status}")
+            )
+        reading = screen.read(obs.screen) if obs.screen is not None else None
+        if reading is not None and reading.state in ("needs_input", "blocked"):
+            return Activity(reading.state, Evidence("screen", reading.detail))
+        home = obs.session.get("agent_home")
+        path = native.log_path(Path(home)) if home else None
+        if path is None:
+            if reading is not None:
+                return Activity(reading.state, Evidence("screen", reading.detail))
+            return Activity("starting", Evidence("runtime", "opencode is running; no log yet"))
+        turn = native.turn_state(path, native.process_start(pane.pid))
+        age = None if turn.at is None else max(0.0, time.time() - turn.at)
+        source = "native:log"
+        state = TURN_ACTIVITY[turn.state]
+        if state == "needs_input" and reading is not None and reading.state == "working":
+            # the log has no line for an answered prompt: the screen shows it is gone
+            return Activity("working", Evidence("screen", f"{turn.detail} (answered)"))
+        if state == "ready" and reading is not None and reading.state == "working":
+            return Activity("working", Evidence("screen", reading.detail))
+        if turn.state == "idle" and reading is None and obs.screen is not None:
+            return Activity("starting", Evidence("screen", "no prompt box on screen yet"))
+        return Activity(state, Evidence(source, turn.detail, age))
+
+    # ------------------------------------------------------------------ details
+
+    def dialog(self, screen_text: str) -> DialogAnswer | None:
+        """OpenCode shows no first-run dialogs when started this way."""
+        return None
+
+    def version(self) -> str | None:
+        """``opencode --version``, once per process."""
+        return probe_version(self.binary)
+
+    def auth(self) -> AuthState:
+        """Credentials OpenCode would use, from env and its ``auth.json`` only."""
+        stored = read_json(native.data_dir() / "auth.json") or {}
+        kinds = {str(v.get("type")) for v in stored.values() if isinstance(v, dict)}
+        if "oauth" in kinds:
+            return AuthState("subscription", f"provider login in {native.data_dir() / 'auth.json'}")
+        if stored:
+            names = ", ".join(sorted(stored))
+            return AuthState("api-key", f"stored credentials for {names}")
+        for var in ("ANTHROPIC_API_KEY", "OPENAI_API_KEY", "GEMINI_API_KEY", "OPENROUTER_API_KEY",
+                    "GROQ_API_KEY", "OPENCODE_API_KEY"):  # fmt: skip
+            if os.environ.get(var):
+                return AuthState("api-key", f"{var} is set")
+        config = _user_config()
+        providers = config.get("provider")
+        if isinstance(providers, dict) and any(
+            isinstance(p, dict) and (p.get("options") or {}).get("apiKey")
+            for p in providers.values()
+        ):
+            return AuthState("api-key", "an API key in the OpenCode config")
+        return AuthState("none", "no provider credentials; run `opencode auth login`")
+
+    def session_info(self, session: Mapping[str, str]) -> SessionInfo:
+        """Id, title, tokens and cost from ``opencode export`` (runs the CLI)."""
+        home = session.get("agent_home")
+        session_id = session.get("native_session_id")
+        if not session_id and home:
+            path = native.log_path(Path(home))
+            session_id = native.turn_state(path).session_id if path is not None else None
+        if not session_id:
+            return SessionInfo()
+        data = native.export(
+            self.binary, session_id, Path(home) if home else None, session.get("worktree")
+        )
+        info = _dict(data.get("info"))
+        tokens = _dict(info.get("tokens"))
+        cache = _dict(tokens.get("cache"))
+        summary = info.get("title") or _first_prompt(data)
+        cost = info.get("cost")
+        return SessionInfo(
+            native_session_id=session_id,
+            summary=str(summary)[:120] if summary else None,
+            input_tokens=_int(tokens.get("input")) + _int(cache.get("read")) if tokens else None,
+            output_tokens=_int(tokens.get("output")) + _int(tokens.get("reasoning"))
+            if tokens
+            else None,
+            cost_usd=float(cost) if isinstance(cost, int | float) else None,
+        )
+
+
+def _dict(value: object) -> dict[str, t.Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _list(value: object) -> list[t.Any]:
+    return value if isinstance(value, list) else []
+
+
+def _int(value: object) -> int:
+    return int(value) if isinstance(value, int | float) else 0
+
+
+def _first_prompt(data: Mapping[str, t.Any]) -> str | None:
+    for message in data.get("messages") or []:
+        info = message.get("info") or {}
+        if info.get("role") != "user":
+            continue
+        for part in message.get("parts") or []:
+            if part.get("type") == "text" and str(part.get("text") or "").strip():
+                return str(part["text"]).strip().splitlines()[0]
+    return None
+
+
+# ----------------------------------------------------------------------------- files
+
+
+def load_jsonc(path: Path) -> dict[str, t.Any]:
+    """A JSON-with-comments file as a dict, or ``{}``."""
+    try:
+        text = path.read_text(encoding="utf-8")
+        data = json.loads(_COMMENT.sub(lambda m: m.group(1) or "", text))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _user_config() -> dict[str, t.Any]:
+    base = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config") / "opencode"
+    for name in ("opencode.jsonc", "opencode.json", "config.json"):
+        if (base / name).exists():
+            return load_jsonc(base / name)
+    return {}
+
+
+def write_config(path: Path, permission: Mapping[str, str], ctx: LaunchContext) -> None:
+    """The per-session config: the user's ``$OPENCODE_CONFIG`` (if any) plus ao's keys."""
+    config: dict[str, t.Any] = {}
+    custom = os.environ.get("OPENCODE_CONFIG")
+    if custom and Path(custom).resolve() != path.resolve():
+        config = load_jsonc(Path(custom))
+    config.setdefault("$schema", "https://opencode.ai/config.json")
+    if permission:
+        config["permission"] = {**_dict(config.get("permission")), **permission}
+    rules_file = path.with_name("opencode-rules.md")
+    if ctx.rules:
+        write_private(rules_file, ctx.rules.strip() + "\n")
+        config["instructions"] = [*_list(config.get("instructions")), str(rules_file)]
+    elif rules_file.exists():
+        rules_file.unlink()
+    write_private(path, json.dumps(config, indent=2) + "\n")
+
+
+def prepare_data(data: Path, user: Path) -> None:
+    """A per-session ``XDG_DATA_HOME`` whose ``opencode`` dir links the user's shared files."""
+    target = data / "opencode"
+    target.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(OSError):
+        for source in user.iterdir():
+            link = target / source.name
+            if source.name not in PRIVATE and not link.exists() and not link.is_symlink():
+                link.symlink_to(source)

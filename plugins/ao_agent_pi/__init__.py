@@ -1,0 +1,184 @@
+"""The ``pi`` agent: Pi (``@mariozechner/pi-coding-agent``), interactive, as the pane's process.
+
+Launch: ``pi --session <state>/pi-session.jsonl [--model M] [--append-system-prompt
+<state>/pi-rules.md] [--tools T] [<task>]``. The session file path is chosen by ao, so
+the conversation's records are found without a search and ``ao restore`` reopens the
+same file. Pi keeps its own login, models and settings in ``~/.pi/agent``; nothing is
+written into the repo. Pi has no approval prompts: every permission level runs its tools
+without asking (``agents.pi.tools`` restricts which tools exist). Activity comes from
+the session file, then liveness, then Pi's chrome. See docs/agents-more.md.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import typing as t
+from collections.abc import Mapping
+from pathlib import Path
+
+from ao.agentkit import passthrough_env, probe_version, read_json, write_private
+from ao.contracts import (
+    API_VERSION,
+    Activity,
+    ActivityState,
+    AuthState,
+    DialogAnswer,
+    Evidence,
+    LaunchContext,
+    LaunchSpec,
+    Observation,
+    SessionInfo,
+)
+
+from . import native, screen
+
+SETTLE = 0.3
+ARGV_PROMPT_LIMIT = 8000  # bytes; longer tasks are pasted (tmux caps a command's size)
+ENV_PREFIXES = ("PI_",)
+API_KEYS = ("ANTHROPIC_API_KEY", "ANTHROPIC_OAUTH_TOKEN", "OPENAI_API_KEY", "GEMINI_API_KEY",
+            "OPENROUTER_API_KEY", "GROQ_API_KEY", "XAI_API_KEY", "MISTRAL_API_KEY",
+            "DEEPSEEK_API_KEY", "AZURE_OPENAI_API_KEY", "AWS_BEARER_TOKEN_BEDROCK")  # fmt: skip
+TURN_ACTIVITY: dict[str, ActivityState] = {
+    "finished": "ready", "running": "working", "blocked": "blocked", "error": "ready",
+}  # fmt: skip
+
+
+class PiAgent:
+    """Adapter for Pi (``pi``), tested with 0.73.1."""
+
+    api_version = API_VERSION
+    name = "pi"
+
+    def __init__(self, options: Mapping[str, t.Any] | None = None) -> None:
+        options = options or {}
+        command = options.get("command") or ["pi"]
+        self.command: list[str] = [str(part) for part in command]
+        self.binary = self.command[0]
+        self.model: str | None = options.get("model")
+        tools = options.get("tools")
+        self.tools: str | None = ",".join(tools) if isinstance(tools, list) else tools
+        self._settle = float(options.get("settle_delay") or options.get("settleDelay") or SETTLE)
+
+    # ------------------------------------------------------------------ launch
+
+    def launch(self, ctx: LaunchContext) -> LaunchSpec:
+        """A new session file under the state dir; a short task is Pi's first message."""
+        return self._spec(ctx)
+
+    def resume(self, ctx: LaunchContext, session: Mapping[str, str]) -> LaunchSpec | None:
+        """The same ``--session`` file again when it exists (Pi continues it); else None."""
+        path = session.get("native_session_file")
+        if not path or not Path(path).exists():
+            return None
+        return self._spec(ctx, Path(path))
+
+    def _spec(self, ctx: LaunchContext, session_file: Path | None = None) -> LaunchSpec:
+        state = ctx.state_dir
+        if session_file is None:
+            base = state if state is not None else Path(native.agent_dir()) / "ao-sessions"
+            session_file = base / "pi-session.jsonl"
+            if session_file.exists():  # a fresh launch in a reused state dir: new file
+                session_file = base / f"pi-session-{time.strftime('%Y%m%dT%H%M%S')}.jsonl"
+        argv = [*self.command, "--session", str(session_file)]
+        model = ctx.model or self.model
+        if model:
+            argv += ["--model", model]
+        if self.tools:
+            argv += ["--tools", self.tools]
+        if ctx.rules and state is not None:
+            rules = state / "pi-rules.md"
+            write_private(rules, ctx.rules.strip() + "\n")
+            argv += ["--append-system-prompt", str(rules)]
+        delivery: t.Literal["argv", "post-launch", "none"] = "none"
+        if ctx.task:
+            # a leading "-" would be an option and "@" a file to attach: paste those
+            plain = not ctx.task.startswith(("-", "@"))
+            if plain and len(ctx.task.encode()) <= ARGV_PROMPT_LIMIT:
+                argv.append(ctx.task)
+                delivery = "argv"
+            else:
+                delivery = "post-launch"
+        env = passthrough_env(ENV_PREFIXES)
+        metadata = {
+            "native_session_file": str(session_file),
+            "agent_home": str(native.agent_dir()),
+            "native_cwd": os.path.realpath(ctx.worktree),
+        }
+        return LaunchSpec(argv=argv, env=env, prompt_delivery=delivery, metadata=metadata)
+
+    def settle_delay(self) -> float:
+        """Pause between paste and Enter so the editor has taken the whole paste."""
+        return self._settle
+
+    # ------------------------------------------------------------------ activity
+
+    def activity(self, obs: Observation) -> Activity:
+        """The session file first, then liveness, then Pi's chrome."""
+        pane = obs.pane
+        if not pane.alive:
+            return Activity("exited", Evidence("runtime", "the tmux session is gone"))
+        if not pane.running:
+            return Activity(
+                "exited", Evidence("runtime", f"pi exited with status {pane.exit_status}")
+            )
+        reading = screen.read(obs.screen) if obs.screen is not None else None
+        if reading is not None and reading.state == "blocked":
+            return Activity("blocked", Evidence("screen", reading.detail))
+        path = obs.session.get("native_session_file")
+        turn = native.turn_state(Path(path)) if path else None
+        if turn is not None and turn.state != "empty":
+            age = None if turn.at is None else max(0.0, time.time() - turn.at)
+            state = TURN_ACTIVITY[turn.state]
+            if state == "ready" and reading is not None and reading.state == "working":
+                return Activity("working", Evidence("screen", reading.detail))
+            if state == "ready" and obs.screen is not None and reading is None:
+                # Pi's own screen is not drawn (starting up, or a selector is open)
+                return Activity("starting", Evidence("screen", "Pi's editor is not on screen"))
+            return Activity(state, Evidence("native:session", turn.detail, age))
+        if reading is not None:
+            return Activity(reading.state, Evidence("screen", reading.detail))
+        return Activity("starting", Evidence("runtime", "pi is running; no session file yet"))
+
+    # ------------------------------------------------------------------ details
+
+    def dialog(self, screen_text: str) -> DialogAnswer | None:
+        """Pi shows no first-run dialogs."""
+        return None
+
+    def version(self) -> str | None:
+        """``pi --version``, once per process."""
+        return probe_version(self.binary)
+
+    def auth(self) -> AuthState:
+        """Credentials Pi would use, from env, ``auth.json`` and ``models.json`` only."""
+        home = native.agent_dir()
+        stored = read_json(home / "auth.json") or {}
+        kinds = {str(v.get("type")) for v in stored.values() if isinstance(v, dict)}
+        if "oauth" in kinds:
+            return AuthState("subscription", f"provider login in {home / 'auth.json'}")
+        if stored:
+            return AuthState("api-key", f"stored keys for {', '.join(sorted(stored))}")
+        for var in API_KEYS:
+            if os.environ.get(var):
+                return AuthState("api-key", f"{var} is set")
+        providers = (read_json(home / "models.json") or {}).get("providers")
+        if isinstance(providers, dict) and any(
+            isinstance(p, dict) and p.get("apiKey") for p in providers.values()
+        ):
+            return AuthState("api-key", f"a custom provider in {home / 'models.json'}")
+        return AuthState("none", "no API key and no login; run `pi` and /login")
+
+    def session_info(self, session: Mapping[str, str]) -> SessionInfo:
+        """Id, first prompt, tokens and Pi's own cost from the session file."""
+        path = session.get("native_session_file")
+        if not path or not Path(path).exists():
+            return SessionInfo()
+        used = native.usage(Path(path))
+        return SessionInfo(
+            native_session_id=used.session_id,
+            summary=used.summary,
+            input_tokens=used.input_tokens,
+            output_tokens=used.output_tokens,
+            cost_usd=used.cost_usd,
+        )
