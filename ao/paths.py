@@ -56,6 +56,10 @@ class ProjectPaths:
     def events(self) -> Path:
         return self.root / "events.jsonl"
 
+    def outbox(self, session_id: str) -> Path:
+        """Messages queued for a busy agent, delivered in file-name order."""
+        return self.root / "outbox" / session_id
+
     def tmux_name(self, session_id: str) -> str:
         """The runtime name of a session: namespaced by the config hash."""
         return f"{self.hash}-{session_id}"

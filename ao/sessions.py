@@ -10,7 +10,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from ao import events
-from ao.contracts import Activity, Evidence, Observation, PaneState, RuntimeHandle, WorkspaceInfo
+from ao.contracts import (
+    Activity,
+    Evidence,
+    Observation,
+    PaneState,
+    RuntimeHandle,
+    SessionInfo,
+    WorkspaceInfo,
+)
 from ao.errors import ConflictError, NotFoundError
 from ao.state import ENDED_STATUSES, Session, now_iso
 
@@ -127,6 +135,22 @@ def view(ctx: Context, session: Session) -> SessionView:
     return SessionView(session, _observe(ctx, session, panes, screen=True))
 
 
+def info(ctx: Context, session: Session) -> SessionInfo | None:
+    """What the agent's own records say about ``session`` (tokens, cost), if it can tell.
+
+    Adapters read local files only; a broken or missing record is no information, never
+    an error of the status command.
+    """
+    from ao.errors import AoError
+
+    try:
+        agent = ctx.agent(session.get("agent"))
+        reader = getattr(agent, "session_info", None)
+        return reader(session.data) if reader is not None else None
+    except (AoError, OSError, ValueError):
+        return None
+
+
 # ------------------------------------------------------------------------- send
 
 
@@ -140,7 +164,7 @@ def send(
     handle = _live_handle(session)
     runtime = ctx.runtime(session.get("runtime") or None)
     agent = ctx.agent(session.get("agent"))
-    outbox = project.paths.root / "outbox" / session.id
+    outbox = project.paths.outbox(session.id)
     for queued in pending(outbox):
         first = deliver(
             runtime, agent, handle, queued.read_text(encoding="utf-8"), wait=wait,
@@ -263,12 +287,20 @@ class StopResult:
     archived: str
 
 
-def stop(ctx: Context, project: Project, session: Session, *, force: bool = False) -> StopResult:
+def stop(
+    ctx: Context,
+    project: Project,
+    session: Session,
+    *,
+    force: bool = False,
+    final_status: str = "killed",
+) -> StopResult:
     """End the agent, archive the record, and remove the worktree only if no work is lost.
 
     Without ``force`` a worktree with uncommitted or unpushed work is kept. With ``force``
     uncommitted work is first saved as a WIP commit on the session's branch, so removing
-    the worktree still loses nothing.
+    the worktree still loses nothing. The archived record says ``final_status`` (the
+    watcher archives a merged session as ``done``).
     """
     handle = handle_of(session)
     runtime = ctx.runtime(session.get("runtime") or None)
@@ -297,7 +329,7 @@ def stop(ctx: Context, project: Project, session: Session, *, force: bool = Fals
     elif info is not None:
         removed = True
     changes: dict[str, str | None] = {
-        "status": "killed",
+        "status": final_status,
         "stopped_at": now_iso(),
         "worktree_removed": "1" if removed else "0",
     }

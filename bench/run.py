@@ -75,6 +75,9 @@ def main() -> None:
     finally:
         subprocess.run(["tmux", "-L", SOCKET, "kill-server"], capture_output=True, check=False)
         shutil.rmtree(tmp, ignore_errors=True)
+    import github_requests  # bench/github_requests.py: GitHub requests per watch tick
+
+    github_requests.main()
 
 
 def run(tmp: Path, env: dict[str, str]) -> None:

@@ -150,7 +150,7 @@ def test_approved_and_green_merges_through_the_scm_plugin(proj: Project, forge: 
     (merged,) = proj.ao_json("list")  # type: ignore[misc]
     report = watch_once(proj)
     assert [(t["to"], t["rule"]) for t in report["transitions"]] == [
-        ("killed", "cleaned up after merge")
+        ("done", "cleaned up after merge")
     ]  # type: ignore[union-attr]
     assert proj.ao_json("list") == [] and not Path(merged["worktree"]).exists()
 

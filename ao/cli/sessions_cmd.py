@@ -144,9 +144,11 @@ def status(
     json_out: bool = JsonOpt,
 ) -> None:
     """Show sessions with their live activity, or one session with the evidence behind it."""
+    import dataclasses
+
     from ao.cli.output import emit_json, out
     from ao.errors import UsageError
-    from ao.sessions import view, views
+    from ao.sessions import info, view, views
 
     ctx = _ctx()
     if watch:
@@ -161,9 +163,18 @@ def status(
     _, session = _find(ctx, session_id, project)
     v = view(ctx, session)
     data = _detail(v)
+    known = info(ctx, session)
+    data["info"] = dataclasses.asdict(known) if known is not None else None
     if json_out:
         emit_json(data)
         return
+    details = data.pop("info") or {}
+    data["summary"] = details.get("summary")
+    if details.get("input_tokens") is not None or details.get("output_tokens") is not None:
+        tokens_in, tokens_out = details.get("input_tokens") or 0, details.get("output_tokens") or 0
+        data["tokens"] = f"{tokens_in} in / {tokens_out} out"
+    if details.get("cost_usd") is not None:
+        data["cost"] = f"${details['cost_usd']:.4f}"
     width = max(len(k) for k in data)
     for key, value in data.items():
         if value not in (None, ""):

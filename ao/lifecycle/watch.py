@@ -24,7 +24,7 @@ from ao.state import Session, now_iso
 
 if t.TYPE_CHECKING:
     from ao.context import Context, Project
-    from ao.contracts import Scm
+    from ao.contracts import Agent, RuntimeHandle, Scm
 
 GONE = PaneState(alive=False, running=False)
 PRIORITY_OF_STATUS = {
@@ -54,7 +54,8 @@ def _scm(ctx: Context, project: Project) -> Scm | None:
         return None  # no SCM plugin installed for this project: PR states stay unknown
     try:
         return ctx.scm(name)
-    except PluginError:
+    except PluginError as exc:  # installed but broken (bad options): say so, keep going
+        events.append(project.paths, "scm.error", priority="warning", message=str(exc))
         return None
 
 
@@ -237,6 +238,9 @@ def _one(
         and _clean_up_merged(ctx, project, session, now, report)
     ):
         return
+    busy = False  # the agent was just handed messages queued while it was busy
+    if handle is not None and not dry_run and facts.activity == "ready" and _live(session):
+        busy = _drain(ctx, project, session, agent, handle, report)
     decision = decide(facts)
     changes: dict[str, str | None] = {}
     status, since = session.status, session.get("status_since") or session.get("created_at")
@@ -256,7 +260,7 @@ def _one(
         changes |= {"pr": pr.url, "pr_number": str(pr.number), "pr_head": pr.head_sha}
     situation = rx.Situation(
         session=session.id, project=project.id, status=status, status_since=since,
-        activity=facts.activity, branch=session.get("branch"), pr=pr,
+        activity="working" if busy else facts.activity, branch=session.get("branch"), pr=pr,
         question=_last_lines(obs.screen), reason=activity.evidence.detail if activity else "",
     )  # fmt: skip
     meta = {**session.data, **{k: v for k, v in changes.items() if v is not None}}
@@ -273,6 +277,39 @@ def _one(
         report.actions.append((session.id, planned, ok, detail))
     if changes and not dry_run:
         project.store.update(session.id, changes)
+
+
+def _live(session: Session) -> bool:
+    return session.status not in TERMINAL and session.status not in ("queued", "spawning")
+
+
+def _drain(
+    ctx: Context,
+    project: Project,
+    session: Session,
+    agent: Agent,
+    handle: RuntimeHandle,
+    report: TickReport,
+) -> bool:
+    """Hand a ready agent the messages queued while it was busy; True if any was taken."""
+    from ao.errors import AoError
+    from ao.lifecycle.outbox import drain
+
+    try:
+        results = drain(ctx, project, session, agent, handle)
+    except AoError as exc:  # the agent exited or got blocked meanwhile: next tick sees it
+        events.append(project.paths, "message.failed", session=session.id,
+                      priority="warning", message=str(exc))  # fmt: skip
+        return False
+    taken = False
+    for result in results:
+        planned = rx.Planned(
+            "outbox", "send", "info", "", "the agent is ready for a message queued while busy", ""
+        )
+        ok = result.status == "delivered"
+        report.actions.append((session.id, planned, ok, f"{result.status}: {result.detail}"))
+        taken = taken or ok
+    return taken
 
 
 def _restore_after_reboot(
@@ -313,9 +350,9 @@ def _clean_up_merged(
     since = _epoch(session.get("status_since"))
     if since is None or now - since < delay:
         return False
-    result = stop(ctx, project, session)
+    result = stop(ctx, project, session, final_status="done")
     kept = f"; kept the worktree ({result.kept_reason})" if result.kept_reason else ""
-    report.transitions.append((session.id, "merged", "killed", f"cleaned up after merge{kept}"))
+    report.transitions.append((session.id, "merged", "done", f"cleaned up after merge{kept}"))
     return True
 
 

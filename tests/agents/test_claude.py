@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -78,6 +79,8 @@ def test_turn_lifecycle_file_tokens_and_first_prompt(claude: Harness) -> None:
     assert row["activity"] == "ready"
 
     info = ClaudeCodeAgent().session_info(meta)
+    shown = claude.status("d-1")["info"]  # what `ao status SESSION --json` reports
+    assert shown == dataclasses.asdict(info), shown
     assert info.native_session_id == meta["native_session_id"]
     assert info.input_tokens == 2 * fm.INPUT_TOKENS
     assert info.output_tokens == 2 * fm.OUTPUT_TOKENS

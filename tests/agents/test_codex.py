@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import time
@@ -61,6 +62,8 @@ def test_turn_lifecycle_file_tokens_and_first_prompt(codex: Harness) -> None:
     (row,) = codex.ok("list")  # type: ignore[misc]
     assert row["activity"] == "ready"
     info = CodexAgent().session_info(meta)
+    shown = codex.status("d-1")["info"]  # what `ao status SESSION --json` reports
+    assert shown == dataclasses.asdict(info), shown
     assert info.native_session_id
     assert info.input_tokens == 2 * fm.INPUT_TOKENS
     assert info.output_tokens == 2 * fm.OUTPUT_TOKENS

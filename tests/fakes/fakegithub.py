@@ -9,7 +9,8 @@ from this fake's state: a query that does not fit the real schema is answered wi
 errors and recorded in ``schema_errors`` (the test fixture fails on any).
 
 A repository may be attached to a real bare git repository (``git_dir``): branch heads
-are then read from it and deleting a branch deletes the ref there.
+are then read from it, deleting a branch deletes the ref there, and, as on GitHub, a
+push to an open pull request's branch moves the PR's head commit (and its update time).
 """
 
 from __future__ import annotations
@@ -283,6 +284,26 @@ class FakeGitHub:
             return r.stdout.strip() or None
         return repo.branches.get(branch)
 
+    def sync_pushes(self) -> None:
+        """Open PRs of git-backed repositories follow their branch: a push is a new head."""
+        with self.lock:
+            for repo in self.repos.values():
+                if repo.git_dir is None:
+                    continue
+                out = subprocess.run(
+                    ["git", "-C", str(repo.git_dir), "for-each-ref",
+                     "--format=%(objectname) %(refname:lstrip=2)", "refs/heads"],
+                    capture_output=True, text=True, check=False,
+                ).stdout  # fmt: skip
+                pairs = (line.split(" ", 1) for line in out.splitlines() if " " in line)
+                heads = {ref: sha for sha, ref in pairs}
+                for pull in repo.pulls.values():
+                    sha = heads.get(pull.head)
+                    own = pull.head_repo == repo.full_name
+                    if own and pull.state == "open" and sha and sha != pull.head_sha:
+                        pull.head_sha = sha
+                        self.touch(pull)
+
     # ------------------------------------------------------------------ HTTP
 
     def _handle(self, h: BaseHTTPRequestHandler) -> None:
@@ -297,6 +318,8 @@ class FakeGitHub:
         with self.lock:
             if path == "/graphql":
                 req.graphql = str(payload.get("query", ""))
+            if not path.startswith("/_blobs"):
+                self.sync_pushes()
             status, body, extra = self._route(h, path, query, payload, auth, resource)
             etag = None
             if status == 200 and h.command == "GET" and not isinstance(body, str):

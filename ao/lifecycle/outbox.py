@@ -1,0 +1,52 @@
+"""Draining the outbox: messages queued while an agent was busy, delivered once it is ready.
+
+``ao send`` and the ``send-to-agent`` reactions queue a message in the session's outbox
+(``$AO_HOME/<project>/outbox/<session>/``) when the agent is in the middle of a turn.
+Each watcher tick hands the queued messages of a ready agent to it, oldest first, so a
+CI log sent while the agent was still working reaches it as soon as the turn ends.
+"""
+
+from __future__ import annotations
+
+import typing as t
+
+from ao import events
+
+if t.TYPE_CHECKING:
+    from ao.context import Context, Project
+    from ao.contracts import Agent, RuntimeHandle
+    from ao.delivery import Delivery
+    from ao.state import Session
+
+WAIT = 2.0  # seconds a queued message waits for the agent to take input
+
+
+def drain(
+    ctx: Context, project: Project, session: Session, agent: Agent, handle: RuntimeHandle
+) -> list[Delivery]:
+    """Deliver the session's queued messages, oldest first, until one is not taken.
+
+    A message leaves the outbox only once its delivery is confirmed; one that was not
+    (the agent got busy again) stays first in line for the next tick.
+    """
+    from ao.delivery import deliver, pending
+
+    queued = pending(project.paths.outbox(session.id))
+    if not queued:
+        return []
+    runtime = ctx.runtime(session.get("runtime") or None)
+    results: list[Delivery] = []
+    for path in queued:
+        text = path.read_text(encoding="utf-8")
+        result = deliver(runtime, agent, handle, text, wait=WAIT, session=session.data)
+        results.append(result)
+        events.append(
+            project.paths, "message.sent", session=session.id,
+            message=f"queued message to {session.id}: {result.status}",
+            data={"status": result.status, "bytes": len(text.encode()), "detail": result.detail,
+                  "queued": path.name},
+        )  # fmt: skip
+        if result.status != "delivered":
+            break
+        path.unlink(missing_ok=True)
+    return results
