@@ -28,7 +28,7 @@ _ao_cmd_commands() {
         'gc:Clean up after crashes: half-done spawns, orphan tmux sessions and worktrees,...'
         'list:List sessions (one tmux call for all of them).'
         'logs:Print what the session'\''s agent shows (its saved last screen once stopped).'
-        'merge:Merge the session'\''s pull request (then its branch is deleted on GitHub).'
+        'merge:Merge the session'\''s pull request (then its branch is deleted on the code host).'
         'new:Start a session: a worktree on its own branch and the agent in its own tmux...'
         'notify:Check the notifiers configured in agent-orchestrator.yaml.'
         'plugins:List the plugins installed for each slot (built-ins and third-party alike).'

@@ -233,7 +233,7 @@ def merge(
     project: str = ProjectOpt,
     json_out: bool = JsonOpt,
 ) -> None:
-    """Merge the session's pull request (then its branch is deleted on GitHub)."""
+    """Merge the session's pull request (then its branch is deleted on the code host)."""
     from ao.cli.output import emit_json, out
     from ao.context import Context
     from ao.errors import ConflictError, NotFoundError, UsageError

@@ -64,7 +64,7 @@ class RateBudget:
         """Write the budget for the next process (best effort)."""
         if self.path is None:
             return
-        from ao_github.cache import write_atomic
+        from ao.httpcache import write_atomic
 
         with self._lock:
             doc = {"buckets": self.buckets, "paused": {k: list(v) for k, v in self.paused.items()}}

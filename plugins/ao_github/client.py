@@ -23,9 +23,9 @@ import httpx
 
 from ao import __version__
 from ao.errors import AoError, ConflictError, NotFoundError, UsageError
+from ao.httpcache import DiskCache, cache_root
 from ao.textsafe import strip_controls
 from ao_github.budget import SECONDARY, RateBudget, RateLimitError, when
-from ao_github.cache import DiskCache, cache_root
 
 DEFAULT_API = "https://api.github.com"
 API_VERSION_HEADER = "2022-11-28"
@@ -109,7 +109,7 @@ class GitHubClient:
         self.timeout = float(opts.get("timeout", 30.0))
         self.retries = int(opts.get("retries", 2))
         self.max_wait = float(opts.get("maxWait", 10.0))  # longest in-line wait for a limit
-        self.root = cache_root(self.api_url)
+        self.root = cache_root("github", self.api_url)
         self.etags = DiskCache(self.root, "etag")
         self.budget = RateBudget(
             self.root / "ratelimit.json", reserve=float(opts.get("reserve", 0.2)), clock=self.clock

@@ -30,9 +30,9 @@ import httpx
 
 from ao.contracts import API_VERSION, PrState
 from ao.errors import AoError, UsageError
+from ao.httpcache import DiskCache
 from ao_github import queries as q
 from ao_github.budget import RateLimitError
-from ao_github.cache import DiskCache
 from ao_github.client import GitHubClient, error_for, split_repo
 from ao_github.logs import summary_excerpt, trim_log
 

@@ -1,10 +1,10 @@
-"""A small on-disk JSON cache under ``$AO_HOME/cache/github/<api host>/``.
+"""A small on-disk JSON cache for forge plugins, under ``$AO_HOME/cache/<forge>/<endpoint>/``.
 
-It holds ETags with the bodies they stand for (so a 304 answer can be served from disk),
-the pull-request snapshots ``pr_states`` reuses while GitHub says nothing changed, log
-excerpts of finished CI jobs, and the rate-limit budget. Entries are written atomically
-(unique temporary file + rename), so concurrent ao processes and threads never read a
-half-written entry; a corrupt or unreadable entry reads as missing.
+The GitHub and GitLab plugins keep in it ETags with the bodies they stand for (so a 304
+answer can be served from disk), the pull-request snapshots ``pr_states`` reuses while
+nothing changed, log excerpts of finished CI jobs, and the rate-limit budget. Entries
+are written atomically (unique temporary file + rename), so concurrent ao processes and
+threads never read a half-written entry; a corrupt or unreadable entry reads as missing.
 """
 
 from __future__ import annotations
@@ -32,12 +32,12 @@ def write_atomic(path: Path, text: str) -> None:
             tmp.unlink()
 
 
-def cache_root(api_url: str) -> Path:
-    """The cache directory of one GitHub API endpoint (github.com or an Enterprise host)."""
+def cache_root(forge: str, api_url: str) -> Path:
+    """The cache directory of one API endpoint of ``forge`` (e.g. an Enterprise host)."""
     from ao.paths import ao_home
 
     digest = hashlib.sha256(api_url.rstrip("/").encode()).hexdigest()[:12]
-    return ao_home() / "cache" / "github" / digest
+    return ao_home() / "cache" / forge / digest
 
 
 class DiskCache:
