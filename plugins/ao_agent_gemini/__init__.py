@@ -105,6 +105,10 @@ class GeminiAgent:
                 delivery = "post-launch"
         env = passthrough_env(ENV_PREFIXES)
         env.setdefault("COLORTERM", os.environ.get("COLORTERM") or "truecolor")
+        # Gemini CLI treats any CI environment (CI, CI_*, CONTINUOUS_INTEGRATION: the
+        # is-in-ci rules) as non-interactive and exits 42 without a prompt; the pane is a
+        # real terminal, and CI=0 is the one value those rules read as "not CI"
+        env["CI"] = "0"
         metadata = {"native_session_id": session_id, "native_cwd": os.path.realpath(ctx.worktree)}
         if ctx.state_dir is not None:
             home = ctx.state_dir / "gemini-home"
@@ -171,6 +175,18 @@ class GeminiAgent:
     def dialog(self, screen_text: str) -> DialogAnswer | None:
         """Folder trust and the free-tier privacy notice (answered "No")."""
         return screen.find_dialog(screen_text)
+
+    def selftest_env(self, model_url: str, home: Path) -> dict[str, str]:
+        """Point Gemini CLI at a local scripted Gemini API (``ao doctor --agents``).
+
+        Nothing to seed: with ``GEMINI_API_KEY`` set, the session's settings select the
+        API-key auth type. Returns the scratch HOME, the base URL and a key.
+        """
+        return {
+            "HOME": str(home),
+            "GOOGLE_GEMINI_BASE_URL": model_url,
+            "GEMINI_API_KEY": "fake-gemini-key",
+        }
 
     def version(self) -> str | None:
         """``gemini --version``, once per process."""

@@ -158,6 +158,7 @@ def test_launch_and_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     assert spec.argv[1] == "--session-id" and spec.argv[-1] == "--prompt-interactive=fix it"
     assert spec.argv[3:5] == ["--approval-mode", "yolo"] and "gemini-2.5-pro" in spec.argv
     assert spec.prompt_delivery == "argv"
+    assert spec.env["CI"] == "0"  # under CI=true Gemini would start non-interactive and exit
     home = Path(spec.env["GEMINI_CLI_HOME"]) / ".gemini"
     settings = json.loads((home / "settings.json").read_text())
     assert settings["ui"] == {"theme": "x"}
