@@ -49,7 +49,8 @@ _ao_spec() {
             _ao_opts='--help -h'
             ;;
         'ao doctor')
-            _ao_opts='--help --json -h'
+            _ao_opts='--agent --agents --help --json --timeout -a -h'
+            _ao_vopts='--agent=value --timeout=value -a=value'
             ;;
         'ao events')
             _ao_opts='--follow --help --json --lines --project --session -f -h -n -p -s'

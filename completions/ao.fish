@@ -11,6 +11,8 @@ function __fish_ao_takes_value
             return 0
         case 'ao attach --project' 'ao attach -p'
             return 0
+        case 'ao doctor --agent' 'ao doctor --timeout' 'ao doctor -a'
+            return 0
         case 'ao events --lines' 'ao events --project' 'ao events --session' 'ao events -n' 'ao events -p' 'ao events -s'
             return 0
         case 'ao finalize --body' 'ao finalize --project' 'ao finalize --title' 'ao finalize -b' 'ao finalize -p' 'ao finalize -t'
@@ -206,8 +208,11 @@ complete -c ao -n '__fish_ao_is 1 ao config validate' -F
 complete -c ao -n '__fish_ao_is - ao config-help' -s h -l help -d 'Show this message and exit.'
 
 # ao doctor
+complete -c ao -n '__fish_ao_is - ao doctor' -s a -l agent -x -d 'Only this agent (repeatable; implies --agents).'
+complete -c ao -n '__fish_ao_is - ao doctor' -l agents -d 'Self-test each installed agent CLI: launch it in a scratch tmux pane against...'
 complete -c ao -n '__fish_ao_is - ao doctor' -s h -l help -d 'Show this message and exit.'
 complete -c ao -n '__fish_ao_is - ao doctor' -l json -d 'Print JSON: {"v": 1, "data": ...}.'
+complete -c ao -n '__fish_ao_is - ao doctor' -l timeout -x -d 'Seconds each agent self-test step may take.'
 
 # ao events
 complete -c ao -n '__fish_ao_is - ao events' -s f -l follow -d 'Keep printing new events.'

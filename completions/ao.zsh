@@ -186,9 +186,13 @@ _ao_cmd__config_help() {
 
 _ao_cmd__doctor() {
     _arguments -s -S \
+        '*--agent=[Only this agent (repeatable; implies --agents).]:AGENT: ' \
+        '*-a+[Only this agent (repeatable; implies --agents).]:AGENT: ' \
+        '(--agents)--agents[Self-test each installed agent CLI\: launch it in a scratch tmux pane against...]' \
         '(- *)--help[Show this message and exit.]' \
         '(- *)-h[Show this message and exit.]' \
-        '(--json)--json[Print JSON\: {"v"\: 1, "data"\: ...}.]'
+        '(--json)--json[Print JSON\: {"v"\: 1, "data"\: ...}.]' \
+        '(--timeout)--timeout=[Seconds each agent self-test step may take.]:TIMEOUT: '
 }
 
 _ao_cmd__events() {

@@ -54,9 +54,32 @@ def plugins(json_out: bool = JsonOpt) -> None:
     )
 
 
-def doctor(json_out: bool = JsonOpt) -> None:
-    """Check that ao can work here: tools, versions, config, state directory, plugins."""
+def doctor(
+    agents: bool = typer.Option(
+        False,
+        "--agents",
+        help="Self-test each installed agent CLI: launch it in a scratch tmux pane against "
+        "a scripted local model and check that ready, working and needs_input are detected.",
+    ),
+    agent: list[str] = typer.Option(
+        None, "--agent", "-a", help="Only this agent (repeatable; implies --agents)."
+    ),
+    timeout: float = typer.Option(
+        60.0, "--timeout", help="Seconds each agent self-test step may take."
+    ),
+    json_out: bool = JsonOpt,
+) -> None:
+    """Check that ao can work here: tools, versions, config, state directory, plugins.
+
+    With --agents, run each installed agent CLI (one after another) in a private tmux
+    server against a scripted model on 127.0.0.1 and check, through `ao new`, `ao status`
+    and `ao send`, that its state is detected: ready, working, ready again, needs_input.
+    """
     from ao.cli.output import emit_json, out
+
+    if agents or agent:
+        _doctor_agents(agent or [], timeout, json_out)
+        return
     from ao.doctor import run_checks
 
     checks = run_checks()
@@ -66,6 +89,36 @@ def doctor(json_out: bool = JsonOpt) -> None:
         for c in checks:
             out(f"{c.level:<5} {c.name:<22} {c.detail}")
     if any(c.level == "FAIL" for c in checks):
+        raise typer.Exit(1)
+
+
+def _doctor_agents(names: list[str], timeout: float, json_out: bool) -> None:
+    import contextlib
+    import sys
+
+    from ao.cli.output import console, emit_json, out
+    from ao.selftest.run import run_agents
+
+    with contextlib.ExitStack() as stack:
+        progress = None
+        if sys.stderr.isatty():
+            status = stack.enter_context(console(stderr=True).status("ao doctor --agents"))
+
+            def progress(message: str) -> None:
+                status.update(f"checking {message}")
+
+        results = run_agents(names, timeout=timeout, progress=progress)
+    if json_out:
+        emit_json([r.to_json() for r in results])
+    else:
+        for r in results:
+            verdict = {"ok": "PASS", "failed": "FAIL", "skipped": "SKIP"}[r.verdict]
+            version = f" {r.version}" if r.version else ""
+            timing = f" ({r.seconds:.1f}s)" if r.steps else ""
+            out(f"{verdict:<5} {r.agent}{version}{timing}: {r.detail}")
+            for step in r.steps:
+                out(f"      {step.status:<7} {step.name:<12} {step.seconds:5.1f}s  {step.detail}")
+    if any(r.verdict == "failed" for r in results):
         raise typer.Exit(1)
 
 

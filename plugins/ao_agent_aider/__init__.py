@@ -14,6 +14,7 @@ waiting marker, then liveness, then Aider's chrome. See docs/agents-more.md.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shlex
 import time
@@ -161,6 +162,29 @@ class AiderAgent:
     def dialog(self, screen_text: str) -> DialogAnswer | None:
         """Aider's own housekeeping questions (gitignore, analytics, docs URL, update)."""
         return screen.find_dialog(screen_text)
+
+    def selftest_env(self, model_url: str, home: Path) -> dict[str, str]:
+        """Point Aider at a local scripted model (``ao doctor --agents``).
+
+        Writes ``~/.aider.conf.yml`` (model ``openai/fake-model``, no update check,
+        analytics or release notes) and the model's metadata under the scratch ``home``;
+        returns the env: that HOME, the OpenAI base URL ``model_url/v1`` and a key.
+        """
+        (home / ".aider.conf.yml").write_text(
+            "model: openai/fake-model\ncheck-update: false\nanalytics-disable: true\n"
+            "show-model-warnings: false\nshow-release-notes: false\n"
+        )
+        model = {"input_cost_per_token": 3e-06, "output_cost_per_token": 1.5e-05,
+                 "max_tokens": 8192, "max_input_tokens": 128000, "litellm_provider": "openai",
+                 "mode": "chat"}  # fmt: skip
+        prices = {"openai/fake-model": model}
+        (home / ".aider.model.metadata.json").write_text(json.dumps(prices))
+        return {
+            "HOME": str(home),
+            "OPENAI_API_BASE": f"{model_url}/v1",
+            "OPENAI_API_KEY": "sk-fake",
+            "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+        }
 
     def version(self) -> str | None:
         """``aider --version``, once per process."""

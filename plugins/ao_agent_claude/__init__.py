@@ -209,6 +209,23 @@ class ClaudeCodeAgent:
         """Trust folder, API key confirmation, bypass warning, theme, survey, update offer."""
         return screen.find_dialog(screen_text)
 
+    def selftest_env(self, model_url: str, home: Path) -> dict[str, str]:
+        """Point Claude Code at a local scripted model (``ao doctor --agents``).
+
+        Seeds an onboarded ``~/.claude.json`` under the scratch ``home`` (a fresh one makes
+        the CLI exit) and returns the env: that HOME, the Anthropic base URL and an API key
+        (the CLI's key confirmation and trust dialogs are left for ao to answer).
+        """
+        doc = {"hasCompletedOnboarding": True, "projects": {}}
+        (home / ".claude.json").write_text(json.dumps(doc))
+        return {
+            "HOME": str(home),
+            "ANTHROPIC_BASE_URL": model_url,
+            "ANTHROPIC_API_KEY": "sk-ant-fake-00000000000000000000",
+            "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+            "DISABLE_AUTOUPDATER": "1",
+        }
+
     def version(self) -> str | None:
         """``claude --version``, once per process."""
         return probe_version(self.binary)

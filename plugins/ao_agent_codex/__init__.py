@@ -151,6 +151,27 @@ class CodexAgent:
         """Folder trust, update offer, model migration."""
         return screen.find_dialog(screen_text)
 
+    def selftest_env(self, model_url: str, home: Path) -> dict[str, str]:
+        """Point Codex at a local scripted model (``ao doctor --agents``).
+
+        Writes ``~/.codex/config.toml`` under the scratch ``home`` with a provider whose
+        Responses API is ``model_url/v1`` (SSE, no WebSocket) and returns the env: that
+        HOME and the provider's key variable.
+        """
+        codex_home = home / ".codex"
+        codex_home.mkdir(parents=True, exist_ok=True)
+        (codex_home / "config.toml").write_text(
+            'model = "gpt-5"\n'
+            'model_provider = "fake"\n\n'
+            "[model_providers.fake]\n"
+            'name = "fake"\n'
+            f'base_url = "{model_url}/v1"\n'
+            'wire_api = "responses"\n'
+            'env_key = "FAKE_OPENAI_KEY"\n'
+            "supports_websockets = false\n"
+        )
+        return {"HOME": str(home), "FAKE_OPENAI_KEY": "sk-fake"}
+
     def version(self) -> str | None:
         """``codex --version``, once per process."""
         return probe_version(self.binary)

@@ -171,6 +171,27 @@ class OpenCodeAgent:
         """OpenCode shows no first-run dialogs when started this way."""
         return None
 
+    def selftest_env(self, model_url: str, home: Path) -> dict[str, str]:
+        """Point OpenCode at a local scripted model (``ao doctor --agents``).
+
+        Writes ``~/.config/opencode/opencode.json`` under the scratch ``home`` with a
+        ``fake`` OpenAI-compatible provider at ``model_url/v1`` as the default model, and
+        returns the env: that HOME and XDG_CONFIG_HOME, and no models.dev fetch.
+        """
+        config_home = home / ".config"
+        (config_home / "opencode").mkdir(parents=True, exist_ok=True)
+        provider = {"npm": "@ai-sdk/openai-compatible", "name": "Fake",
+                    "options": {"baseURL": f"{model_url}/v1", "apiKey": "sk-fake"},
+                    "models": {"fake-model": {"name": "Fake model"}}}  # fmt: skip
+        config = {"$schema": "https://opencode.ai/config.json", "provider": {"fake": provider},
+                  "model": "fake/fake-model", "autoupdate": False, "share": "disabled"}  # fmt: skip
+        (config_home / "opencode" / "opencode.json").write_text(json.dumps(config, indent=2))
+        return {
+            "HOME": str(home),
+            "XDG_CONFIG_HOME": str(config_home),
+            "OPENCODE_DISABLE_MODELS_FETCH": "1",
+        }
+
     def version(self) -> str | None:
         """``opencode --version``, once per process."""
         return probe_version(self.binary)

@@ -11,6 +11,7 @@ the session file, then liveness, then Pi's chrome. See docs/agents-more.md.
 
 from __future__ import annotations
 
+import json
 import os
 import time
 import typing as t
@@ -145,6 +146,24 @@ class PiAgent:
     def dialog(self, screen_text: str) -> DialogAnswer | None:
         """Pi shows no first-run dialogs."""
         return None
+
+    def selftest_env(self, model_url: str, home: Path) -> dict[str, str]:
+        """Point Pi at a local scripted model (``ao doctor --agents``).
+
+        Writes ``~/.pi/agent/models.json`` (a ``fake`` provider at ``model_url/v1``) and
+        ``settings.json`` (it is the default) under the scratch ``home``; returns the env:
+        that HOME and ``PI_OFFLINE`` (no tool downloads).
+        """
+        agent_dir = home / ".pi" / "agent"
+        agent_dir.mkdir(parents=True, exist_ok=True)
+        cost = {"input": 3, "output": 15, "cacheRead": 0, "cacheWrite": 0}
+        models = {"providers": {"fake": {
+            "baseUrl": f"{model_url}/v1", "api": "openai-completions", "apiKey": "sk-fake",
+            "models": [{"id": "fake-model", "name": "Fake model", "cost": cost}]}}}  # fmt: skip
+        (agent_dir / "models.json").write_text(json.dumps(models))
+        settings = {"defaultProvider": "fake", "defaultModel": "fake-model"}
+        (agent_dir / "settings.json").write_text(json.dumps(settings))
+        return {"HOME": str(home), "PI_OFFLINE": "1"}
 
     def version(self) -> str | None:
         """``pi --version``, once per process."""
