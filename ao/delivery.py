@@ -28,6 +28,7 @@ DeliveryStatus = t.Literal["delivered", "queued", "unconfirmed"]
 ACCEPTS_INPUT = ("ready", "needs_input")
 POLL = 0.1
 MENU_WAIT = 5.0  # seconds a menu choice waits for the menu to be drawn
+MENU_SETTLE = 0.5  # a menu drawn a moment ago may not take keys yet (Claude Code drops them)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -216,6 +217,8 @@ def _answer_menu(
         time.sleep(POLL)
     if not keys:
         return None
+    time.sleep(MENU_SETTLE)  # it may have been drawn just now
+    screen = runtime.capture(handle, 60)
     runtime.send_keys(handle, *keys)
     started = _turn_started(runtime, agent, handle, screen, timeout, session)
     if started is None:
@@ -234,13 +237,21 @@ def _turn_started(
 ) -> Evidence | None:
     """Evidence that the agent took the input, or None after ``timeout``.
 
-    The question an agent was already asking (``since``) is not a new turn.
+    The question an agent was already asking (``since``) is not a new turn. When the
+    agent was ready on a timestamped native signal (its transcript), only that kind of
+    evidence counts: a record written after Enter proves a turn even if it already
+    ended; a changed screen proves nothing (a redraw, a cursor, a resize).
     """
+    pressed = time.time()
     deadline = time.monotonic() + timeout
+    trust_screen = not (since is not None and _timestamped_native(since))
     while time.monotonic() < deadline:
         time.sleep(POLL)
         obs = look(runtime, handle, session)
         activity = agent.activity(obs)
+        evidence = activity.evidence
+        if _timestamped_native(activity) and t.cast(float, evidence.age) < time.time() - pressed:
+            return Evidence("agent", f"the agent recorded the input: {evidence.detail}")
         same_question = (
             since is not None
             and since.state == activity.state == "needs_input"
@@ -250,9 +261,14 @@ def _turn_started(
             return Evidence("agent", f"turn started: {activity.evidence.detail}")
         if activity.state == "exited":
             return Evidence("runtime", "the agent exited after the message")
-        if obs.screen is not None and obs.screen != before:
+        if trust_screen and obs.screen is not None and obs.screen != before:
             return Evidence("screen", "the screen changed after Enter")
     return None
+
+
+def _timestamped_native(activity: Activity) -> bool:
+    evidence = activity.evidence
+    return evidence.source.startswith("native:") and evidence.age is not None
 
 
 # ------------------------------------------------------------------------- outbox

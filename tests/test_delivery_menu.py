@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
 
 from ao.contracts import Activity, Evidence, Observation, PaneState, RuntimeHandle
-from ao.delivery import deliver, menu_keys
+from ao.delivery import MENU_SETTLE, deliver, menu_keys
 
 SCREENS = Path(__file__).parent / "agents" / "screens"
 
@@ -102,3 +103,72 @@ def test_typing_into_the_same_question_is_not_a_new_turn() -> None:
     result = deliver(pane, pane, handle, "a.txt", wait=1.0, confirm_timeout=0.3, enter_retries=1)  # type: ignore[arg-type]
     assert pane.pasted == ["a.txt"] and pane.keys == ["Enter", "Enter"]
     assert result.status == "unconfirmed"
+
+
+def test_keys_wait_until_a_just_drawn_menu_settles() -> None:
+    """A menu drawn a moment ago drops keys (Claude Code): pause before pressing."""
+
+    class Timed(_SlowMenuPane):
+        def __init__(self) -> None:
+            super().__init__(menu_after=3)
+            self.menu_seen_at: float | None = None
+            self.pressed_at: float | None = None
+
+        def capture(self, handle: RuntimeHandle, lines: int) -> str:
+            shown = super().capture(handle, lines)
+            if self.menu_seen_at is None and "Would you like" in shown:
+                self.menu_seen_at = time.monotonic()
+            return shown
+
+        def send_keys(self, handle: RuntimeHandle, *keys: str) -> None:
+            self.pressed_at = time.monotonic()
+            super().send_keys(handle, *keys)
+
+    pane = Timed()
+    result = deliver(pane, pane, RuntimeHandle("tmux", "s", "%1"), "y", wait=1.0)  # type: ignore[arg-type]
+    assert result.status == "delivered" and pane.keys == ["y"]
+    assert pane.menu_seen_at is not None and pane.pressed_at is not None
+    assert pane.pressed_at - pane.menu_seen_at >= MENU_SETTLE
+
+
+class _TranscriptPane(_SlowMenuPane):
+    """An agent that was ready on its transcript; ``records`` says whether Enter reached it.
+
+    The screen changes after every Enter (the input box redraws) whether or not the
+    agent took the text, as real TUIs do.
+    """
+
+    def __init__(self, records: bool) -> None:
+        super().__init__(menu_after=0)
+        self.records = records
+        self.finished_at = time.time() - 30  # the previous turn's last record
+        self.enters = 0
+
+    def capture(self, handle: RuntimeHandle, lines: int) -> str:
+        return f"> {'' if self.enters else ''.join(self.pasted)}\n  redraw {self.enters}"
+
+    def send_keys(self, handle: RuntimeHandle, *keys: str) -> None:
+        super().send_keys(handle, *keys)
+        self.enters += keys.count("Enter")
+        if self.records:
+            self.finished_at = time.time()  # a fast turn: prompt and answer already written
+
+    def activity(self, obs: Observation) -> Activity:
+        age = time.time() - self.finished_at
+        return Activity("ready", Evidence("native:transcript", "the turn finished", age))
+
+
+def test_a_redrawn_screen_is_no_proof_when_the_transcript_did_not_move() -> None:
+    pane = _TranscriptPane(records=False)
+    handle = RuntimeHandle("tmux", "s", "%1")
+    result = deliver(pane, pane, handle, "hi", wait=1.0, confirm_timeout=0.3, enter_retries=1)  # type: ignore[arg-type]
+    assert result.status == "unconfirmed", result
+    assert pane.keys == ["Enter", "Enter"]
+
+
+def test_a_transcript_record_after_enter_proves_even_a_finished_turn() -> None:
+    pane = _TranscriptPane(records=True)
+    handle = RuntimeHandle("tmux", "s", "%1")
+    result = deliver(pane, pane, handle, "hi", wait=1.0, confirm_timeout=1.0)  # type: ignore[arg-type]
+    assert result.status == "delivered" and "recorded the input" in result.detail, result
+    assert pane.keys == ["Enter"]

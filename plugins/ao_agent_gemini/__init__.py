@@ -51,6 +51,7 @@ SETTLE = 1.0
 ARGV_PROMPT_LIMIT = 8000  # bytes; longer tasks are pasted (tmux caps a command's size)
 QUIET = 5.0  # seconds of unchanged screen after which a drawn prompt counts without a log
 FRESH = 3.0  # seconds a just-submitted prompt counts as working before the screen shows it
+ARGV_GRACE = 60.0  # seconds a task given on the command line may take to reach the chat log
 ENV_PREFIXES = ("GEMINI_", "GOOGLE_", "CLOUD_SDK_")
 # the user's .gemini entries a session home must not share (ao writes its own)
 PRIVATE = {"settings.json", "trustedFolders.json", "GEMINI.md", "tmp", "history",
@@ -109,7 +110,11 @@ class GeminiAgent:
         # is-in-ci rules) as non-interactive and exits 42 without a prompt; the pane is a
         # real terminal, and CI=0 is the one value those rules read as "not CI"
         env["CI"] = "0"
-        metadata = {"native_session_id": session_id, "native_cwd": os.path.realpath(ctx.worktree)}
+        metadata = {
+            "native_session_id": session_id,
+            "native_cwd": os.path.realpath(ctx.worktree),
+            "launch_prompt": delivery,
+        }
         if ctx.state_dir is not None:
             home = ctx.state_dir / "gemini-home"
             prepare_home(home, native.user_dir(), ctx.worktree, ctx.rules)
@@ -160,6 +165,8 @@ class GeminiAgent:
             if snap.loading:
                 return Activity("starting", Evidence(source, "the CLI is loading the session"))
             return Activity("ready", Evidence(source, turn.detail, age))
+        if self._argv_task_pending(meta, snap):
+            return Activity("starting", Evidence("runtime", "the task given at launch is loading"))
         if reading is not None and reading.state == "ready":
             # the prompt is drawn before the CLI listens to its input (a paste sent then
             # is lost); it opens the chat log once it does
@@ -169,6 +176,21 @@ class GeminiAgent:
         if reading is not None:
             return Activity(reading.state, Evidence("screen", reading.detail))
         return Activity("starting", Evidence("runtime", "gemini is running; no chat log yet"))
+
+    @staticmethod
+    def _argv_task_pending(meta: Mapping[str, str], snap: native.Snapshot) -> bool:
+        """A task passed with ``--prompt-interactive`` that the chat log has not recorded.
+
+        The CLI opens its chat log (a bare header) and draws an idle prompt before it
+        submits that task, so the screen alone would read as ready while the first
+        turn is still on its way. Bounded, so a CLI that drops the task does not stay
+        "starting" forever.
+        """
+        if meta.get("launch_prompt") != "argv" or snap.started is None:
+            return False
+        if snap.turn is not None and snap.turn.state != "empty":
+            return False
+        return time.time() - snap.started < ARGV_GRACE
 
     # ------------------------------------------------------------------ details
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -193,6 +194,35 @@ def test_activity_order(tmp_path: Path) -> None:
         Observation(PaneState(alive=True, running=False, exit_status=1), "", meta)
     )
     assert gone.state == "exited"
+
+
+def test_task_on_the_command_line_is_not_ready_until_logged(tmp_path: Path) -> None:
+    """The CLI draws an idle prompt over a bare chat log before it submits its argv task."""
+    sid = "abcdefab-0000-0000-0000-000000000000"
+    path = tmp_path / f".gemini/tmp/p/chats/session-x-{sid[:8]}.jsonl"
+    _log(path, {"sessionId": sid, "projectHash": "x"})
+    os.utime(path, (time.time() + 5, time.time() + 5))  # opened after the process started
+    meta = {"agent_home": str(tmp_path), "native_session_id": sid, "launch_prompt": "argv"}
+    cli = subprocess.Popen(["sleep", "30"])  # a just-started process stands for the CLI
+    try:
+        _check_argv_task(path, sid, meta, PaneState(alive=True, running=True, pid=cli.pid))
+    finally:
+        cli.kill()
+        cli.wait()
+
+
+def _check_argv_task(path: Path, sid: str, meta: dict[str, str], pane: PaneState) -> None:
+    agent = GeminiAgent()
+    waiting = agent.activity(Observation(pane, load("gemini-idle"), meta))
+    assert waiting.state == "starting", waiting
+    # no task at launch (a resumed or bare session): the idle prompt is ready
+    bare = agent.activity(Observation(pane, load("gemini-idle"), {**meta, "launch_prompt": "none"}))
+    assert bare.state == "ready", bare
+    # once the log has the prompt, the turn is working, whatever the screen shows
+    now = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
+    _log(path, {"id": "u1", "timestamp": now, "type": "user", "content": [{"text": "go"}]})
+    os.utime(path, (time.time() + 5, time.time() + 5))
+    assert agent.activity(Observation(pane, load("gemini-idle"), meta)).state == "working"
 
 
 # ----------------------------------------------------------------------------- end to end
