@@ -84,9 +84,15 @@ class Context:
     def find_session(self, session_id: str, project: str | None = None) -> tuple[Project, Session]:
         """Locate a live session by id across projects (or within ``project``)."""
         candidates = [self.project(project)] if project else self.projects()
-        for proj in candidates:
-            if proj.store.exists(session_id):
-                return proj, proj.store.read(session_id)
+        found = [proj for proj in candidates if proj.store.exists(session_id)]
+        if len(found) > 1:
+            names = ", ".join(p.id for p in found)
+            raise UsageError(
+                f"session {session_id!r} exists in several projects ({names})",
+                hint=f"pass --project, e.g. --project {found[0].id}",
+            )
+        if found:
+            return found[0], found[0].store.read(session_id)
         live = [s.id for p in candidates for s in p.store.list()]
         import difflib
 

@@ -226,8 +226,17 @@ class WorkspaceRequest:
     copy: tuple[str, ...] = ()
     symlinks: tuple[str, ...] = ()
     post_create: tuple[tuple[str, ...], ...] = ()
-    post_create_timeout: float = 300.0
+    post_create_timeout: float = 300.0  # for commands without their own timeout
     log_path: pathlib.Path | None = None
+    post_create_timeouts: tuple[float, ...] = ()  # seconds for each ``post_create`` command
+
+    def post_create_steps(self) -> tuple[tuple[tuple[str, ...], float], ...]:
+        """Each post-create argv with its own timeout (``post_create_timeout`` if unset)."""
+        timeouts = self.post_create_timeouts
+        return tuple(
+            (argv, timeouts[i] if i < len(timeouts) else self.post_create_timeout)
+            for i, argv in enumerate(self.post_create)
+        )
 
 
 @dataclasses.dataclass(frozen=True)

@@ -72,7 +72,8 @@ def _config_checks() -> list[Check]:
         loaded = load_config(path)
     except AoError as exc:
         return [*checks, Check("config", "FAIL", str(exc))]
-    checks.append(Check("config", "PASS", f"{path} ({len(loaded.model.projects)} projects)"))
+    count = len(loaded.model.projects)
+    checks.append(Check("config", "PASS", f"{path} ({count} project{'s' if count != 1 else ''})"))
     for pid, project in loaded.model.projects.items():
         ok = (project.path / ".git").exists()
         detail = str(project.path) if ok else f"{project.path} is not a git repository"

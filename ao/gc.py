@@ -1,7 +1,8 @@
 """``ao gc``: repair what crashes and manual meddling leave behind, without losing work.
 
 - half-done spawns (``spawning`` records whose ``ao new`` process is gone): undo their steps;
-- tmux sessions in this config's namespace with no session record: end them;
+- tmux sessions in this config's namespace (``{hash}-*``) with no session record, except
+  the watcher's: end them;
 - worktrees under the namespace with no session record: remove if they hold no work;
 - lock files of sessions that no longer exist: delete.
 """
@@ -13,10 +14,13 @@ import os
 import typing as t
 
 from ao import events
-from ao.contracts import RuntimeHandle
-from ao.state import now_iso
+from ao.contracts import RuntimeHandle, WorkspaceInfo
+from ao.paths import ProjectPaths
+from ao.state import SessionStore, now_iso
 
 if t.TYPE_CHECKING:
+    from pathlib import Path
+
     from ao.context import Context, Project
 
 
@@ -47,7 +51,9 @@ def collect(ctx: Context, projects: list[Project], *, dry_run: bool = False) -> 
     actions: list[GcAction] = []
     for project in projects:
         actions += _half_spawns(ctx, project, dry_run)
-        actions += _orphan_tmux(ctx, project, dry_run)
+    # every project of the config shares one tmux namespace: checked once, not per project
+    actions += _orphan_tmux(ctx, projects, dry_run)
+    for project in projects:
         actions += _orphan_worktrees(ctx, project, dry_run)
         actions += _stale_locks(project, dry_run)
     return actions
@@ -68,9 +74,12 @@ def _half_spawns(ctx: Context, project: Project, dry_run: bool) -> list[GcAction
                 handle = RuntimeHandle("tmux", name, f"={name}")
             if handle is not None:
                 ctx.runtime(session.get("runtime") or None).destroy(handle, grace=0.5)
+            workspace = ctx.workspace(session.get("workspace") or None)
             info = workspace_info(session)
+            unrecorded = project.paths.worktrees / session.id
+            if info is None and str(unrecorded) in map(str, workspace.list(project.repo_path)):
+                info = _checkout_info(project, unrecorded)  # killed before recording it
             if info is not None and info.path.exists():
-                workspace = ctx.workspace(session.get("workspace") or None)
                 if workspace.status(project.repo_path, info).has_work:
                     detail += f"; kept worktree {info.path} (it holds work)"
                 else:
@@ -91,14 +100,20 @@ def _half_spawns(ctx: Context, project: Project, dry_run: bool) -> list[GcAction
     return actions
 
 
-def _orphan_tmux(ctx: Context, project: Project, dry_run: bool) -> list[GcAction]:
-    runtime = ctx.runtime(project.config.runtime)
-    known = {project.paths.tmux_name(s.id) for s in project.store.list()}
-    prefix = f"{project.paths.hash}-{project.prefix}-"
-    names = runtime.list_names()
+def _orphan_tmux(ctx: Context, projects: list[Project], dry_run: bool) -> list[GcAction]:
+    """Every ``{hash}-*`` tmux session that is neither a live record nor the watcher."""
+    from ao.lifecycle.watch import watcher_name
+
+    if not projects:
+        return []
+    namespace = f"{projects[0].paths.hash}-"
+    known = _recorded_tmux_names(projects[0].paths) | {watcher_name(ctx.loaded.path)}
     actions = []
-    for name in names:
-        if name.startswith(prefix) and name not in known:
+    for runtime_name in dict.fromkeys(p.config.runtime for p in projects):
+        runtime = ctx.runtime(runtime_name)
+        for name in runtime.list_names():
+            if not name.startswith(namespace) or name in known:
+                continue
             if not dry_run:
                 runtime.destroy(RuntimeHandle("tmux", name, f"={name}:"), grace=0.5)
             actions.append(
@@ -107,18 +122,37 @@ def _orphan_tmux(ctx: Context, project: Project, dry_run: bool) -> list[GcAction
     return actions
 
 
-def _orphan_worktrees(ctx: Context, project: Project, dry_run: bool) -> list[GcAction]:
-    from ao.contracts import WorkspaceInfo
+def _recorded_tmux_names(paths: ProjectPaths) -> set[str]:
+    """Runtime names of every live record in the config's namespace.
 
+    Every ``{hash}-{project}/`` directory counts, including projects removed from the
+    config with ``remove-project --force``: their sessions run on, unmanaged, not orphaned.
+    """
+    names = set()
+    prefix = f"{paths.hash}-"
+    for root in paths.root.parent.glob(f"{prefix}*"):
+        if not (root / "sessions").is_dir():
+            continue
+        other = ProjectPaths(paths.config_path, root.name.removeprefix(prefix), root.parent)
+        for session in SessionStore(other).list():
+            names.add(other.tmux_name(session.id))
+            if session.get("tmux_name"):
+                names.add(session.get("tmux_name"))
+    return names
+
+
+def _orphan_worktrees(ctx: Context, project: Project, dry_run: bool) -> list[GcAction]:
     root = project.paths.worktrees
     if not root.is_dir():
         return []
+    # A record owns `worktrees/<id>` from the moment its id is reserved: spawn records
+    # `worktree=` only after post-create, and a spawn in progress must keep its checkout.
     live = {s.get("worktree") for s in project.store.list()}
     workspace = ctx.workspace(project.config.workspace)
     registered = {str(p) for p in workspace.list(project.repo_path)}
     actions = []
     for path in sorted(root.iterdir()):
-        if str(path) in live or not path.is_dir():
+        if str(path) in live or project.store.exists(path.name) or not path.is_dir():
             continue
         if str(path) not in registered:
             actions.append(
@@ -130,10 +164,7 @@ def _orphan_worktrees(ctx: Context, project: Project, dry_run: bool) -> list[GcA
                 )
             )
             continue
-        branch = _branch_of(path)
-        info = WorkspaceInfo(
-            path=path, branch=branch, base=project.config.default_branch, created_branch=False
-        )
+        info = _checkout_info(project, path)
         status = workspace.status(project.repo_path, info)
         if status.has_work:
             from ao.sessions import describe_work
@@ -149,11 +180,20 @@ def _orphan_worktrees(ctx: Context, project: Project, dry_run: bool) -> list[GcA
     return actions
 
 
-def _branch_of(path: os.PathLike[str]) -> str:
+def _checkout_info(project: Project, path: Path) -> WorkspaceInfo:
+    """A checkout found on disk, described as spawn would have recorded it.
+
+    Whether the spawn created its branch is unknown, so the branch is always kept.
+    """
     from ao import proc
 
     r = proc.run(["git", "symbolic-ref", "--short", "HEAD"], cwd=path, timeout=10, check=False)
-    return r.stdout.strip()
+    return WorkspaceInfo(
+        path=path,
+        branch=r.stdout.strip(),
+        base=project.config.default_branch,
+        created_branch=False,
+    )
 
 
 def _stale_locks(project: Project, dry_run: bool) -> list[GcAction]:

@@ -61,3 +61,20 @@ def atomic_write(path: Path, text: str) -> None:
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, path)
+
+
+def atomic_create(path: Path, text: str) -> None:
+    """Create ``path`` with ``text``, failing (FileExistsError) if it exists, like ``O_EXCL``.
+
+    The content is written to a temporary file first and hard-linked into place, so a
+    reader never sees an empty or half-written file.
+    """
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.new")
+    try:
+        with tmp.open("w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.link(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)

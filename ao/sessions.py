@@ -62,7 +62,8 @@ class SessionView:
 
         A live reading replaces ``working``/``ready``; the states the watcher decided
         from richer evidence (``needs_input``, ``blocked``, ``stuck``, PR states) only
-        yield to certainties: the agent exited, or it is visibly working again.
+        yield to certainties: the agent exited, or it is visibly working again (for
+        ``stuck``, whose agent reads as working anyway: it finished its turn or asks).
         """
         recorded = self.session.status
         live = self.activity.state
@@ -73,7 +74,10 @@ class SessionView:
         observed = ("working", "ready", "needs_input", "blocked")
         if recorded in ("working", "ready") and live in observed:
             return live
-        if recorded in ("needs_input", "blocked", "stuck") and live == "working":
+        if recorded in ("needs_input", "blocked") and live == "working":
+            return live
+        # a stuck agent reads as working: that is no news; a finished turn or a question is
+        if recorded == "stuck" and live in ("ready", "needs_input", "blocked"):
             return live
         return recorded
 
@@ -157,10 +161,20 @@ def info(ctx: Context, session: Session) -> SessionInfo | None:
 def send(
     ctx: Context, project: Project, session: Session, text: str, *, wait: float = 10.0
 ) -> Delivery:
-    """Deliver ``text`` to the session's agent; earlier queued messages go first."""
-    from ao.delivery import deliver, pending
-    from ao.spawn import dialog_logger
+    """Deliver ``text`` to the session's agent; earlier queued messages go first.
 
+    Control characters and escape sequences are removed first (newlines, tabs and other
+    text stay byte-exact): an ``ESC [201~`` would end the bracketed paste early and let the
+    rest of the message reach the agent as typed keys.
+    """
+    from ao.delivery import deliver, pending
+    from ao.errors import UsageError
+    from ao.spawn import dialog_logger
+    from ao.textsafe import strip_controls
+
+    text = strip_controls(text)
+    if not text.strip():
+        raise UsageError("the message is empty once control characters are removed")
     handle = _live_handle(session)
     runtime = ctx.runtime(session.get("runtime") or None)
     agent = ctx.agent(session.get("agent"))

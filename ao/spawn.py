@@ -25,7 +25,7 @@ from ao.contracts import (
     WorkspaceInfo,
     WorkspaceRequest,
 )
-from ao.errors import AoError, SpawnError, UsageError
+from ao.errors import AoError, ConflictError, SpawnError, UsageError
 from ao.textsafe import strip_controls
 
 if t.TYPE_CHECKING:
@@ -68,7 +68,7 @@ def workspace_request(
         copy=tuple(cfg.copy_),
         symlinks=tuple(cfg.symlinks),
         post_create=tuple(tuple(c.run) for c in cfg.post_create),
-        post_create_timeout=max((c.timeout for c in cfg.post_create), default=300.0),
+        post_create_timeouts=tuple(c.timeout for c in cfg.post_create),
         log_path=project.paths.logs / f"{session_id}.post-create.log",
     )
 
@@ -119,6 +119,12 @@ def launch(
     cwd = worktree
     if cfg.workdir:
         cwd = cwd / cfg.workdir
+        if not cwd.is_dir():
+            # tmux would silently start the agent in its server's cwd instead
+            raise SpawnError(
+                f"working directory {cwd} does not exist in the worktree",
+                hint=f"fix `projects.{project.id}.workdir` ({cfg.workdir!r}) in the config",
+            )
     state_dir = project.paths.root / "agents" / session_id
     state_dir.mkdir(parents=True, exist_ok=True)
     launch_ctx = LaunchContext(
@@ -174,11 +180,13 @@ def spawn(
     branch: str | None = None,
     name: str | None = None,
     ready_timeout: float = 30.0,
+    metadata: Mapping[str, str] | None = None,
 ) -> SpawnResult:
     """Create a session end to end, or undo everything and leave an ``errored`` record.
 
     Past the ``maxSessions`` cap the session is recorded as ``queued`` instead; the
-    watcher admits it when a slot frees up.
+    watcher admits it when a slot frees up. ``metadata`` (e.g. the issue) is in the
+    record from the start, before the agent can read it.
     """
     from ao.gitref import validate_branch
 
@@ -202,21 +210,25 @@ def spawn(
 
     store = project.store
     queued = at_capacity(ctx, project)
-    session_id = store.reserve(
-        project.prefix,
-        name=name,
-        initial={
-            "project": project.id,
-            "agent": agent_name,
-            "runtime": project.config.runtime or ctx.config.defaults.runtime,
-            "workspace": project.config.workspace or ctx.config.defaults.workspace,
-            "status": "queued" if queued else "spawning",
-            "step": "reserved",
-            "task": task,
-            **({"branch_requested": branch} if branch else {}),
-            **({} if queued else {"spawner_pid": str(os.getpid())}),
-        },
-    )
+    with names_lock(project) if name is not None else contextlib.nullcontext():
+        if name is not None:
+            check_name_free(ctx, project, name)
+        session_id = store.reserve(
+            project.prefix,
+            name=name,
+            initial={
+                "project": project.id,
+                "agent": agent_name,
+                "runtime": project.config.runtime or ctx.config.defaults.runtime,
+                "workspace": project.config.workspace or ctx.config.defaults.workspace,
+                "status": "queued" if queued else "spawning",
+                "step": "reserved",
+                "task": task,
+                **({"branch_requested": branch} if branch else {}),
+                **({} if queued else {"spawner_pid": str(os.getpid())}),
+                **(metadata or {}),
+            },
+        )
     if queued:
         events.append(
             project.paths, "session.queued", session=session_id,
@@ -226,16 +238,63 @@ def spawn(
     return build(ctx, project, session_id, ready_timeout=ready_timeout, started=started)
 
 
+def names_lock(project: Project) -> contextlib.AbstractContextManager[None]:
+    """The lock under which a ``--name`` is checked against every project and reserved."""
+    from ao.locks import locked
+    from ao.paths import ao_home
+
+    return locked(ao_home() / "locks" / f"names-{project.paths.hash}.lock")
+
+
+def check_name_free(ctx: Context, project: Project, name: str) -> None:
+    """Refuse a ``--name`` that another project of the config has or may take.
+
+    All projects of a config share one tmux namespace (``{hash}-{id}``) and, when they
+    share a repository, one branch namespace (``ao/{id}``): a session id must be unique
+    across all of them, and must not be the watcher's name or in another project's
+    ``{prefix}-N`` range (that project would hand the same id out later).
+    """
+    import re
+
+    from ao.lifecycle.watch import watcher_name
+    from ao.state import validate_session_id
+
+    validate_session_id(name)
+    if project.paths.tmux_name(name) == watcher_name(ctx.loaded.path):
+        raise ConflictError(
+            f"session name {name!r} is reserved for the watcher", hint="pick another --name"
+        )
+    hint = "session names are shared by every project of a config; pick another --name"
+    for other in ctx.projects():
+        if other.id == project.id:
+            continue
+        if re.fullmatch(rf"{re.escape(other.prefix)}-\d+", name):
+            raise ConflictError(
+                f"session name {name!r} is in the id range of project {other.id!r} "
+                f"({other.prefix}-N)",
+                hint=hint,
+            )
+        if other.store.exists(name) or other.store.archived(name) is not None:
+            raise ConflictError(
+                f"session {name!r} already exists in project {other.id!r}", hint=hint
+            )
+
+
 def at_capacity(ctx: Context, project: Project) -> bool:
     """Whether ``maxSessions`` (global or the project's) leaves no room for one more."""
-    from ao.state import LIVE_STATUSES
+    from ao.state import ENDED_STATUSES
 
-    running = ("spawning", *(s for s in LIVE_STATUSES if s not in ("queued", "spawning")))
+    # every session that has not ended holds a slot: working, waiting on a PR, stuck...
     limits = [(ctx.config.max_sessions, ctx.projects()), (project.config.max_sessions, [project])]
     for limit, scope in limits:
         if limit is None:
             continue
-        live = sum(1 for p in scope for s in p.store.list() if s.status in running)
+        live = sum(
+            1
+            for p in scope
+            for s in p.store.list()
+            if s.status not in ENDED_STATUSES and s.status != "queued"
+        )
         if live >= limit:
             return True
     return False

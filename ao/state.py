@@ -17,7 +17,7 @@ from pathlib import Path
 
 from ao import kvfile
 from ao.errors import ConflictError, NotFoundError, UsageError
-from ao.locks import atomic_write, locked
+from ao.locks import atomic_create, atomic_write, locked
 from ao.paths import ProjectPaths
 
 SCHEMA = "1"
@@ -119,9 +119,7 @@ class SessionStore:
                 used = self._used_numbers(prefix)
                 session_id = f"{prefix}-{max(used, default=0) + 1}"
             data = {"schema": SCHEMA, "id": session_id, "created_at": now_iso(), **initial}
-            fd = os.open(self._file(session_id), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(kvfile.dumps(data))
+            atomic_create(self._file(session_id), kvfile.dumps(data))
         return session_id
 
     def exists(self, session_id: str) -> bool:

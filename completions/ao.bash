@@ -15,7 +15,7 @@ _ao_spec() {
             _ao_vopts='--config=file -c=file'
             ;;
         'ao add-project')
-            _ao_opts='--help --name -h'
+            _ao_opts='--help --json --name -h'
             _ao_vopts='--name=value'
             _ao_args=file
             ;;
@@ -106,7 +106,7 @@ _ao_spec() {
             _ao_args=session
             ;;
         'ao remove-project')
-            _ao_opts='--force --help -h'
+            _ao_opts='--force --help --json -h'
             _ao_args=project
             ;;
         'ao restore')

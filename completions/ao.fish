@@ -169,6 +169,7 @@ complete -c ao -n '__fish_ao_is 1 ao' -a 'why' -d 'The state of SESSION\'s agent
 
 # ao add-project
 complete -c ao -n '__fish_ao_is - ao add-project' -s h -l help -d 'Show this message and exit.'
+complete -c ao -n '__fish_ao_is - ao add-project' -l json -d 'Print JSON.'
 complete -c ao -n '__fish_ao_is - ao add-project' -l name -x -d 'Project id (default: the directory name).'
 complete -c ao -n '__fish_ao_is 1 ao add-project' -F
 
@@ -294,6 +295,7 @@ complete -c ao -n '__fish_ao_is 1 ao reactions simulate' -a '(__fish_ao_ids sess
 # ao remove-project
 complete -c ao -n '__fish_ao_is - ao remove-project' -l force -d 'Remove even with live sessions.'
 complete -c ao -n '__fish_ao_is - ao remove-project' -s h -l help -d 'Show this message and exit.'
+complete -c ao -n '__fish_ao_is - ao remove-project' -l json -d 'Print JSON.'
 complete -c ao -n '__fish_ao_is 1 ao remove-project' -a '(__fish_ao_ids projects)' -d 'NAME'
 
 # ao restore

@@ -101,6 +101,7 @@ _ao_cmd__add_project() {
     _arguments -s -S \
         '(- *)--help[Show this message and exit.]' \
         '(- *)-h[Show this message and exit.]' \
+        '(--json)--json[Print JSON.]' \
         '(--name)--name=[Project id (default\: the directory name).]:NAME: ' \
         '1:PATH|URL:_files'
 }
@@ -369,6 +370,7 @@ _ao_cmd__remove_project() {
         '(--force)--force[Remove even with live sessions.]' \
         '(- *)--help[Show this message and exit.]' \
         '(- *)-h[Show this message and exit.]' \
+        '(--json)--json[Print JSON.]' \
         1:NAME:_ao_projects
 }
 

@@ -213,13 +213,54 @@ def test_bad_durations_are_errors_not_zero(tmp_path: Path, value: str) -> None:
 def test_durations_and_attempt_counts(tmp_path: Path) -> None:
     cfg = write(
         tmp_path / "agent-orchestrator.yaml",
-        "reactions:\n  a:\n    escalateAfter: 30m\n  b:\n    escalateAfter: 3\n"
-        "  c:\n    threshold: 1.5h\n",
+        "reactions:\n  ci-failed:\n    escalateAfter: 30m\n  changes-requested:\n"
+        "    escalateAfter: 3\n  agent-stuck:\n    threshold: 1.5h\n",
     )
     reactions = load_config(cfg).model.reactions
-    assert reactions["a"].escalate_after == 1800.0
-    assert reactions["b"].escalate_after == 3 and isinstance(reactions["b"].escalate_after, int)
-    assert reactions["c"].threshold == 5400.0
+    assert reactions["ci-failed"].escalate_after == 1800.0
+    review = reactions["changes-requested"].escalate_after
+    assert review == 3 and isinstance(review, int)
+    assert reactions["agent-stuck"].threshold == 5400.0
+
+
+def test_lifecycle_mistakes_are_config_errors_with_their_key_path(tmp_path: Path) -> None:
+    """What would otherwise crash every watcher pass (or silently never fire) is caught
+    by validation, with the key path and a suggestion."""
+    cfg = write(
+        tmp_path / "agent-orchestrator.yaml",
+        "notifiers:\n  ops:\n    plugin: webhook\n    url: http://127.0.0.1:9/\n"
+        "notificationRouting:\n  urgent: [ops, nosuch]\n"
+        "reactions:\n  tests-wanted:\n    condition: \"lable == 'x'\"\n"
+        "  broken:\n    condition: 'label =='\n",
+    )
+    problems = problems_of(cfg)
+    assert problems[0].startswith(
+        f"{cfg}:6: notificationRouting.urgent[1]: unknown notifier 'nosuch'"
+    )
+    assert problems[1].startswith(
+        f"{cfg}:9: reactions.tests-wanted.condition: unknown name 'lable' in condition; "
+        "did you mean 'label'?"
+    )
+    assert problems[2].startswith(f"{cfg}:11: reactions.broken.condition: invalid condition")
+    assert len(problems) == 3
+
+    cfg.write_text("reactions:\n  ci-faild:\n    retries: 1\n", encoding="utf-8")
+    (problem,) = problems_of(cfg)
+    assert problem.startswith(
+        f"{cfg}:2: reactions.ci-faild: unknown reaction 'ci-faild': did you mean 'ci-failed'?"
+    )
+    cfg.write_text("defaults:\n  notifiers: [desktp]\n", encoding="utf-8")
+    (problem,) = problems_of(cfg)
+    assert problem.startswith(
+        f"{cfg}:2: defaults.notifiers[0]: unknown notifier 'desktp'; did you mean 'desktop'?"
+    )
+    # a custom key with a condition, plugin names and configured names are all fine
+    cfg.write_text(
+        "defaults:\n  notifiers: [desktop]\nnotificationRouting:\n  info: [webhook]\n"
+        "reactions:\n  tests-wanted:\n    condition: \"label == 'needs-tests'\"\n",
+        encoding="utf-8",
+    )
+    assert load_config(cfg).model.reactions["tests-wanted"].condition
 
 
 # --- ${NAME} -----------------------------------------------------------------------------

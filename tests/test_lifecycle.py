@@ -100,7 +100,7 @@ def test_failing_ci_sends_the_log_with_bounded_retries_then_escalates(
     proj.use_receiver(
         scm="fake",
         repo="acme/demo",
-        top={"reactions": {"ci-failed": {"retries": 2, "cooldown": "0s"}}},
+        top={"reactions": {"ci-failed": {"retries": 2, "cooldown": "2s"}}},
     )
     assert proj.ao("new", "build the feature").returncode == 0
     wait_for(lambda: proj.received() == ["build the feature"], what="task")
@@ -108,8 +108,16 @@ def test_failing_ci_sends_the_log_with_bounded_retries_then_escalates(
     set_pr(forge, "ao/d-1", checks=[{"name": "pytest", "state": "failing", "url": "https://ci.test/1",
                                      "log_excerpt": log}])  # fmt: skip
 
-    kinds = [[a["kind"] for a in watch_once(proj)["actions"]] for _ in range(4)]  # type: ignore[union-attr]
-    assert kinds == [["send"], ["send"], ["escalate"], []]
+    def kinds() -> list[str]:
+        return [a["kind"] for a in watch_once(proj)["actions"]]  # type: ignore[union-attr]
+
+    # each attempt, the last one included, gets its turn (the cooldown) before the next
+    # step: a human hears only once the last attempt did not help
+    assert (kinds(), kinds()) == (["send"], [])
+    time.sleep(2.1)
+    assert (kinds(), kinds()) == (["send"], [])
+    time.sleep(2.1)
+    assert (kinds(), kinds()) == (["escalate"], [])
     assert status(proj) == "ci_failed"
     sent = proj.received()[1:]
     assert len(sent) == 2
@@ -225,12 +233,26 @@ def test_watcher_killed_mid_tick_loses_nothing(proj: Project, forge: Path) -> No
         set_pr(
             forge, f"ao/d-{i}", checks=[{"name": "t", "state": "failing", "log_excerpt": "boom"}]
         )
-    for delay in (0.3, 0.6, 0.9):
+    progress = ("status.changed", "message.sent", "reaction.send", "notification")
+    mid_tick: list[bool] = []
+
+    def progressed() -> int:
+        return len([e for e in events() if e["type"] in progress])
+
+    for _ in range(3):
+        seen = progressed()
         p = subprocess.Popen([sys.executable, "-m", "ao", "watch", "--interval", "0.5"], cwd=proj.repo.parent,
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-        time.sleep(delay)
-        p.kill()
+        try:  # kill as soon as the tick has done part of its work (its first new event)
+            wait_for(lambda: progressed() > seen, timeout=10, what="a tick in progress")  # noqa: B023
+            p.kill()
+            mid_tick.append(True)
+        except AssertionError:
+            p.kill()  # nothing left to do (earlier passes finished it): kill between ticks
+            mid_tick.append(False)
         p.wait()
+    # the first pass has three sessions to move, so its first event is mid-tick
+    assert mid_tick[0], "the watcher never started a tick"
     watch_once(proj)
     sessions = proj.ao_json("list")
     assert [s["status"] for s in sessions] == ["ci_failed"] * 3  # type: ignore[union-attr]

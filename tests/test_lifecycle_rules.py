@@ -189,3 +189,139 @@ def test_conditions_are_safe_and_work() -> None:
     for bad in ("__import__('os')", "open('/etc/passwd')", "x.y", "secret == 1", "1 +"):
         with pytest.raises(ConfigError):
             parse(bad)
+
+
+def test_escalation_waits_until_the_last_attempt_had_its_turn() -> None:
+    cfg = Reaction(action="send-to-agent", retries=1, cooldown="60s")
+    meta: dict[str, str] = {}
+    assert run_plan("ci-failed", "s", cfg, meta, 0.0).kind == "send"
+    assert run_plan("ci-failed", "s", cfg, meta, 1.0) is None  # right after the last send
+    assert run_plan("ci-failed", "s", cfg, meta, 90.0, activity="working") is None  # on it
+    assert run_plan("ci-failed", "s", cfg, meta, 90.0).kind == "escalate"  # done, still failing
+    assert run_plan("ci-failed", "s", cfg, meta, 200.0) is None  # once
+
+
+def test_escalate_after_duration_does_not_wait_for_the_agent() -> None:
+    cfg = Reaction(action="send-to-agent", retries=5, escalate_after="30m", cooldown="60s")
+    meta: dict[str, str] = {}
+    assert run_plan("ci-failed", "s", cfg, meta, 0.0).kind == "send"
+    assert run_plan("ci-failed", "s", cfg, meta, 1801.0, activity="working").kind == "escalate"
+
+
+def test_a_stuck_agent_is_nudged_then_escalated_after_the_cooldown() -> None:
+    meta: dict[str, str] = {}
+    stuck = {"status": "stuck", "activity": "working"}
+    assert run_plan("agent-stuck", "since", None, meta, 0.0, **stuck).kind == "send"
+    assert run_plan("agent-stuck", "since", None, meta, 10.0, **stuck) is None
+    assert run_plan("agent-stuck", "since", None, meta, 61.0, **stuck).kind == "escalate"
+
+
+def test_retries_zero_does_not_act_and_tells_a_human_at_once() -> None:
+    meta: dict[str, str] = {}
+    cfg = Reaction(retries=0)
+    first = run_plan("ci-failed", "s", cfg, meta, 0.0)
+    assert first.kind == "escalate" and "retries is 0" in first.why
+    assert run_plan("ci-failed", "s", cfg, meta, 100.0) is None
+    assert rx.settings("ci-failed", cfg)[2] == 0
+
+
+def test_auto_false_notifies_with_the_evidence_instead_of_acting() -> None:
+    for key, cfg in [
+        ("ci-failed", Reaction(auto=False)),
+        ("approved-and-green", Reaction(auto=False, action="merge")),
+    ]:
+        meta: dict[str, str] = {}
+        planned, updates = rx.plan(key, "s", cfg, meta, situation(), 0.0, "EVIDENCE: test_login")
+        meta.update({k: v for k, v in updates.items() if v is not None})
+        assert planned is not None and planned.kind == "notify"
+        assert "auto is off" in planned.message and "EVIDENCE: test_login" in planned.message
+        assert run_plan(key, "s", cfg, meta, 1.0) is None  # once per signature
+
+
+def test_an_exited_agent_is_not_sent_to_a_human_hears_instead() -> None:
+    meta: dict[str, str] = {}
+    planned = run_plan("ci-failed", "s", None, meta, 0.0, status="exited", activity="exited")
+    assert planned.kind == "notify" and "ao restore s-1" in planned.message
+
+
+def test_an_exited_agents_pr_still_moves_it() -> None:
+    assert decide(Facts(status="exited", activity="exited", pr=pr(state="merged"))).status == (
+        "merged"
+    )
+    assert decide(Facts(status="merged", activity="exited")).status == "done"
+    assert decide(Facts(status="exited", activity="exited", pr=pr(state="closed"))).status == (
+        "done"
+    )
+    failing = pr(checks=(Check("test", "failing"),))
+    assert "ci-failed" in rx.triggers(situation(status="exited", activity="exited", pr=failing))
+
+
+def test_builtin_reaction_keys_are_what_validation_accepts() -> None:
+    from ao.config.models import AoConfig
+
+    AoConfig.model_validate({"reactions": {key: {} for key in rx.BUILTINS}})
+    with pytest.raises(ValueError, match="did you mean 'agent-stuck'"):
+        AoConfig.model_validate({"reactions": {"agent-stuk": {}}})
+
+
+def test_idle_time_is_the_newest_progress_signal_native_or_pane() -> None:
+    from ao.contracts import Activity, Evidence, PaneState
+    from ao.lifecycle.watch import idle_seconds
+    from ao.state import Session
+
+    pane = PaneState(alive=True, running=True, last_activity=1000.0)
+    working = Session({"id": "s-1", "status": "working"})
+    native = Activity("working", Evidence("native:log", "tool call", age=5.0))
+    screen_only = Activity("working", Evidence("runtime", "foreground process"))
+    # the pane has been quiet for 900 s, but the native log moved 5 s ago: not stuck
+    assert idle_seconds(working, pane, native, 1900.0, 600.0) == 5.0
+    assert decide(Facts(status="working", activity="working", idle_seconds=5.0)).status == "working"
+    assert idle_seconds(working, pane, screen_only, 1900.0, 600.0) == 900.0
+    # a stale native signal does not hide fresh pane output
+    old = Activity("working", Evidence("native:log", "tool call", age=800.0))
+    assert idle_seconds(working, pane, old, 1010.0, 600.0) == 10.0
+
+
+def test_the_nudges_own_echo_is_not_progress() -> None:
+    from ao.contracts import PaneState
+    from ao.lifecycle.watch import idle_seconds
+    from ao.state import Session
+
+    stuck = Session({"id": "s-1", "status": "stuck", "status_since": "1970-01-01T00:16:40Z",
+                     "rx_agent_stuck_last": "1000"})  # fmt: skip
+    echo = PaneState(alive=True, running=True, last_activity=1001.0)
+    assert idle_seconds(stuck, echo, None, 1030.0, 600.0) >= 600.0  # still stuck
+    moving = PaneState(alive=True, running=True, last_activity=1020.0)
+    assert idle_seconds(stuck, moving, None, 1030.0, 600.0) == 10.0  # real progress
+
+
+def test_every_emitted_event_type_is_documented() -> None:
+    """Each `events.append(paths, "<type>", ...)` in ao and its plugins has a row in
+    docs/cli.md; an f-string type (`reaction.{planned.kind}`) stands for every kind."""
+    import ast
+    import typing as t
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    emitted: set[str] = set()
+    for source in [*root.joinpath("ao").rglob("*.py"), *root.joinpath("plugins").rglob("*.py")]:
+        for node in ast.walk(ast.parse(source.read_text(encoding="utf-8"))):
+            if not (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "append"
+                and isinstance(node.func.value, ast.Name)
+                and node.func.value.id == "events"
+            ):
+                continue
+            kind = node.args[1]
+            if isinstance(kind, ast.Constant):
+                emitted.add(str(kind.value))
+            else:
+                assert isinstance(kind, ast.JoinedStr), f"{source}: event type is not a literal"
+                prefix = str(t.cast(ast.Constant, kind.values[0]).value)
+                emitted |= {prefix + k for k in t.get_args(rx.Kind)}
+    assert {"status.changed", "reaction.escalate", "notification", "session.started"} <= emitted
+    doc = (root / "docs" / "cli.md").read_text(encoding="utf-8")
+    missing = sorted(e for e in emitted if f"| `{e}` |" not in doc)
+    assert not missing, f"docs/cli.md does not document event types {missing}"

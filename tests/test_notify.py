@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ao.config.models import AoConfig
+from ao.config.models import AoConfig, Defaults
 from ao.contracts import Notification
 from ao.errors import ConfigError
 from ao.notify import Delivered, dispatch, remember, should_notify, targets_for
@@ -89,10 +89,16 @@ def test_names_resolve_to_config_entries_or_plugins() -> None:
 
 
 def test_unknown_notifier_is_a_config_error_naming_the_key_path() -> None:
-    cfg = config(
-        notifiers={"team-slack": {"plugin": "slack", "url": "https://x.test"}},
-        notificationRouting={"urgent": ["desktop", "team-slak"]},
-        defaults={"notifiers": ["nope"]},
+    team = {"team-slack": {"plugin": "slack", "url": "https://x.test"}}
+    # validation catches it (`ao config validate` reports it with its line)
+    with pytest.raises(ValueError, match="unknown notifier 'team-slak'; did you mean 'team-slack'"):
+        config(notifiers=team, notificationRouting={"urgent": ["desktop", "team-slak"]})
+    # and dispatch still refuses a config that skipped validation
+    cfg = config(notifiers=team).model_copy(
+        update={
+            "notification_routing": {"urgent": ["desktop", "team-slak"]},
+            "defaults": Defaults(notifiers=["nope"]),
+        }
     )
     with pytest.raises(ConfigError) as caught:
         dispatch(cfg, Notification(title="t", message="m", priority="urgent"))
@@ -268,7 +274,10 @@ def test_cli_notify_test_errors(ao: RunAo, tmp_path: Path) -> None:
     unknown = ao("notify", "test", "--priority", "warning", env=env)
     assert unknown.returncode == 3
     assert "notificationRouting.warning[0]: unknown notifier 'hoook'" in unknown.stderr
+    unknown = ao("notify", "test", "hoook", env=env)
+    assert unknown.returncode == 3 and "unknown notifier 'hoook'" in unknown.stderr
 
+    env = write_config(tmp_path, notificationRouting={"warning": []})
     nothing = ao("notify", "test", env=env)
     assert nothing.returncode == 3
     assert "no notifiers are routed for priority 'info'" in nothing.stderr

@@ -83,14 +83,18 @@ def test_add_and_remove_project(git_repo: Path, ao: RunAo, tmp_path: Path) -> No
     config = git_repo / "agent-orchestrator.yaml"
     config.write_text("# my notes\n" + config.read_text())
 
-    r = ao("add-project", str(other), "--name", "other", cwd=git_repo)
-    assert r.returncode == 0, r.stderr
+    added = data(ao("add-project", str(other), "--name", "other", "--json", cwd=git_repo))
+    assert added == {
+        "config": str(config), "project": "other", "added_project": True, "cloned": False,
+    }  # fmt: skip
     doc = yaml.safe_load(config.read_text())
     assert doc["projects"]["other"]["defaultBranch"] == "trunk"
     assert config.read_text().startswith("# my notes\n")
 
-    r = ao("remove-project", "other", cwd=git_repo)
-    assert r.returncode == 0, r.stderr
+    removed = data(ao("remove-project", "other", "--json", cwd=git_repo))
+    assert isinstance(removed, dict)
+    assert removed["project"] == "other" and removed["live_sessions"] == 0
+    assert removed["config"] == str(config) and removed["state"].endswith("-other")
     assert "other" not in yaml.safe_load(config.read_text())["projects"]
     r = ao("remove-project", "nope", cwd=git_repo)
     assert r.returncode == 4 and "nope" in r.stderr
@@ -124,6 +128,7 @@ def test_doctor_passes_in_a_configured_repo(git_repo: Path, ao: RunAo) -> None:
     by_name = {c["name"]: c for c in checks}
     for name in ("tmux", "git", "config", "state dir", "project repo", "runtime tmux"):
         assert by_name[name]["level"] == "PASS", by_name[name]
+    assert by_name["config"]["detail"].endswith("(1 project)")
 
 
 def test_doctor_fails_on_a_broken_config(git_repo: Path, ao: RunAo) -> None:

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.conftest import git
 from tests.sessionkit import Project, wait_for
@@ -318,3 +322,146 @@ def test_gc_removes_stale_locks_only(proj: Project) -> None:
     ]
     assert not (locks / "session-d-77.lock").exists()
     assert proj.ao_json("list")[0]["id"] == "d-1"  # type: ignore[index]
+
+
+def test_missing_workdir_fails_the_spawn_and_names_the_key(proj: Project) -> None:
+    """A workdir missing from the worktree is a spawn error, not an agent running elsewhere."""
+    proj.configure(workdir="packages/nope")
+    r = proj.ao("new", "pwd")
+    assert r.returncode == 9, (r.stdout, r.stderr)
+    assert "packages/nope" in r.stderr and "projects.demo.workdir" in r.stderr
+    (session,) = proj.ao_json("list")  # type: ignore[misc]
+    assert session["status"] == "errored" and "packages/nope" in session["error"]
+    assert not any(n.endswith("-d-1") for n in proj.tmux_names())
+    assert "ao/d-1" not in git(proj.repo, "branch", "--list")
+
+
+def test_tmux_runtime_refuses_a_missing_cwd(proj: Project, tmp_path: Path) -> None:
+    """The runtime's own check: tmux would otherwise start the pane in its server's cwd."""
+    from ao_runtime_tmux import TmuxRuntime
+
+    from ao.contracts import RuntimeSpec
+    from ao.errors import SpawnError
+
+    spec = RuntimeSpec(name="ao-cwd-test", argv=["sleep", "30"], cwd=tmp_path / "nope")
+    with pytest.raises(SpawnError, match="nope"):
+        TmuxRuntime().create(spec)
+    assert "ao-cwd-test" not in proj.tmux_names()
+
+
+def test_send_cannot_break_out_of_the_bracketed_paste(proj: Project) -> None:
+    """A paste-end sequence and CR in a message cannot submit part of it as typed input."""
+    proj.use_receiver()
+    assert proj.ao("new", "first").returncode == 0
+    wait_for(lambda: proj.received() == ["first"], what="first prompt")
+    r = proj.ao("send", "d-1", "-", input="part1\x1b[201~\rINJECTED\t日本")
+    assert r.returncode == 0, r.stderr
+    wait_for(lambda: len(proj.received()) >= 2, what="the message")
+    assert proj.received() == ["first", "part1\nINJECTED\t日本"]
+
+
+def test_tmux_paste_strips_escape_sequences(proj: Project, tmp_path: Path) -> None:
+    """Defence in depth: the runtime's paste drops ESC sequences whoever calls it."""
+    from ao_runtime_tmux import TmuxRuntime
+
+    from ao.contracts import RuntimeSpec
+    from tests.sessionkit import RECEIVER
+
+    runtime = TmuxRuntime()
+    handle = runtime.create(
+        RuntimeSpec(name="ao-paste-test", argv=[sys.executable, str(RECEIVER), str(proj.inbox)],
+                    cwd=tmp_path)
+    )  # fmt: skip
+    wait_for(lambda: "READY>" in runtime.capture(handle), what="receiver prompt")
+    runtime.paste(handle, "a\x1b[201~\rb ü")
+    runtime.send_keys(handle, "Enter")
+    wait_for(proj.received, what="the paste")
+    assert proj.received() == ["a\nb ü"]
+
+
+@pytest.mark.parametrize("source", ["file", "stdin"])
+def test_send_refuses_input_that_is_not_utf8(proj: Project, tmp_path: Path, source: str) -> None:
+    """Bytes that are not UTF-8 are a usage error naming the first bad byte; nothing is sent."""
+    proj.use_receiver()
+    assert proj.ao("new", "first").returncode == 0
+    wait_for(lambda: proj.received() == ["first"], what="first prompt")
+    payload = b"hello \xfe\xff"
+    msg = tmp_path / "msg.bin"
+    msg.write_bytes(payload)
+    args = ["--file", str(msg)] if source == "file" else ["-"]
+    r = subprocess.run(
+        [sys.executable, "-m", "ao", "send", "d-1", *args], cwd=proj.repo.parent,
+        input=payload, capture_output=True, timeout=60,
+    )  # fmt: skip
+    stderr = r.stderr.decode()
+    assert r.returncode == 2, stderr
+    name = str(msg) if source == "file" else "stdin"
+    assert f"{name} is not UTF-8 text: byte 0xfe at offset 6" in stderr
+    assert "Traceback" not in stderr and r.stdout == b""
+    assert proj.received() == ["first"]
+
+
+def test_post_create_commands_keep_their_own_timeouts(proj: Project) -> None:
+    """A short per-command timeout is not stretched to the longest one in the list."""
+    proj.configure(
+        postCreate=[{"run": ["sleep", "30"], "timeout": 1}, {"run": ["true"], "timeout": 300}]
+    )
+    r = proj.ao("new", "true", timeout=25)
+    assert r.returncode == 9, (r.stdout, r.stderr)
+    assert "timed out after 1s" in r.stderr
+
+
+def test_status_of_one_session_renders_evidence_as_text(proj: Project) -> None:
+    assert proj.ao("new", "true").returncode == 0
+    r = proj.ao("status", "d-1")
+    assert r.returncode == 0, r.stderr
+    (line,) = [x for x in r.stdout.splitlines() if x.startswith("evidence")]
+    assert re.fullmatch(r"evidence\s+(runtime|screen): \S.*", line), line
+    assert "{" not in line
+
+
+def _two_projects(proj: Project) -> None:
+    """Projects pa and pb of one config on the same repository (so the same tmux hash)."""
+    config = {
+        "defaults": {"agent": "shell"},
+        "projects": {
+            "pa": {"path": str(proj.repo), "sessionPrefix": "a"},
+            "pb": {"path": str(proj.repo), "sessionPrefix": "b"},
+        },
+    }
+    (proj.repo.parent / "agent-orchestrator.yaml").write_text(yaml.safe_dump(config))
+
+
+def test_custom_session_names_are_unique_across_projects(proj: Project) -> None:
+    _two_projects(proj)
+    r = proj.ao("new", "true", "--project", "pa", "--name", "fix")
+    assert r.returncode == 0, r.stderr
+    for name, why in (
+        ("fix", "already exists in project 'pa'"),
+        ("a-7", "id range of project 'pa' (a-N)"),
+    ):
+        r = proj.ao("new", "true", "--project", "pb", "--name", name)
+        assert r.returncode == 5, (r.stdout, r.stderr)
+        assert why in r.stderr and len(r.stderr.splitlines()) == 1
+    r = proj.ao("new", "true", "--project", "pb", "--name", "watch")
+    assert r.returncode == 5 and "watcher" in r.stderr
+    assert proj.ao_json("list", "--project", "pb") == []
+    assert [s["id"] for s in proj.ao_json("list", "--project", "pa")] == ["fix"]  # type: ignore[union-attr]
+
+
+def test_a_session_id_in_several_projects_needs_project(proj: Project) -> None:
+    """State from before ids were unique: commands ask for --project instead of guessing."""
+    _two_projects(proj)
+    assert proj.ao("new", "true", "--project", "pa", "--name", "fix").returncode == 0
+    home = Path(os.environ["AO_HOME"])
+    record = next(home.glob("*-pa/sessions/fix"))
+    copy = record.parent.parent.with_name(record.parent.parent.name[:-2] + "pb") / "sessions"
+    copy.mkdir(parents=True)
+    (copy / "fix").write_text(record.read_text().replace("project=pa", "project=pb"))
+    for args in (("stop", "fix"), ("send", "fix", "hi"), ("status", "fix"), ("restore", "fix")):
+        r = proj.ao(*args)
+        assert r.returncode == 2, (args, r.stderr)
+        assert "several projects (pa, pb)" in r.stderr and "--project" in r.stderr
+    assert record.exists() and (copy / "fix").exists()
+    (copy / "fix").unlink()
+    assert proj.ao("stop", "fix", "--project", "pa").returncode == 0

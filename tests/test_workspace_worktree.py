@@ -379,6 +379,29 @@ def test_post_create_timeout_is_a_spawn_error_with_cleanup(
     assert "timed out" in log.read_text()
 
 
+def test_each_post_create_command_keeps_its_own_timeout(
+    ws: WorktreeWorkspace, git_repo: Path, tmp_path: Path
+) -> None:
+    """A slow command within its long timeout passes; the next one is killed at its short one."""
+    req = request(
+        git_repo,
+        tmp_path,
+        post_create=(
+            (PY, "-c", "import time; time.sleep(1.5)"),
+            (PY, "-c", "import time; time.sleep(30)"),
+        ),
+        post_create_timeouts=(20.0, 0.5),
+        post_create_timeout=1.0,  # neither command may fall back to this
+        log_path=tmp_path / "s1.log",
+    )
+    started = time.monotonic()
+    with pytest.raises(SpawnError, match=r"time\.sleep\(30\).* timed out after 0\.5s"):
+        ws.create(req)
+    assert time.monotonic() - started < 15
+    assert "exit 0" in (tmp_path / "s1.log").read_text()  # the 1.5 s command finished
+    assert not req.path.exists()
+
+
 def test_missing_post_create_program_is_a_spawn_error(
     ws: WorktreeWorkspace, git_repo: Path, tmp_path: Path
 ) -> None:

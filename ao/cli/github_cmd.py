@@ -83,11 +83,9 @@ def _spawn_one(ctx: Context, project: Project, tracker: Tracker, repo: str, ref:
     else:
         prompt = default_prompt(issue)
     branch = tracker.branch_name(issue)
-    result = spawn(ctx, project, prompt, agent_name=agent, branch=branch)
-    project.store.update(
-        result.session_id,
-        {"issue": issue.id, "issue_url": issue.url, "issue_title": issue.title[:200]},
-    )
+    # recorded with the id: the agent may run `ao finalize` as soon as it has the prompt
+    issue_data = {"issue": issue.id, "issue_url": issue.url, "issue_title": issue.title[:200]}
+    result = spawn(ctx, project, prompt, agent_name=agent, branch=branch, metadata=issue_data)
     return {"issue": issue.id, "ok": True, "session": result.session_id, "branch": result.branch,
             "delivery": result.delivery, "worktree": result.worktree}  # fmt: skip
 

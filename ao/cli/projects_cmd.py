@@ -55,9 +55,10 @@ def _watcher(config_path: Path) -> tuple[str, str]:
 def add_project(
     target: str = typer.Argument(..., metavar="PATH|URL"),
     name: str = typer.Option(None, "--name", help="Project id (default: the directory name)."),
+    json_out: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Add a repository to the current config (clone a URL first)."""
-    from ao.cli.output import out
+    from ao.cli.output import emit_json, out
     from ao.config import find_config_path
     from ao.errors import ConfigError
     from ao.projects import start as start_project
@@ -66,6 +67,12 @@ def add_project(
     if config_path is None:
         raise ConfigError("no config to add to", hint="run `ao start` in a repository first")
     result = start_project(target, Path.cwd(), name=name, config_path=config_path)
+    if json_out:
+        emit_json({
+            "config": str(result.config_path), "project": result.project_id,
+            "added_project": result.added_project, "cloned": result.cloned,
+        })  # fmt: skip
+        return
     verb = "added" if result.added_project else "already present:"
     out(f"{verb} project {result.project_id} in {result.config_path}")
 
@@ -73,15 +80,23 @@ def add_project(
 def remove_project(
     name: str = typer.Argument(..., metavar="NAME"),
     force: bool = typer.Option(False, "--force", help="Remove even with live sessions."),
+    json_out: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Remove a project from the config. Its sessions' state and worktrees are not deleted."""
-    from ao.cli.output import out
+    from ao.cli.output import emit_json, out
     from ao.context import Context
     from ao.projects import remove_project as remove
 
     ctx = Context.load()
     proj = ctx.project(name)
-    remove(ctx.loaded.path, name, live_sessions=len(proj.store.list()), force=force)
+    live = len(proj.store.list())
+    remove(ctx.loaded.path, name, live_sessions=live, force=force)
+    if json_out:
+        emit_json({
+            "config": str(ctx.loaded.path), "project": name, "state": str(proj.paths.root),
+            "live_sessions": live,
+        })  # fmt: skip
+        return
     out(f"removed project {name} from {ctx.loaded.path} (state kept in {proj.paths.root})")
 
 

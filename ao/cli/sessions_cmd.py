@@ -30,6 +30,19 @@ def _find(ctx: Context, session_id: str, project: str | None) -> tuple[Project, 
     return ctx.find_session(session_id, project)
 
 
+def _utf8(data: bytes, source: str) -> str:
+    """``data`` decoded as UTF-8, or a UsageError naming the first bad byte."""
+    from ao.errors import UsageError
+
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UsageError(
+            f"{source} is not UTF-8 text: byte 0x{data[exc.start]:02x} at offset {exc.start}",
+            hint="convert it first, e.g. `iconv -t UTF-8`",
+        ) from None
+
+
 def new(
     task: str = typer.Argument(..., help="What the agent should do (use - to read stdin)."),
     project: str = ProjectOpt,
@@ -44,7 +57,7 @@ def new(
     from ao.spawn import spawn
 
     if task == "-":
-        task = sys.stdin.read()
+        task = _utf8(sys.stdin.buffer.read(), "stdin")
     ctx = _ctx()
     proj = ctx.select_project(project)
     with spinner(f"starting a session in {proj.id}"):
@@ -169,6 +182,9 @@ def status(
         emit_json(data)
         return
     details = data.pop("info") or {}
+    ev = data["evidence"]
+    age = f" ({ev['age']:.0f}s old)" if ev["age"] is not None else ""
+    data["evidence"] = f"{ev['source']}: {ev['detail']}{age}"
     data["summary"] = details.get("summary")
     if details.get("input_tokens") is not None or details.get("output_tokens") is not None:
         tokens_in, tokens_out = details.get("input_tokens") or 0, details.get("output_tokens") or 0
@@ -240,11 +256,11 @@ def send(
         raise UsageError("give the message as TEXT, '-' (stdin) or --file F — exactly one")
     if file is not None:
         try:
-            message = file.read_text(encoding="utf-8")
+            message = _utf8(file.read_bytes(), str(file))
         except OSError as exc:
             raise UsageError(f"cannot read {file}: {exc.strerror}") from None
     elif text == "-":
-        message = sys.stdin.read()
+        message = _utf8(sys.stdin.buffer.read(), "stdin")
     else:
         message = text
     if not message.strip():
@@ -385,16 +401,21 @@ def restore(
     validate_session_id(session_id)
     ctx = _ctx()
     candidates = [ctx.project(project)] if project else ctx.projects()
-    proj = next(
-        (p for p in candidates if p.store.exists(session_id) or p.store.archived(session_id)), None
-    )
-    if proj is None:
+    found = [p for p in candidates if p.store.exists(session_id) or p.store.archived(session_id)]
+    if not found:
         from ao.errors import NotFoundError
 
         raise NotFoundError(
             f"no session {session_id!r}, live or archived", hint="see `ao list --all`"
         )
-    session = restore_session(ctx, proj, session_id, resend=resend)
+    if len(found) > 1:
+        from ao.errors import UsageError
+
+        raise UsageError(
+            f"session {session_id!r} exists in several projects ({', '.join(p.id for p in found)})",
+            hint=f"pass --project, e.g. --project {found[0].id}",
+        )
+    session = restore_session(ctx, found[0], session_id, resend=resend)
     if json_out:
         emit_json(view(ctx, session).to_json())
     else:

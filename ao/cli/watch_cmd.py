@@ -25,6 +25,11 @@ def _report_json(report: TickReport) -> dict[str, t.Any]:
              "detail": detail}
             for s, p, ok, detail in report.actions
         ],
+        "notifications": [
+            {"session": n.session or None, "reaction": n.reaction, "ok": n.ok, "detail": n.detail}
+            for n in report.notifications
+        ],
+        "errors": [{"session": s or None, "error": e} for s, e in report.errors],
     }  # fmt: skip
 
 
@@ -88,7 +93,12 @@ def _print(report: TickReport, out: t.Callable[[str], None]) -> None:
         out(f"{s}: {a} → {b} ({rule})")
     for s, p, ok, detail in report.actions:
         out(f"{s}: {p.reaction} {p.kind} {'ok' if ok else 'FAILED'}: {detail}")
-    if not report.transitions and not report.actions:
+    for n in report.notifications:
+        state = "ok" if n.ok else "FAILED"
+        out(f"{n.session or '-'}: {n.reaction} notification {state}: {n.detail}")
+    for s, error in report.errors:
+        out(f"{s or '-'}: error (the pass went on): {error}")
+    if not (report.transitions or report.actions or report.notifications or report.errors):
         out(f"{report.sessions} session(s), no changes ({report.seconds * 1000:.0f} ms)")
 
 

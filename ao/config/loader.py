@@ -347,8 +347,11 @@ def validate(parsed: Parsed) -> AoConfig | None:
             loc = tuple(err["loc"])
             path = _data_path(parsed.data, loc, err["type"])
             cause = err.get("ctx", {}).get("error")
-            if isinstance(cause, KeyedValueError) and _has(_get(parsed.data, path), cause.key):
-                path = (*path, cause.key)
+            if isinstance(cause, KeyedValueError):
+                for key in cause.keys:  # point at the key (and item) the error is about
+                    if not _has(_get(parsed.data, path), key):
+                        break
+                    path = (*path, key)
             # a union reports once per member type; one line per place is enough
             seen = (path, err["type"] == "missing" and loc[-1], "[key]" in loc)
             if seen in reported or any(path[: len(u)] == u for u in parsed.unresolved):

@@ -6,6 +6,7 @@ Schema served by ``ao config schema`` is generated from these models.
 
 from __future__ import annotations
 
+import difflib
 import re
 import shlex
 import typing as t
@@ -16,6 +17,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -251,11 +253,16 @@ class ProjectConfig(Model):
 
 
 class KeyedValueError(ValueError):
-    """A mapping's value error that is about one of its keys (so errors can point at it)."""
+    """A mapping's value error that is about one of its keys (so errors can point at it).
 
-    def __init__(self, key: str, message: str) -> None:
+    ``more`` goes further down: ``KeyedValueError("urgent", msg, 0)`` is about item 0 of
+    the list under ``urgent``.
+    """
+
+    def __init__(self, key: str, message: str, *more: str | int) -> None:
         super().__init__(message)
         self.key = key
+        self.keys: tuple[str | int, ...] = (key, *more)
 
 
 def _project_id(pid: str) -> str:
@@ -311,14 +318,20 @@ class TmuxOptions(Model):
 class Reaction(Model):
     """What the lifecycle does when a condition holds (used by ``ao watch``)."""
 
-    auto: bool = Field(default=True, description="Act without asking; false only notifies.")
+    auto: bool = Field(
+        default=True,
+        description="Act without asking; false notifies a human with the evidence instead.",
+    )
     action: t.Literal["send-to-agent", "notify", "merge"] | None = Field(
         default=None,
         description="What to do when the reaction fires (default: the built-in reaction's "
         "action; notify for custom rules).",
     )
     retries: int | None = Field(
-        default=None, ge=0, description="How often the action is retried before escalating."
+        default=None,
+        ge=0,
+        description="send-to-agent: how many times the agent is sent the message before a "
+        "human is told; 0 means do not act, notify a human straight away.",
     )
     escalate_after: float | int | None = Field(
         default=None,
@@ -355,6 +368,19 @@ class Reaction(Model):
         "holds (a duration; default 60s).",
         json_schema_extra=_also(_DURATION),
     )
+
+    @field_validator("condition")
+    @classmethod
+    def _condition(cls, v: str | None) -> str | None:
+        from ao.errors import ConfigError
+        from ao.lifecycle.conditions import parse
+
+        if v is not None:
+            try:
+                parse(v, "condition")
+            except ConfigError as exc:
+                raise ValueError(str(exc).removeprefix("condition: ")) from None
+        return v
 
     @field_validator("delete_after", "threshold", "cooldown", mode="before")
     @classmethod
@@ -432,6 +458,43 @@ class AoConfig(Model):
     )
     power: Power = Field(default_factory=Power, description="Power management while ao runs.")
 
+    @field_validator("reactions")
+    @classmethod
+    def _reaction_keys(cls, v: dict[str, Reaction]) -> dict[str, Reaction]:
+        # a misspelt built-in (`ci-faild`) would otherwise be a rule that never fires
+        from ao.lifecycle.reactions import BUILTINS
+
+        for key, reaction in v.items():
+            if key in BUILTINS or reaction.condition:
+                continue
+            close = difflib.get_close_matches(key, list(BUILTINS), n=1)
+            guess = f"did you mean {close[0]!r}? " if close else ""
+            raise KeyedValueError(
+                key,
+                f"unknown reaction {key!r}: {guess}A custom reaction needs a condition; "
+                f"built-in reactions: {', '.join(BUILTINS)}",
+            )
+        return v
+
+    @field_validator("notification_routing")
+    @classmethod
+    def _routed_notifiers(
+        cls, v: dict[str, list[str]], info: ValidationInfo
+    ) -> dict[str, list[str]]:
+        known = info.data.get("notifiers")
+        if known is None:
+            return v  # `notifiers` itself is invalid; that error is reported already
+        for priority, names in v.items():
+            for i, name in enumerate(names):
+                _check_notifier(name, known, (priority, i))
+        return v
+
+    @model_validator(mode="after")
+    def _default_notifiers(self) -> AoConfig:
+        for i, name in enumerate(self.defaults.notifiers):
+            _check_notifier(name, self.notifiers, ("defaults", "notifiers", i))
+        return self
+
     @field_validator("projects")
     @classmethod
     def _unique_prefixes(cls, v: dict[str, ProjectConfig]) -> dict[str, ProjectConfig]:
@@ -447,3 +510,22 @@ class AoConfig(Model):
                 )
             seen[prefix] = pid
         return v
+
+
+def _check_notifier(
+    name: str, configured: t.Mapping[str, t.Any], where: tuple[str | int, ...]
+) -> None:
+    """A routed notifier must be a ``notifiers`` key or an installed notifier plugin."""
+    from ao.registry import available
+
+    plugins = available("notifier")
+    if name in configured or name in plugins:
+        return
+    close = difflib.get_close_matches(name, [*configured, *plugins], n=1)
+    guess = f"; did you mean {close[0]!r}?" if close else ""
+    raise KeyedValueError(
+        str(where[0]),
+        f"unknown notifier {name!r}{guess} (notifiers: {', '.join(configured) or 'none'}; "
+        f"notifier plugins: {', '.join(sorted(plugins)) or 'none'})",
+        *where[1:],
+    )

@@ -9,6 +9,7 @@ Nothing is ever passed to ``eval``.
 from __future__ import annotations
 
 import ast
+import difflib
 import operator
 import typing as t
 
@@ -35,8 +36,11 @@ def parse(source: str, where: str = "condition") -> ast.Expression:
         raise ConfigError(f"{where}: invalid condition {source!r}: {exc.msg}") from None
     for node in ast.walk(tree):
         if isinstance(node, ast.Name) and node.id not in NAMES:
+            close = difflib.get_close_matches(node.id, NAMES, n=1)
+            guess = f"; did you mean {close[0]!r}?" if close else ""
             raise ConfigError(
-                f"{where}: unknown name {node.id!r} in condition", hint=f"known: {', '.join(NAMES)}"
+                f"{where}: unknown name {node.id!r} in condition{guess}",
+                hint=f"known: {', '.join(NAMES)}",
             )
         allowed = (
             ast.Expression, ast.BoolOp, ast.And, ast.Or, ast.UnaryOp, ast.Not, ast.Compare,

@@ -75,7 +75,8 @@ RULES: tuple[Rule, ...] = (
          lambda f: "merged", "the pull request was merged"),
     Rule("cleaned up", lambda f: f.status == "merged" and f.activity == "exited",
          lambda f: "done", "merged and the agent has ended"),
-    Rule("PR closed", lambda f: _live(f) and f.pr is not None and f.pr.state == "closed",
+    Rule("PR closed", lambda f: (_live(f) or f.status == "exited") and f.pr is not None
+         and f.pr.state == "closed",
          lambda f: "done", "the pull request was closed without merging"),
     Rule("agent exited", lambda f: _live(f) and f.activity == "exited",
          lambda f: "exited", "the agent process ended"),

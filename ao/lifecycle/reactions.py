@@ -134,7 +134,10 @@ Kind = t.Literal["send", "notify", "merge", "escalate"]
 
 
 def settings(key: str, cfg: Reaction | None) -> tuple[str, str, int]:
-    """A reaction's action, priority and send budget: config over built-in defaults."""
+    """A reaction's action, priority and send budget: config over built-in defaults.
+
+    A budget of 0 (``retries: 0``) means "do not act, tell a human straight away".
+    """
     builtin = BUILTINS.get(key)
     action = (cfg.action if cfg else None) or (builtin.action if builtin else "notify")
     priority: str = (cfg.priority if cfg and cfg.priority else None) or (
@@ -143,7 +146,14 @@ def settings(key: str, cfg: Reaction | None) -> tuple[str, str, int]:
     retries = cfg.retries if cfg and cfg.retries is not None else None
     if retries is None:
         retries = builtin.retries if builtin else 1
-    return action, priority, max(retries, 1)
+    return action, priority, retries
+
+
+def _attempt_done(s: Situation, elapsed: float, cooldown: float) -> bool:
+    """Whether the last attempt had its chance: its cooldown passed and the agent is
+    no longer working on it (ready again, unreadable, or stuck without progress)."""
+    finished = s.activity in ("ready", "unknown") or s.status == "stuck"
+    return elapsed >= cooldown and finished
 
 
 def plan(
@@ -155,7 +165,14 @@ def plan(
     now: float,
     message: str,
 ) -> tuple[Planned | None, dict[str, str | None]]:
-    """Decide what reaction ``key`` does now; returns the plan and metadata updates."""
+    """Decide what reaction ``key`` does now; returns the plan and metadata updates.
+
+    ``send-to-agent`` sends, then repeats only once the agent has finished its turn on
+    the previous attempt and the cooldown passed; after the last attempt it escalates
+    under the same condition (or once ``escalateAfter`` as a duration has passed), so a
+    human hears about it only when the last attempt did not help. ``auto: false``, and a
+    send to an agent that has exited, notify a human with the evidence instead.
+    """
     action, priority, budget = settings(key, cfg)
     sig_key, n_key, first_key, last_key, esc_key = (
         meta_key(key, f) for f in ("sig", "n", "first", "last", "esc")
@@ -168,34 +185,45 @@ def plan(
         attempts, first, last = 0, now, 0.0
         updates = {sig_key: signature, n_key: "0", first_key: f"{now:.0f}"}
         updates |= {last_key: None, esc_key: None}
-    if cfg is not None and not cfg.auto:
-        return None, updates
 
-    def act(kind: Kind, why: str) -> tuple[Planned, dict[str, str | None]]:
+    def act(kind: Kind, why: str, text: str = message) -> tuple[Planned, dict[str, str | None]]:
         updates[n_key] = str(attempts if kind == "escalate" else attempts + 1)
         updates[last_key] = f"{now:.0f}"
         if kind == "escalate":
             updates[esc_key] = signature
-        return Planned(key, kind, priority, message, why, signature), updates
+        return Planned(key, kind, priority, text, why, signature), updates
 
+    manual = cfg is not None and not cfg.auto and action != "notify"  # notify: as usual
+    if manual or (action == "send-to-agent" and s.status == "exited"):
+        if attempts >= 1:
+            return None, updates  # once per (session, signature)
+        if manual:
+            why = f"auto is off: ao does not {action} by itself"
+        else:
+            why = f"the agent has exited (`ao restore {s.session}` lets it act)"
+        return act("notify", why, f"{key} holds for {s.session}; {why}.\n\n{message}")
     if action in ("notify", "merge"):
         if attempts >= 1:
             return None, updates  # once per (session, signature)
         return act("notify" if action == "notify" else "merge", "condition holds")
     escalate = cfg.escalate_after if cfg else None
-    exhausted = attempts >= budget
+    limit = budget
     if isinstance(escalate, int) and not isinstance(escalate, bool):
-        exhausted = exhausted or attempts >= escalate
-    elif isinstance(escalate, float):
-        exhausted = exhausted or (attempts > 0 and now - first >= escalate)
-    if exhausted:
+        limit = min(limit, escalate)
+    out_of_time = isinstance(escalate, float) and attempts > 0 and now - first >= escalate
+    cooldown = cfg.cooldown if cfg is not None and cfg.cooldown is not None else COOLDOWN
+    turn_over = _attempt_done(s, now - last, cooldown)
+    if out_of_time or attempts >= limit:
         if meta.get(esc_key) == signature:
             return None, updates
-        return act("escalate", f"{attempts} attempt(s) did not resolve it")
+        if attempts == 0:
+            return act("escalate", "retries is 0: a human decides")
+        if out_of_time or turn_over:
+            return act("escalate", f"{attempts} attempt(s) did not resolve it")
+        return None, updates  # the last attempt is still being worked on
     if attempts == 0:
         return act("send", "condition holds")
-    cooldown = cfg.cooldown if cfg is not None and cfg.cooldown is not None else COOLDOWN
-    if s.activity == "ready" and now - last >= cooldown:
+    if turn_over:
         return act("send", f"still holds after the agent's turn (attempt {attempts + 1})")
     return None, updates
 

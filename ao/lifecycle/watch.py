@@ -9,22 +9,25 @@ the recorded state (an action may repeat once; it is never silently dropped).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import sys
 import time
 import typing as t
+from collections.abc import Iterator
 from pathlib import Path
 
 from ao import events
-from ao.contracts import Notification, Observation, PaneState, PrState
+from ao.contracts import Observation, PaneState, PrState
 from ao.lifecycle import reactions as rx
+from ao.lifecycle.actions import NUDGE_ECHO, Flushed, execute, flush, notify, nudged_at
 from ao.lifecycle.machine import TERMINAL, Facts, decide
 from ao.state import Session, now_iso
 
 if t.TYPE_CHECKING:
     from ao.context import Context, Project
-    from ao.contracts import Agent, RuntimeHandle, Scm
+    from ao.contracts import Activity, Agent, RuntimeHandle, Scm
 
 GONE = PaneState(alive=False, running=False)
 PRIORITY_OF_STATUS = {
@@ -41,11 +44,14 @@ class TickReport:
     sessions: int = 0
     transitions: list[tuple[str, str, str, str]] = dataclasses.field(default_factory=list)
     actions: list[tuple[str, rx.Planned, bool, str]] = dataclasses.field(default_factory=list)
+    notifications: list[Flushed] = dataclasses.field(default_factory=list)
+    errors: list[tuple[str, str]] = dataclasses.field(default_factory=list)  # (session, error)
     seconds: float = 0.0
     cpu_seconds: float = 0.0  # this process's CPU time (excludes the tmux server's)
 
 
-def _scm(ctx: Context, project: Project) -> Scm | None:
+def scm_for(ctx: Context, project: Project) -> Scm | None:
+    """The project's SCM plugin, or None when none is installed or it is misconfigured."""
     from ao import registry
     from ao.errors import PluginError
 
@@ -105,25 +111,31 @@ def tick(
             report.sessions += 1
             if session.status == "queued":
                 continue  # admitted below, once this tick knows who finished
-            _one(
-                ctx,
-                project,
-                session,
-                panes,
-                screens,
-                prs.get(session.get("branch")),
-                now,
-                dry_run,
-                report,
-            )
+            pr = prs.get(session.get("branch"))
+            with _guard(project, session.id, report):
+                _one(ctx, project, session, panes, screens, pr, now, dry_run, report)
     if not dry_run:
         for project in projects:
-            _admit_queued(ctx, project, report, only)
-            if only is None:
-                _all_complete(ctx, project, report)
+            with _guard(project, "", report):
+                _admit_queued(ctx, project, report, only)
+                if only is None:
+                    _all_complete(ctx, project, report)
+        report.notifications = flush(ctx, projects, now)
     report.seconds = time.monotonic() - started
     report.cpu_seconds = time.process_time() - cpu_started
     return report
+
+
+@contextlib.contextmanager
+def _guard(project: Project, session_id: str, report: TickReport) -> Iterator[None]:
+    """One session's (or project's) failure is an event, never the end of the pass."""
+    try:
+        yield
+    except Exception as exc:
+        detail = f"{type(exc).__name__}: {exc}"
+        report.errors.append((session_id, detail))
+        events.append(project.paths, "tick.error", session=session_id or None,
+                      priority="warning", message=detail)  # fmt: skip
 
 
 def _admit_queued(ctx: Context, project: Project, report: TickReport, only: str | None) -> None:
@@ -165,17 +177,18 @@ def _all_complete(ctx: Context, project: Project, report: TickReport) -> None:
         )  # fmt: skip
         cfg = ctx.config.reactions.get("all-complete")
         if cfg is None or cfg.auto:
-            detail = notify(ctx, project, "", planned)
+            detail = notify(project, "", planned)
             report.actions.append(("", planned, True, detail))
         atomic_write(state_file, kvfile.dumps({**state, "all_complete": signature}))
 
 
 def _pr_states(ctx: Context, project: Project, sessions: list[Session]) -> dict[str, PrState]:
+    # an exited agent's PR still moves (CI, review, merge): keep following it
     branches = sorted(
-        {s.get("branch") for s in sessions if s.get("branch") and s.status not in TERMINAL}
+        {s.get("branch") for s in sessions if s.get("branch") and _follows_pr(s.status)}
     )
     # without `repo: owner/name` there is no forge to ask (`ao start` fills it from origin)
-    scm = _scm(ctx, project) if branches and project.config.repo else None
+    scm = scm_for(ctx, project) if branches and project.config.repo else None
     if scm is None:
         return {}
     try:
@@ -183,6 +196,10 @@ def _pr_states(ctx: Context, project: Project, sessions: list[Session]) -> dict[
     except Exception as exc:  # the forge is down or rate-limited: keep going without PRs
         events.append(project.paths, "scm.error", priority="warning", message=str(exc))
         return {}
+
+
+def _follows_pr(status: str) -> bool:
+    return status not in TERMINAL or status == "exited"
 
 
 def _one(
@@ -221,12 +238,12 @@ def _one(
     if reboot and _restore_after_reboot(ctx, project, session, report):
         return
     activity = agent.activity(obs) if handle else None
-    idle = now - pane.last_activity if pane.last_activity else 0.0
+    stuck_after = _stuck_after(ctx)
     facts = Facts(
         status=session.status,
         activity=activity.state if activity else "unknown",
-        idle_seconds=idle,
-        stuck_after=_stuck_after(ctx),
+        idle_seconds=idle_seconds(session, pane, activity, now, stuck_after),
+        stuck_after=stuck_after,
         pr=pr,
         spawner_alive=_pid_alive(session.get("spawner_pid")),
     )
@@ -272,7 +289,7 @@ def _one(
         if planned is None:
             continue
         ok, detail = (
-            (True, "dry run") if dry_run else _execute(ctx, project, session, planned, pr, cfg)
+            (True, "dry run") if dry_run else execute(ctx, project, session, planned, pr, cfg)
         )
         report.actions.append((session.id, planned, ok, detail))
     if changes and not dry_run:
@@ -365,6 +382,28 @@ def _epoch(iso: str) -> float | None:
         return None
 
 
+def idle_seconds(
+    session: Session, pane: PaneState, activity: Activity | None, now: float, stuck_after: float
+) -> float:
+    """Seconds since the last progress signal: the newest of the pane's last output and
+    the agent's native signal (its evidence's age), so a moving native log is never stuck.
+
+    While a session is stuck, output right after the nudge (the nudge's own echo) is not
+    progress; without this the echo would end the stuck episode and restart it later
+    with a fresh nudge, forever, and no human would ever hear of it.
+    """
+    seen = [pane.last_activity] if pane.last_activity else []
+    if activity is not None and activity.evidence.age is not None:
+        seen.append(now - activity.evidence.age)
+    nudge = nudged_at(session) if session.status == "stuck" else 0.0
+    if nudge:
+        seen = [at for at in seen if at > nudge + NUDGE_ECHO]
+        if not seen:
+            since = _epoch(session.get("status_since")) or now
+            return stuck_after + max(0.0, now - since)
+    return max(0.0, now - max(seen)) if seen else 0.0
+
+
 def _stuck_after(ctx: Context) -> float:
     cfg = ctx.config.reactions.get("agent-stuck")
     return cfg.threshold if cfg is not None and cfg.threshold is not None else 600.0
@@ -412,76 +451,6 @@ def _message(key: str, cfg: t.Any, s: rx.Situation, project: Project) -> str:
         "reason": s.reason,
     }  # fmt: skip
     return rx.render(template, values)
-
-
-def _execute(
-    ctx: Context,
-    project: Project,
-    session: Session,
-    planned: rx.Planned,
-    pr: PrState | None,
-    cfg: t.Any,
-) -> tuple[bool, str]:
-    """Carry out one planned action; a failed action falls through to a human."""
-    from ao.errors import AoError
-
-    try:
-        if planned.kind == "send":
-            from ao.sessions import send
-
-            result = send(ctx, project, project.store.read(session.id), planned.message, wait=2.0)
-            detail = f"{result.status}: {result.detail}"
-        elif planned.kind == "merge":
-            scm = _scm(ctx, project)
-            if scm is None or pr is None:
-                raise AoError("no SCM plugin to merge with")
-            strategy = (cfg.strategy if cfg is not None and cfg.strategy else None) or "squash"
-            scm.merge(project.config.repo or "", pr, strategy)
-            detail = f"merged {pr.url} ({strategy})"
-        else:
-            detail = notify(ctx, project, session.id, planned)
-    except AoError as exc:
-        escalation = dataclasses.replace(
-            planned, kind="escalate", priority="urgent",
-            message=f"ao could not {planned.kind} for {planned.reaction}: {exc}\n\n"
-            + planned.message,
-        )  # fmt: skip
-        events.append(project.paths, "reaction.failed", session=session.id, priority="urgent",
-                      message=str(exc), data={"reaction": planned.reaction})  # fmt: skip
-        notify(ctx, project, session.id, escalation)
-        return False, str(exc)
-    events.append(
-        project.paths, f"reaction.{planned.kind}", session=session.id, priority=planned.priority,
-        message=f"{planned.reaction}: {detail}",
-        data={"reaction": planned.reaction, "why": planned.why, "signature": planned.signature},
-    )  # fmt: skip
-    return True, detail
-
-
-def notify(ctx: Context, project: Project, session_id: str, planned: rx.Planned) -> str:
-    """Send a human notification through the configured notifiers; the event log always has it."""
-    note = Notification(
-        title=f"ao: {session_id} — {planned.reaction}",
-        message=planned.message,
-        priority=t.cast(t.Any, planned.priority),
-        session=session_id,
-        project=project.id,
-        data={"reaction": planned.reaction, "kind": planned.kind},
-    )
-    events.append(
-        project.paths, "notification", session=session_id, priority=planned.priority,
-        message=note.title, data={"reaction": planned.reaction, "body": planned.message},
-    )  # fmt: skip
-    try:
-        from ao.notify import dispatch  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        return "recorded in events.jsonl"
-    results = dispatch(ctx.config, note)
-    sent = [r.name for r in results if r.ok]
-    failed = [f"{r.name}: {r.error}" for r in results if not r.ok]
-    return f"notified {', '.join(sent) or 'nobody'}" + (
-        f"; failed {'; '.join(failed)}" if failed else ""
-    )
 
 
 def lock_path(config_path: Path) -> Path:

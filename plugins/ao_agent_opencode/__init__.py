@@ -33,8 +33,15 @@ from ao.contracts import (
     Observation,
     SessionInfo,
 )
+from ao.errors import UsageError
 
 from . import native, screen
+
+# answers to the permission prompt -> keys (the menu starts on "Allow once")
+_ONCE, _ALWAYS, _REJECT = ("Enter",), ("Right", "Enter", "Enter"), ("Escape",)
+ANSWERS = {"1": _ONCE, "y": _ONCE, "yes": _ONCE, "allow": _ONCE, "allow once": _ONCE,
+           "2": _ALWAYS, "always": _ALWAYS, "allow always": _ALWAYS,
+           "3": _REJECT, "n": _REJECT, "no": _REJECT, "reject": _REJECT}  # fmt: skip
 
 # ao permission level -> OpenCode "permission" config ("auto": OpenCode's own defaults)
 PERMISSIONS: dict[str, dict[str, str]] = {
@@ -159,6 +166,9 @@ class OpenCodeAgent:
         if state == "needs_input" and reading is not None and reading.state == "working":
             # the log has no line for an answered prompt: the screen shows it is gone
             return Activity("working", Evidence("screen", f"{turn.detail} (answered)"))
+        if state == "needs_input" and reading is not None and reading.state == "ready":
+            # nor for a rejected one: the turn ends and the idle prompt is back
+            return Activity("ready", Evidence("screen", f"{turn.detail} (answered); prompt idle"))
         if state == "ready" and reading is not None and reading.state == "working":
             return Activity("working", Evidence("screen", reading.detail))
         if turn.state == "idle" and reading is None and obs.screen is not None:
@@ -170,6 +180,25 @@ class OpenCodeAgent:
     def dialog(self, screen_text: str) -> DialogAnswer | None:
         """OpenCode shows no first-run dialogs when started this way."""
         return None
+
+    def answer_keys(self, screen_text: str, text: str) -> tuple[str, ...] | None:
+        """Keys that answer the permission prompt on screen as ``text`` says.
+
+        The prompt (``Allow once   Allow always   Reject``, "Allow once" highlighted)
+        ignores typed text, so anything typed and submitted would allow once: a text that
+        names no option is refused instead. Escape rejects; "Allow always" asks to
+        confirm, which Enter does.
+        """
+        reading = screen.read(screen_text)
+        if reading is None or reading.state != "needs_input":
+            return None
+        answer = " ".join(text.lower().split())
+        if answer in ANSWERS:
+            return ANSWERS[answer]
+        raise UsageError(
+            f"OpenCode's permission prompt takes no text ({text.strip()[:40]!r})",
+            hint="answer 1 or yes (allow once), 2 or always (allow always), 3 or no (reject)",
+        )
 
     def selftest_env(self, model_url: str, home: Path) -> dict[str, str]:
         """Point OpenCode at a local scripted model (``ao doctor --agents``).

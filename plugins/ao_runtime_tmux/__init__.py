@@ -19,7 +19,8 @@ from pathlib import Path
 
 from ao import proc
 from ao.contracts import API_VERSION, PaneState, RuntimeHandle, RuntimeSpec
-from ao.errors import CommandError, ConflictError, NotFoundError
+from ao.errors import CommandError, ConflictError, NotFoundError, SpawnError
+from ao.textsafe import strip_controls
 
 TIMEOUT = 10.0
 _FIELDS = (
@@ -60,6 +61,12 @@ class TmuxRuntime:
         """Start ``spec.argv`` as the pane's process in a new detached session."""
         if not spec.argv:
             raise CommandError("no command to run in the session")
+        if not Path(spec.cwd).is_dir():
+            # tmux would fall back to its server's cwd and run the agent somewhere else
+            raise SpawnError(
+                f"working directory {spec.cwd} does not exist",
+                hint="check the project's path and workdir",
+            )
         env_args: list[str] = []
         for key, value in spec.env.items():
             env_args += ["-e", f"{key}={value}"]
@@ -126,7 +133,12 @@ class TmuxRuntime:
     # --------------------------------------------------------------------- input/output
 
     def paste(self, handle: RuntimeHandle, text: str) -> None:
-        """Paste ``text`` byte-exact as one bracketed paste (newlines kept as LF)."""
+        """Paste ``text`` as one bracketed paste (newlines kept as LF).
+
+        Escape sequences and control characters are removed (text without them is pasted
+        byte-exact): an ``ESC [201~`` inside would end the paste and turn the rest into keys.
+        """
+        text = strip_controls(text)
         buffer = f"ao-{uuid.uuid4().hex[:12]}"
         self._tmux("load-buffer", "-b", buffer, "-", input=text)
         r = self._tmux(

@@ -153,7 +153,7 @@ class WorktreeWorkspace:
         try:
             copy_globs(repo, info.path, req.copy, others, log)
             link_paths(repo, info.path, req.symlinks, log)
-            run_commands(info.path, req.post_create, req.post_create_timeout, log)
+            run_commands(info.path, req.post_create_steps(), log)
         except BaseException as exc:
             self._rollback(repo, info)
             if isinstance(exc, StepFailed):

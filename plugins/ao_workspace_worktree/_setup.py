@@ -162,10 +162,10 @@ def is_own_symlink(repo: Path, dest: Path, porcelain_line: str) -> bool:
 
 
 def run_commands(
-    dest: Path, commands: Sequence[Sequence[str]], timeout: float, log: SetupLog
+    dest: Path, commands: Sequence[tuple[Sequence[str], float]], log: SetupLog
 ) -> None:
-    """Run each argv in ``dest`` (never through a shell), logging its output."""
-    for argv in commands:
+    """Run each argv in ``dest`` within its own timeout (never through a shell), logging."""
+    for argv, timeout in commands:
         if not argv:
             raise StepFailed("a post-create command is empty")
         shown = shlex.join(argv)

@@ -19,6 +19,7 @@ import pytest
 from ao_agent_opencode import OpenCodeAgent, native, screen
 
 from ao.contracts import LaunchContext, Observation, PaneState
+from ao.errors import UsageError
 
 from . import fakemodel as fm
 from .conftest import Harness, agent_bin, require_cli, wait_for
@@ -59,6 +60,22 @@ def test_sidebar_title_is_not_chrome() -> None:
     """The session title (written by the model) sits in the sidebar; it never matches."""
     text = load("opencode-done").replace("Fake title", "△ Permission required esc interrupt")
     assert screen.read(text) == screen.Reading("ready", "prompt is idle")
+
+
+@pytest.mark.parametrize(
+    ("text", "keys"),
+    [("1", ("Enter",)), ("yes", ("Enter",)), (" No ", ("Escape",)), ("3", ("Escape",)),
+     ("reject", ("Escape",)), ("always", ("Right", "Enter", "Enter"))],
+)  # fmt: skip
+def test_permission_answers_are_keys(text: str, keys: tuple[str, ...]) -> None:
+    assert OpenCodeAgent().answer_keys(load("opencode-permission-bash"), text) == keys
+
+
+def test_text_for_the_permission_prompt_is_refused_not_typed() -> None:
+    """Typed and submitted, any text would pick the highlighted "Allow once"."""
+    with pytest.raises(UsageError, match="takes no text"):
+        OpenCodeAgent().answer_keys(load("opencode-permission-bash"), "use a.txt instead")
+    assert OpenCodeAgent().answer_keys(load("opencode-idle"), "no") is None  # no prompt
 
 
 # ----------------------------------------------------------------------------- native
@@ -147,6 +164,8 @@ def test_activity_order(tmp_path: Path) -> None:
     assert (shown.state, shown.evidence.source) == ("needs_input", "screen")
     answered = agent.activity(Observation(pane, load("opencode-busy"), meta))
     assert answered.state == "working"
+    rejected = agent.activity(Observation(pane, load("opencode-idle"), meta))  # no log line
+    assert (rejected.state, rejected.evidence.source) == ("ready", "screen")
 
 
 # ----------------------------------------------------------------------------- end to end
@@ -259,6 +278,20 @@ class TestEndToEnd:
         opencode.wait_activity("d-1", "ready", timeout=40)
         worktree = Path(opencode.metadata("d-1")["worktree"])
         assert (worktree / "perm.txt").read_text().strip() == "allowed"
+
+    def test_no_rejects_the_permission_prompt(self, opencode: Harness) -> None:
+        """ "no" typed into OpenCode's menu would allow the command: it must press Escape."""
+        chat: FakeChat = opencode.chat  # type: ignore[attr-defined]
+        chat.script(fm.needs_permission("echo allowed > perm.txt"), fm.text("Understood."))
+        assert opencode.ao("new", "run the command").returncode == 0
+        opencode.wait_activity("d-1", "needs_input", timeout=60)
+        refused = opencode.ao("send", "d-1", "please use b.txt")
+        assert refused.returncode != 0 and "takes no text" in refused.stderr, refused
+        sent = opencode.ok("send", "d-1", "no")
+        assert sent["status"] == "delivered" and "Escape" in sent["detail"], sent  # type: ignore[index]
+        opencode.wait_activity("d-1", "ready", timeout=40)
+        worktree = Path(opencode.metadata("d-1")["worktree"])
+        assert not (worktree / "perm.txt").exists()
 
     def test_restore_resumes_the_same_conversation(self, opencode: Harness) -> None:
         chat: FakeChat = opencode.chat  # type: ignore[attr-defined]

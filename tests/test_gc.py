@@ -1,0 +1,54 @@
+"""`ao gc` against real tmux and git: what it must reap, and what it must never touch."""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+import pytest
+
+from tests.sessionkit import Project, wait_for
+
+pytestmark = pytest.mark.tmux
+
+
+def _namespace() -> Path:
+    return next(Path(os.environ["AO_HOME"]).glob("*-demo"))
+
+
+def test_gc_keeps_the_worktree_of_a_spawn_in_progress(proj: Project) -> None:
+    """A spawn still running post-create owns its worktree before it records `worktree=`."""
+    proj.configure(postCreate=[["sleep", "30"]])
+    p = proj.popen("new", "true")
+    try:
+        home = Path(os.environ["AO_HOME"])
+        wait_for(lambda: any(home.glob("*-demo/logs/d-1.post-create.log")), what="post-create")
+        worktree = _namespace() / "worktrees" / "d-1"
+        assert worktree.is_dir()
+        assert proj.ao_json("gc") == []
+        assert worktree.is_dir()
+        (session,) = proj.ao_json("list")  # type: ignore[misc]
+        assert session["status"] == "spawning"
+    finally:
+        os.killpg(p.pid, signal.SIGKILL)
+        p.wait()
+
+
+def test_gc_reaps_any_orphan_in_the_namespace_but_not_the_watcher(proj: Project) -> None:
+    """Custom-named orphans go; live sessions, the watcher and other configs' sessions stay."""
+    assert proj.ao("new", "true", "--name", "fix").returncode == 0
+    hash_ = _namespace().name.split("-")[0]
+    for name in (f"{hash_}-custom", f"{hash_}-watch", "0123456789ab-x", "mine"):
+        proj.server.new_session(session_name=name, attach=False)
+
+    dry = proj.ao_json("gc", "--dry-run")
+    assert [(a["kind"], a["target"]) for a in dry] == [("orphan-tmux", f"{hash_}-custom")]  # type: ignore[index]
+    assert f"{hash_}-custom" in proj.tmux_names()
+
+    done = proj.ao_json("gc")
+    assert [(a["target"], a["done"]) for a in done] == [(f"{hash_}-custom", True)]  # type: ignore[index]
+    names = proj.tmux_names()
+    assert f"{hash_}-custom" not in names
+    assert {f"{hash_}-fix", f"{hash_}-watch", "0123456789ab-x", "mine"} <= set(names)
+    assert proj.ao_json("list")[0]["status"] in ("working", "ready")  # type: ignore[index]
