@@ -4,7 +4,8 @@
 - tmux sessions in this config's namespace (``{hash}-*``) with no session record, except
   the watcher's: end them;
 - worktrees under the namespace with no session record: remove if they hold no work;
-- lock files of sessions that no longer exist: delete.
+- lock files of sessions that no longer exist: delete;
+- forge cache entries (``$AO_HOME/cache``) unused for 30 days: delete.
 """
 
 from __future__ import annotations
@@ -28,7 +29,9 @@ if t.TYPE_CHECKING:
 class GcAction:
     """One thing gc did (or would do with --dry-run)."""
 
-    kind: str  # half-spawn | orphan-tmux | orphan-worktree | stale-lock | kept-worktree
+    kind: (
+        str  # half-spawn | orphan-tmux | orphan-worktree | stale-lock | kept-worktree | stale-cache
+    )
     target: str
     detail: str
     done: bool
@@ -56,7 +59,22 @@ def collect(ctx: Context, projects: list[Project], *, dry_run: bool = False) -> 
     for project in projects:
         actions += _orphan_worktrees(ctx, project, dry_run)
         actions += _stale_locks(project, dry_run)
+    actions += _stale_cache(dry_run)
     return actions
+
+
+def _stale_cache(dry_run: bool) -> list[GcAction]:
+    from ao.httpcache import stale_entries
+    from ao.paths import ao_home
+
+    stale = stale_entries(ao_home() / "cache")
+    if not stale:
+        return []
+    if not dry_run:
+        for path in stale:
+            path.unlink(missing_ok=True)
+    detail = f"{len(stale)} forge cache entries unused for 30 days"
+    return [GcAction("stale-cache", str(ao_home() / "cache"), detail, not dry_run)]
 
 
 def _half_spawns(ctx: Context, project: Project, dry_run: bool) -> list[GcAction]:

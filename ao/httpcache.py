@@ -80,3 +80,22 @@ class DiskCache:
                         path.unlink()
                         removed += 1
         return removed
+
+
+STALE_AFTER = 30 * 86400.0  # seconds an entry may go unused before ``ao gc`` prunes it
+
+
+def stale_entries(root: Path, now: float | None = None) -> list[Path]:
+    """Cache files (and leftover temporaries) neither written nor read for STALE_AFTER.
+
+    A read that the kernel records (``relatime``: at least daily) counts as use, so an
+    ETag still answered by 304s stays; pruning one costs a single full request later.
+    """
+    cutoff = (time.time() if now is None else now) - STALE_AFTER
+    found = []
+    for path in root.rglob("*.json*") if root.is_dir() else ():
+        with contextlib.suppress(OSError):
+            info = path.stat()
+            if path.is_file() and max(info.st_atime, info.st_mtime) < cutoff:
+                found.append(path)
+    return sorted(found)

@@ -52,3 +52,23 @@ def test_gc_reaps_any_orphan_in_the_namespace_but_not_the_watcher(proj: Project)
     assert f"{hash_}-custom" not in names
     assert {f"{hash_}-fix", f"{hash_}-watch", "0123456789ab-x", "mine"} <= set(names)
     assert proj.ao_json("list")[0]["status"] in ("working", "ready")  # type: ignore[index]
+
+
+def test_gc_prunes_forge_cache_entries_unused_for_a_month(proj: Project) -> None:
+    """ETags and snapshots of PRs long gone are deleted; recently used entries stay."""
+    from ao.httpcache import DiskCache, cache_root
+
+    cache = DiskCache(cache_root("github", "https://api.github.com"), "etags")
+    cache.put("old", {"etag": "a"})
+    cache.put("fresh", {"etag": "b"})
+    old = cache._file("old")
+    month_ago = old.stat().st_mtime - 31 * 86400
+    os.utime(old, (month_ago, month_ago))
+
+    dry = proj.ao_json("gc", "--dry-run")
+    assert [(a["kind"], a["done"]) for a in dry] == [("stale-cache", False)]  # type: ignore[index]
+    assert old.exists()
+    done = proj.ao_json("gc")
+    assert [(a["kind"], a["done"]) for a in done] == [("stale-cache", True)]  # type: ignore[index]
+    assert cache.get("old") is None and cache.get("fresh") == {"etag": "b"}
+    assert proj.ao_json("gc") == []

@@ -423,6 +423,10 @@ def test_long_rate_limits_pause_without_sending(fake: FakeLinear, clock: Clock) 
     with pytest.raises(LinearRateLimitError, match="paused"):
         plugin.comment("ENG", "ENG-1", "hello")
     assert len(fake.requests) == sent  # nothing reached Linear during the pause
+    # the next process (a cron pass of `ao watch --once`) honours the pause as well
+    with pytest.raises(LinearRateLimitError, match="paused"):
+        tracker(clock).get_issue("ENG", "ENG-1")
+    assert len(fake.requests) == sent
     clock.now += 601
     plugin.comment("ENG", "ENG-1", "hello")
     assert fake.issue("ENG-1").comments == ["hello"]

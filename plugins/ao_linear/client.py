@@ -7,7 +7,9 @@ in ``limits``. A refusal — HTTP 429, or a GraphQL error whose ``extensions.cod
 ``RATELIMITED`` (Linear also sends those with HTTP 400) — is waited out in line when
 the wait (``Retry-After``, else the reset time, else an exponential backoff) is at most
 ``maxWait`` seconds; longer waits pause the client and raise ``LinearRateLimitError``,
-and calls during the pause fail at once without touching the network. 5xx answers and
+and calls during the pause fail at once without touching the network; the pause is kept
+under ``$AO_HOME/cache/linear/`` so the next process (``ao watch --once`` from cron)
+honours it too. 5xx answers and
 connection errors are retried with backoff. GraphQL errors are mapped to the
 ``ao.errors`` tree by their ``extensions.type``/``code`` (as ``@linear/sdk`` does).
 ``clock`` and ``sleep`` are injectable so tests can drive time. Tokens never appear in
@@ -16,6 +18,7 @@ messages.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import threading
@@ -28,6 +31,7 @@ import httpx
 
 from ao import __version__
 from ao.errors import AoError, NotFoundError, UsageError
+from ao.httpcache import DiskCache
 from ao.textsafe import strip_controls
 
 DEFAULT_API = "https://api.linear.app/graphql"
@@ -124,12 +128,25 @@ class LinearClient:
         self.retries = int(opts.get("retries", 2))
         self.max_wait = float(opts.get("maxWait", 10.0))
         self.limits: dict[str, float] = {}  # last seen rate-limit headers, lower-cased names
-        self.paused_until = 0.0
+        self.paused_until = self._saved_pause()
         self.stats: Counter[str] = Counter()  # requests, waits, pauses, retries
         self._transport = transport
         self._http: httpx.Client | None = None
         self._token: str | None = None
         self._lock = threading.Lock()
+
+    def _pause_store(self) -> DiskCache:
+        from ao.httpcache import cache_root
+
+        return DiskCache(cache_root("linear", self.url), "budget")
+
+    def _saved_pause(self) -> float:
+        saved = self._pause_store().get("paused_until")
+        return float(saved) if isinstance(saved, (int, float)) else 0.0
+
+    def _save_pause(self) -> None:
+        with contextlib.suppress(OSError):
+            self._pause_store().put("paused_until", self.paused_until)
 
     # ------------------------------------------------------------------ auth
 
@@ -198,6 +215,7 @@ class LinearClient:
                     attempt += 1
                     continue
                 self.paused_until = self.clock() + wait
+                self._save_pause()
                 self.stats["pauses"] += 1
                 raise LinearRateLimitError(
                     f"{what}: Linear's rate limit was hit; pausing Linear calls until "
