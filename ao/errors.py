@@ -68,3 +68,26 @@ class SpawnError(AoError):
     """Creating a session failed; the steps already done were undone."""
 
     exit_code = 9
+
+
+class AuthError(AoError):
+    """A service (GitHub, GitLab, Linear, an agent's API) refused ao's credentials."""
+
+    exit_code = 10
+
+
+class RateLimitError(AoError):
+    """A service asked ao to slow down; nothing is sent to it until ``until`` (epoch s)."""
+
+    exit_code = 11
+
+    def __init__(self, message: str, *, until: float, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.until = until
+
+
+def clock_time(epoch: float) -> str:
+    """``epoch`` as a UTC clock time for messages (``14:05:09 UTC``)."""
+    import datetime as dt
+
+    return dt.datetime.fromtimestamp(epoch, dt.UTC).strftime("%H:%M:%S UTC")

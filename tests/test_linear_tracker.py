@@ -11,7 +11,7 @@ import pytest
 from ao_linear import LinearRateLimitError, LinearTracker, identifier_of
 
 from ao.contracts import Issue
-from ao.errors import AoError, NotFoundError, UsageError
+from ao.errors import AoError, AuthError, NotFoundError, UsageError
 from ao.gitref import validate_branch
 from tests import linear_schema
 from tests.conftest import git
@@ -314,7 +314,7 @@ def test_api_key_handling(fake: FakeLinear, clock: Clock, monkeypatch: pytest.Mo
 @pytest.mark.parametrize(
     ("status", "errors", "cls", "text"),
     [
-        (401, None, AoError, "rejected the API key"),
+        (401, None, AuthError, "rejected the API key"),
         (
             403,
             [{"message": "Forbidden", "extensions": {"type": "forbidden"}}],

@@ -13,29 +13,16 @@ and make no request until it ends. Requests during a pause raise ``RateLimitErro
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import json
 import threading
 import typing as t
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from ao.errors import AoError
+from ao.errors import RateLimitError
+from ao.errors import clock_time as when
 
 SECONDARY = "secondary"  # a pause that applies to every resource
-
-
-class RateLimitError(AoError):
-    """GitHub asked ao to slow down; nothing is sent until ``until`` (epoch seconds)."""
-
-    def __init__(self, message: str, *, until: float, hint: str | None = None) -> None:
-        super().__init__(message, hint=hint)
-        self.until = until
-
-
-def when(epoch: float) -> str:
-    """``epoch`` as a UTC clock time for messages."""
-    return dt.datetime.fromtimestamp(epoch, dt.UTC).strftime("%H:%M:%S UTC")
 
 
 class RateBudget:

@@ -22,10 +22,11 @@ from urllib.parse import urlsplit
 import httpx
 
 from ao import __version__
-from ao.errors import AoError, ConflictError, NotFoundError, UsageError
+from ao.errors import AoError, AuthError, ConflictError, NotFoundError, RateLimitError, UsageError
+from ao.errors import clock_time as when
 from ao.httpcache import DiskCache, cache_root
 from ao.textsafe import strip_controls
-from ao_github.budget import SECONDARY, RateBudget, RateLimitError, when
+from ao_github.budget import SECONDARY, RateBudget
 
 DEFAULT_API = "https://api.github.com"
 API_VERSION_HEADER = "2022-11-28"
@@ -78,7 +79,7 @@ def error_for(resp: httpx.Response, what: str) -> AoError:
     status, msg = resp.status_code, message_of(resp)
     detail = f"{what}: GitHub answered {status} ({msg})"
     if status == 401:
-        return AoError(detail, hint="check GITHUB_TOKEN / GH_TOKEN or `gh auth status`")
+        return AuthError(detail, hint="check GITHUB_TOKEN / GH_TOKEN or `gh auth status`")
     if status == 403:
         return AoError(detail, hint="the token lacks permission for this repository")
     if status == 404:

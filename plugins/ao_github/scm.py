@@ -29,10 +29,9 @@ from urllib.parse import quote
 import httpx
 
 from ao.contracts import API_VERSION, PrState
-from ao.errors import AoError, UsageError
+from ao.errors import AoError, RateLimitError, UsageError
 from ao.httpcache import DiskCache
 from ao_github import queries as q
-from ao_github.budget import RateLimitError
 from ao_github.client import GitHubClient, error_for, split_repo
 from ao_github.logs import summary_excerpt, trim_log
 

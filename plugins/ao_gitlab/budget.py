@@ -13,27 +13,14 @@ without touching the network.
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import json
 import threading
 import typing as t
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from ao.errors import AoError
-
-
-class RateLimitError(AoError):
-    """GitLab asked ao to slow down; nothing is sent until ``until`` (epoch seconds)."""
-
-    def __init__(self, message: str, *, until: float, hint: str | None = None) -> None:
-        super().__init__(message, hint=hint)
-        self.until = until
-
-
-def when(epoch: float) -> str:
-    """``epoch`` as a UTC clock time for messages."""
-    return dt.datetime.fromtimestamp(epoch, dt.UTC).strftime("%H:%M:%S UTC")
+from ao.errors import RateLimitError
+from ao.errors import clock_time as when
 
 
 class RateBudget:

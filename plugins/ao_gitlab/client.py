@@ -25,19 +25,16 @@ from urllib.parse import quote, urlsplit
 import httpx
 
 from ao import __version__
-from ao.errors import AoError, ConflictError, NotFoundError, UsageError
+from ao.errors import AoError, AuthError, ConflictError, NotFoundError, RateLimitError, UsageError
+from ao.errors import clock_time as when
 from ao.httpcache import DiskCache, cache_root
 from ao.textsafe import strip_controls
-from ao_gitlab.budget import RateBudget, RateLimitError, when
+from ao_gitlab.budget import RateBudget
 
 DEFAULT_URL = "https://gitlab.com"
 RETRY_STATUSES = (502, 503, 504)
 Params = Mapping[str, str | int | list[str]]
 _PATH = re.compile(r"^[A-Za-z0-9_.][A-Za-z0-9_.+-]*(?:/[A-Za-z0-9_.][A-Za-z0-9_.+-]*)+$")
-
-
-class AuthError(AoError):
-    """GitLab refused the token (401), or there is none."""
 
 
 def base_url(options: Mapping[str, t.Any]) -> str:

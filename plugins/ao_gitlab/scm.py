@@ -28,10 +28,9 @@ from collections.abc import Callable, Mapping, Sequence
 import httpx
 
 from ao.contracts import API_VERSION, PrState
-from ao.errors import AoError, ConflictError, UsageError
+from ao.errors import AoError, ConflictError, RateLimitError, UsageError
 from ao.httpcache import DiskCache
 from ao_gitlab import mr as m
-from ao_gitlab.budget import RateLimitError
 from ao_gitlab.client import (
     GitLabClient,
     error_for,

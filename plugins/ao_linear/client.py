@@ -19,7 +19,6 @@ messages.
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import os
 import threading
 import time
@@ -30,7 +29,8 @@ from collections.abc import Callable, Mapping
 import httpx
 
 from ao import __version__
-from ao.errors import AoError, NotFoundError, UsageError
+from ao.errors import AoError, AuthError, NotFoundError, RateLimitError, UsageError
+from ao.errors import clock_time as when
 from ao.httpcache import DiskCache
 from ao.textsafe import strip_controls
 
@@ -40,17 +40,8 @@ RETRY_STATUSES = (500, 502, 503, 504)
 KEY_HINT = "set LINEAR_API_KEY to a personal API key (Linear: Settings → Security & access)"
 
 
-class LinearRateLimitError(AoError):
+class LinearRateLimitError(RateLimitError):
     """Linear asked ao to slow down; nothing is sent until ``until`` (epoch seconds)."""
-
-    def __init__(self, message: str, *, until: float, hint: str | None = None) -> None:
-        super().__init__(message, hint=hint)
-        self.until = until
-
-
-def when(epoch: float) -> str:
-    """``epoch`` as a UTC clock time for messages."""
-    return dt.datetime.fromtimestamp(epoch, dt.UTC).strftime("%H:%M:%S UTC")
 
 
 def one_line(text: str, limit: int = 300) -> str:
@@ -84,7 +75,7 @@ def error_for(status: int, errors: list[dict[str, t.Any]], what: str) -> AoError
     suffix = f" (HTTP {status})" if first and status != 200 else ""
     detail = f"{what}: Linear answered {msg}{suffix}"
     if status == 401 or kind == "authentication error" or code == "AUTHENTICATION_ERROR":
-        return AoError(f"{what}: Linear rejected the API key ({msg})", hint=KEY_HINT)
+        return AuthError(f"{what}: Linear rejected the API key ({msg})", hint=KEY_HINT)
     if status == 403 or kind in ("forbidden", "feature not accessible"):
         return AoError(detail, hint="the API key's user lacks access to this team or feature")
     raw = f"{first.get('message', '')} {msg}".lower()
@@ -157,7 +148,7 @@ class LinearClient:
         name = str(self.options.get("tokenEnv") or TOKEN_ENV)
         value = os.environ.get(name, "").strip()
         if not value:
-            raise AoError(f"no Linear API key: ${name} is not set", hint=KEY_HINT)
+            raise AuthError(f"no Linear API key: ${name} is not set", hint=KEY_HINT)
         self._token = value
         return value
 
