@@ -5,6 +5,8 @@ Real tmux sessions and real HTTP receivers, the fake SCM plugin through its entr
 
 from __future__ import annotations
 
+import json
+import os
 import time
 from pathlib import Path
 
@@ -88,6 +90,13 @@ def test_a_hanging_notifier_neither_blocks_the_tick_nor_loses_notifications(
         assert len(events("notification.failed")) == 4
 
         hook.default = Answer()  # the receiver recovers
+        # a failed notification waits (30 s, doubling) before it is tried again
+        assert watch_once(proj)["notifications"] == [] and len(hook.requests) == 4
+        outbox = next(Path(os.environ["AO_HOME"]).glob("*-demo/notify-outbox"))
+        for path in outbox.glob("*.json"):  # let the backoff run out
+            entry = json.loads(path.read_text())
+            assert entry["retry_at"] - entry["created"] >= 29, entry
+            path.write_text(json.dumps({**entry, "retry_at": 0}))
         second = watch_once(proj)
         assert second["actions"] == []  # the reactions are done; only delivery is retried
         assert [n["ok"] for n in second["notifications"]] == [True] * 4  # type: ignore[union-attr]

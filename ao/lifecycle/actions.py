@@ -35,6 +35,7 @@ NUDGE_ECHO = 5.0  # seconds after a nudge in which pane output is the nudge's ow
 GIVE_UP = 86400.0  # a notification still failing after a day is dropped
 MAX_PER_TICK = 64  # notifications delivered per tick (the rest wait for the next one)
 SLACK = 1.0  # seconds the flush waits beyond the notifier timeout
+BACKOFF = (30.0, 1800.0)  # first and longest wait before a failed notification is retried
 
 
 @dataclasses.dataclass(frozen=True)
@@ -169,9 +170,12 @@ def flush(ctx: Context, projects: list[Project], now: float) -> list[Flushed]:
     for project in projects:
         for path in pending(project):
             try:
-                queue.append((project, path, json.loads(path.read_text(encoding="utf-8"))))
+                entry = json.loads(path.read_text(encoding="utf-8"))
             except (OSError, ValueError):
                 path.unlink(missing_ok=True)  # half a file cannot happen (atomic writes)
+                continue
+            if float(entry.get("retry_at") or 0.0) <= now:  # a failing receiver is not hammered
+                queue.append((project, path, entry))
     queue = queue[:MAX_PER_TICK]
     if not queue:
         return []
@@ -236,8 +240,10 @@ def _settle(
         )  # fmt: skip
         return Flushed(session, reaction, False, f"dropped after {attempts} attempts: {errors}")
     names = None if "*" in failed else sorted(failed)
+    retry_at = now + min(BACKOFF[0] * 2 ** (attempts - 1), BACKOFF[1])
     atomic_write(path, json.dumps({**entry, "attempts": attempts, "names": names,
-                                   "errors": [errors]}, ensure_ascii=False))  # fmt: skip
+                                   "errors": [errors], "retry_at": retry_at},
+                                  ensure_ascii=False))  # fmt: skip
     events.append(
         project.paths, "notification.failed", session=session or None, priority="warning",
         message=f"notification not delivered (attempt {attempts}, will retry): {errors}",
