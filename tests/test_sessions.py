@@ -458,7 +458,13 @@ def test_a_session_id_in_several_projects_needs_project(proj: Project) -> None:
     copy = record.parent.parent.with_name(record.parent.parent.name[:-2] + "pb") / "sessions"
     copy.mkdir(parents=True)
     (copy / "fix").write_text(record.read_text().replace("project=pa", "project=pb"))
-    for args in (("stop", "fix"), ("send", "fix", "hi"), ("status", "fix"), ("restore", "fix")):
+    for args in (
+        ("stop", "fix"),
+        ("send", "fix", "hi"),
+        ("status", "fix"),
+        ("restore", "fix"),
+        ("logs", "fix"),
+    ):
         r = proj.ao(*args)
         assert r.returncode == 2, (args, r.stderr)
         assert "several projects (pa, pb)" in r.stderr and "--project" in r.stderr

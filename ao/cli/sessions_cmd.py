@@ -302,15 +302,21 @@ def logs(
             sys.stdout.flush()
         return
     projects = [ctx.project(project)] if project else ctx.projects()
-    last_error: Exception | None = None
-    for proj in projects:
-        try:
-            out(read_logs(ctx, proj, session_id, lines))
-            return
-        except Exception as exc:  # try the next project
-            last_error = exc
-    assert last_error is not None
-    raise last_error
+    holders = [
+        p for p in projects
+        if p.store.exists(session_id) or p.store.archived(session_id) is not None
+    ]  # fmt: skip
+    if len(holders) > 1:
+        from ao.errors import UsageError
+
+        raise UsageError(
+            f"session {session_id!r} exists in several projects "
+            f"({', '.join(p.id for p in holders)})",
+            hint=f"pass --project, e.g. --project {holders[0].id}",
+        )
+    if not holders:
+        ctx.find_session(session_id, project)  # raises NotFoundError with a suggestion
+    out(read_logs(ctx, holders[0], session_id, lines))
 
 
 def attach(
