@@ -126,6 +126,7 @@ def start(
     """
     from ao.config import CONFIG_NAMES, find_config_path, load_config
     from ao.config.edit import add_project, new_config_text
+    from ao.config.names import default_prefix
     from ao.context import Context
     from ao.locks import atomic_write
     from ao.paths import ProjectPaths
@@ -146,6 +147,7 @@ def start(
         config_path = facts.root / CONFIG_NAMES[0]
         pid = name or project_id_for(facts.root)
         fields["path"] = "."
+        fields["sessionPrefix"] = default_prefix(pid)
         atomic_write(config_path, new_config_text({pid: fields}))
         exclude_from_git(facts.root, CONFIG_NAMES[0])
         created = added = True
@@ -160,12 +162,25 @@ def start(
             pid = name or project_id_for(facts.root)
             if pid in loaded.model.projects:
                 pid = _unique(pid, set(loaded.model.projects))
+            taken = {
+                c.session_prefix or default_prefix(p) for p, c in loaded.model.projects.items()
+            }
+            fields["sessionPrefix"] = _unique_prefix(default_prefix(pid), taken)
             add_project(config_path, pid, fields)
             added = True
     ctx = Context.load(cwd=facts.root) if created else Context(load_config(config_path))
     ProjectPaths(ctx.loaded.path, pid).ensure()
     agent = ctx.agent_name(ctx.project(pid))
     return StartResult(ctx.loaded.path, pid, created, added, cloned, agent)
+
+
+def _unique_prefix(prefix: str, taken: set[str]) -> str:
+    n = 2
+    candidate = prefix
+    while candidate in taken:
+        candidate = f"{prefix}{n}"
+        n += 1
+    return candidate
 
 
 def _unique(pid: str, taken: set[str]) -> str:

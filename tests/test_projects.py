@@ -30,6 +30,7 @@ def test_start_writes_config_from_the_repo_and_is_idempotent(git_repo: Path, ao:
     doc = yaml.safe_load(config.read_text())
     project = doc["projects"]["repo"]
     assert project["defaultBranch"] == "main" and project["path"] == "."
+    assert project["sessionPrefix"] == "repo"  # written, so ids never change under the user
     assert "$schema" in doc
     # kept out of git: the user's `git status` stays clean
     assert git(git_repo, "status", "--porcelain") == ""
@@ -90,6 +91,17 @@ def test_add_and_remove_project(git_repo: Path, ao: RunAo, tmp_path: Path) -> No
     doc = yaml.safe_load(config.read_text())
     assert doc["projects"]["other"]["defaultBranch"] == "trunk"
     assert config.read_text().startswith("# my notes\n")
+
+    # a name whose default prefix is taken ("repo2" -> "repo") gets one of its own
+    third = tmp_path / "repo2"
+    subprocess.run(["git", "init", "-q", "-b", "main", str(third)], check=True)
+    git(third, "commit", "-q", "--allow-empty", "-m", "init")
+    assert ao("add-project", str(third), cwd=git_repo).returncode == 0
+    prefixes = {
+        p: c["sessionPrefix"] for p, c in yaml.safe_load(config.read_text())["projects"].items()
+    }
+    assert prefixes == {"repo": "repo", "other": "othe", "repo2": "repo2"}, prefixes
+    assert ao("config", "validate", cwd=git_repo).returncode == 0
 
     removed = data(ao("remove-project", "other", "--json", cwd=git_repo))
     assert isinstance(removed, dict)
