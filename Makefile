@@ -36,9 +36,11 @@ check: lint typecheck test
 bench: install
 	$(PY) bench/run.py
 
-# real agent CLIs when npm can install them (Claude Code, Codex), else the shell agent
+# three real agent CLIs when npm can install them (Claude Code, Codex, Gemini CLI), else
+# the shell agent
 demo: install
 	-scripts/install-agents.sh
+	-scripts/install-more-agents.sh gemini
 	$(PY) scripts/demo.py
 
 completions: install

@@ -102,16 +102,23 @@ class SessionView:
 
 
 def _observe(
-    ctx: Context, session: Session, panes: dict[str, PaneState], *, screen: bool
+    ctx: Context,
+    session: Session,
+    panes: dict[str, PaneState],
+    *,
+    screen: bool,
+    screens: dict[str, str] | None = None,
 ) -> Activity:
+    """The session's activity; its screen from ``screens`` (one batched capture) or, with
+    ``screen``, captured here."""
     handle = handle_of(session)
     if handle is None:
         return Activity(
             "unknown", Evidence("metadata", f"no runtime recorded (step {session.get('step')})")
         )
     pane = panes.get(handle.name, GONE)
-    text = None
-    if screen and pane.alive:
+    text = screens.get(handle.name) if screens is not None and pane.alive else None
+    if text is None and screen and pane.alive:
         try:
             text = ctx.runtime(session.get("runtime") or None).capture(handle, 60)
         except NotFoundError:
@@ -123,14 +130,29 @@ def _observe(
     return agent.activity(Observation(pane=pane, screen=text, session=session.data))
 
 
-def views(ctx: Context, projects: list[Project], *, screen: bool = False) -> list[SessionView]:
-    """Every live session of ``projects`` with its activity; one runtime probe in total."""
+def views(ctx: Context, projects: list[Project], *, screen: bool = True) -> list[SessionView]:
+    """Every live session of ``projects`` with its activity.
+
+    One runtime probe and, with ``screen``, one batched capture of every live pane per
+    runtime: a permission prompt that only the screen shows (Gemini, OpenCode) is
+    ``needs_input`` in a listing as well.
+    """
     sessions = [s for p in projects for s in p.store.list()]
     panes: dict[str, PaneState] = {}
-    runtimes = {s.get("runtime") or ctx.config.defaults.runtime for s in sessions}
-    for name in runtimes:
-        panes.update(ctx.runtime(name).probe())
-    return [SessionView(s, _observe(ctx, s, panes, screen=screen)) for s in sessions]
+    screens: dict[str, str] = {}
+    runtimes: dict[str, list[Session]] = {}
+    for s in sessions:
+        runtimes.setdefault(s.get("runtime") or ctx.config.defaults.runtime, []).append(s)
+    for name, group in runtimes.items():
+        runtime = ctx.runtime(name)
+        panes.update(runtime.probe())
+        handles = [h for h in map(handle_of, group) if h is not None]
+        live = [h for h in handles if panes.get(h.name, GONE).alive]
+        if screen and live:
+            screens.update(runtime.capture_many(live))
+    return [
+        SessionView(s, _observe(ctx, s, panes, screen=False, screens=screens)) for s in sessions
+    ]
 
 
 def view(ctx: Context, session: Session) -> SessionView:

@@ -1,24 +1,40 @@
 """`make demo`: ao's main job on a throwaway repo, start to finish.
 
 Creates a scratch repository (with a bare origin), runs `ao start`, spawns three sessions
-in parallel (each in its own worktree, branch and tmux session), shows `ao status` while
-they work, then stops them all. When real agent CLIs are installed (`make test-deps`
-puts Claude Code and Codex in .agents/npm), the sessions run them, driven by a scripted
-model server on 127.0.0.1; otherwise the `shell` agent runs shell tasks. Nothing outside
-a temp directory and a private tmux socket is touched. Pass --keep to leave everything
-running and explore with `ao`.
+in parallel (each in its own worktree, branch and tmux session), follows their states in
+`ao status`, answers their permission prompts with `ao send`, then stops them all.
+
+When real agent CLIs are installed (`make test-deps` puts them in .agents/npm), the
+sessions run three different ones (preference: Claude Code, Codex, Gemini CLI, OpenCode,
+Pi, Aider; with fewer installed, they repeat). Each is pointed at ao's scripted model on
+127.0.0.1 by its adapter's `selftest_env` (what `ao doctor --agents` uses), all sharing
+one scratch HOME, and each writes greet.py. Without any, the `shell` agent runs shell
+tasks (also with --shell). Nothing outside a temp directory and a private tmux socket is
+touched. Pass --keep to leave everything running and explore with `ao`.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
 import time
+import typing as t
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+AGENT_BIN = ROOT / ".agents" / "npm" / "bin"
+PREFERENCE = ("claude-code", "codex", "gemini", "opencode", "pi", "aider")
+TASK = "Add greet.py with a greet(name) function"
+FEATURE = "def greet(name):\n    return f'Hello, {name}!'\n"
+AGENT_TIMEOUT = 120  # seconds for the three real agents to finish
+ANSWER_AGAIN = 15  # seconds an answered prompt may stay up before it is answered again
 
 # The `shell` agent types each task into a shell in the session's worktree.
 TASKS = [
@@ -43,89 +59,159 @@ def ao(
     if show:
         print(f"\n$ ao {' '.join(args)}", flush=True)
     r = subprocess.run([sys.executable, "-m", "ao", *args], cwd=cwd, env=env, text=True,
-                       capture_output=True, timeout=120)  # fmt: skip
+                       capture_output=True, timeout=120, stdin=subprocess.DEVNULL)  # fmt: skip
     if show:
         sys.stdout.write(r.stdout)
         sys.stderr.write(r.stderr)
     if r.returncode != 0:
-        raise SystemExit(f"demo failed: ao {' '.join(args)} exited {r.returncode}")
+        detail = "" if show else f":\n{r.stderr or r.stdout}"
+        raise SystemExit(f"demo failed: ao {' '.join(args)} exited {r.returncode}{detail}")
     return r
 
 
-ROOT = Path(__file__).resolve().parent.parent
-AGENT_BIN = ROOT / ".agents" / "npm" / "bin"
-FEATURE = "def greet(name):\n    return f'Hello, {name}!'\n"
+def installed_agents() -> list[tuple[str, t.Any]]:
+    """Up to three real agent CLIs the demo can drive, in preference order, with adapters."""
+    if "--shell" in sys.argv:
+        return []
+    from ao import registry
+
+    path = f"{AGENT_BIN}{os.pathsep}{os.environ.get('PATH', '')}"
+    found = []
+    for name in PREFERENCE:
+        with contextlib.suppress(Exception):
+            agent = registry.load("agent", name)
+            if hasattr(agent, "selftest_env") and shutil.which(agent.binary, path=path):
+                found.append((name, agent))
+    return found[:3]
 
 
-def installed_agents() -> list[str]:
-    """The real agent CLIs the demo can drive (from .agents/npm/bin)."""
-    found = [name for name, binary in (("claude-code", "claude"), ("codex", "codex"))
-             if (AGENT_BIN / binary).exists()]  # fmt: skip
-    return found if "--shell" not in sys.argv else []
-
-
-def real_agents_env(env: dict[str, str], home: Path, fake_url: str) -> None:
-    """Point Claude Code and Codex at the scripted model, as a logged-in user would be."""
-    home.mkdir(parents=True, exist_ok=True)
-    (home / ".claude.json").write_text('{"hasCompletedOnboarding": true, "projects": {}}')
-    codex = home / ".codex"
-    codex.mkdir(exist_ok=True)
-    (codex / "config.toml").write_text(
-        'model = "gpt-5"\nmodel_provider = "fake"\n\n[model_providers.fake]\nname = "fake"\n'
-        f'base_url = "{fake_url}/v1"\nwire_api = "responses"\nenv_key = "FAKE_OPENAI_KEY"\n'
-        "supports_websockets = false\n"
-    )
-    env.update({
-        "HOME": str(home), "PATH": f"{AGENT_BIN}:{env['PATH']}",
-        "ANTHROPIC_BASE_URL": fake_url, "ANTHROPIC_API_KEY": "sk-ant-demo-0000000000000000000000",
-        "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1", "DISABLE_AUTOUPDATER": "1",
-        "FAKE_OPENAI_KEY": "sk-demo",
-    })  # fmt: skip
+def agents_env(agents: list[tuple[str, t.Any]], model_url: str, home: Path) -> dict[str, str]:
+    """Every adapter's `selftest_env` in one scratch HOME; fails if two of them clash."""
+    home.mkdir(parents=True)
+    merged: dict[str, str] = {}
+    files: dict[Path, bytes] = {}
+    for name, agent in agents:
+        for key, value in agent.selftest_env(model_url, home).items():
+            if merged.setdefault(key, value) != value:
+                raise SystemExit(f"demo failed: {name} sets {key}={value}, another {merged[key]}")
+        for f in (p for p in home.rglob("*") if p.is_file()):
+            if files.setdefault(f, f.read_bytes()) != f.read_bytes():
+                raise SystemExit(f"demo failed: {name} rewrote {f} in the shared HOME")
+    return merged
 
 
 def run_agents(agents: list[str], repo: Path, env: dict[str, str]) -> None:
     """Three real agent sessions in parallel; each writes greet.py in its own worktree."""
-    import json
-
     picks = [agents[i % len(agents)] for i in range(3)]
-    print(f"\n$ ao new … (three sessions in parallel: {', '.join(picks)})", flush=True)
+    print(f"\n$ ao new '{TASK}' --agent … (three in parallel: {', '.join(picks)})", flush=True)
     with ThreadPoolExecutor(3) as pool:
-        runs = pool.map(
-            lambda a: ao("new", "Add greet.py with a greet(name) function", "--agent", a,
-                         cwd=repo, env=env, show=False),
-            picks,
-        )  # fmt: skip
+        runs = pool.map(lambda a: ao("new", TASK, "--agent", a, cwd=repo, env=env, show=False),
+                        picks)  # fmt: skip
         for r in runs:
             sys.stdout.write(r.stdout)
     ao("status", cwd=repo, env=env)
-    ids = [
-        s["id"]
-        for s in json.loads(ao("list", "--json", cwd=repo, env=env, show=False).stdout)["data"]
-    ]
-    deadline = time.monotonic() + 90
-    answered: set[str] = set()
-    while time.monotonic() < deadline:
-        docs = [json.loads(ao("status", i, "--json", cwd=repo, env=env, show=False).stdout)["data"]
-                for i in ids]  # fmt: skip
+
+    listed = json.loads(ao("status", "--json", cwd=repo, env=env, show=False).stdout)["data"]
+
+    def sessions() -> list[dict[str, t.Any]]:
+        # `ao status SESSION` reads the screen too (the table does not): Gemini CLI's
+        # permission prompt shows only there
+        with ThreadPoolExecutor(3) as pool:
+            return list(pool.map(lambda d: state(d["id"], repo, env), listed))
+
+    started = time.monotonic()
+    asked: dict[str, float] = {}  # session -> when it was first seen asking
+    answered: dict[str, float] = {}  # session -> when it was last answered
+    last = ""
+    docs = sessions()
+    while True:
+        now = time.monotonic()
+        line = "  ".join(f"{d['id']} ({d['agent']}): {d['activity']}" for d in docs)
+        if line != last:
+            print(f"[{now - started:5.1f}s] {line}", flush=True)
+            last = line
+        done = [d for d in docs if d["activity"] == "ready" and wrote(d)]
+        if len(done) == len(docs) == 3:
+            break
         for d in docs:
-            if d["activity"] == "needs_input" and d["id"] not in answered:
-                # the orchestrator's job: a permission prompt gets an answer
+            if d["activity"] == "exited":
+                fail(f"{d['id']} ({d['agent']}) exited", repo, env, docs)
+            if d["activity"] != "needs_input":
+                asked.pop(d["id"], None)
+                continue
+            # as a person would: let the menu draw, answer, and ask again if it stays up
+            first = asked.setdefault(d["id"], now)
+            if now - first >= 1 and now - answered.get(d["id"], -ANSWER_AGAIN) >= ANSWER_AGAIN:
                 ao("why", d["id"], cwd=repo, env=env)
                 ao("send", d["id"], "yes", cwd=repo, env=env)
-                answered.add(d["id"])
-        if all(d["activity"] == "ready" and Path(d["worktree"], "greet.py").exists() for d in docs):
-            break
-        time.sleep(1)
+                answered[d["id"]] = time.monotonic()
+                last = ""
+        if now - started > AGENT_TIMEOUT:
+            fail(f"not every agent wrote greet.py within {AGENT_TIMEOUT}s", repo, env, docs)
+        time.sleep(0.5)
+        docs = sessions()
+    if not answered:
+        print("\n(no agent asked for permission this time)")
     ao("status", cwd=repo, env=env)
-    for i in ids:
-        ao("why", i, cwd=repo, env=env)
+    ao("why", docs[0]["id"], cwd=repo, env=env)
     for d in docs:
-        print(f"\n{d['id']} ({d['agent']}) wrote {d['worktree']}/greet.py:")
-        print(
-            Path(d["worktree"], "greet.py").read_text()
-            if Path(d["worktree"], "greet.py").exists()
-            else "(missing)"
-        )
+        print(f"\n$ cat {d['worktree']}/greet.py   # {d['id']}, {d['agent']}")
+        print(Path(d["worktree"], "greet.py").read_text(), end="")
+
+
+def state(session: str, repo: Path, env: dict[str, str]) -> dict[str, t.Any]:
+    r = ao("status", session, "--json", cwd=repo, env=env, show=False)
+    return t.cast(dict[str, t.Any], json.loads(r.stdout)["data"])
+
+
+def wrote(doc: dict[str, t.Any]) -> bool:
+    path = Path(doc.get("worktree") or "/nonexistent", "greet.py")
+    return path.exists() and path.read_text() == FEATURE
+
+
+def fail(why: str, repo: Path, env: dict[str, str], docs: list[dict[str, t.Any]]) -> t.NoReturn:
+    """Show what ao knows about the sessions, then stop the demo with a non-zero exit."""
+    ao("status", cwd=repo, env=env, show=True)
+    for args in [("why", d["id"]) for d in docs] + [("logs", d["id"], "-n", "15") for d in docs]:
+        print(f"\n$ ao {' '.join(args)}", flush=True)
+        subprocess.run([sys.executable, "-m", "ao", *args], cwd=repo, env=env, check=False)
+    raise SystemExit(f"demo failed: {why}")
+
+
+def run_shell(repo: Path, env: dict[str, str]) -> None:
+    """Three `shell` sessions in parallel, each committing a file on its own branch."""
+    print("\n$ ao new … (three sessions in parallel)", flush=True)
+    with ThreadPoolExecutor(3) as pool:
+        for r in pool.map(lambda task: ao("new", task, cwd=repo, env=env, show=False), TASKS):
+            sys.stdout.write(r.stdout)
+    ao("status", cwd=repo, env=env)
+    deadline = time.monotonic() + 30
+    while True:
+        logs = [ao("logs", f"da-{i}", cwd=repo, env=env, show=False).stdout for i in (1, 2, 3)]
+        if all(f"DONE-{i}" in log.split("echo DONE")[-1] for i, log in enumerate(logs, 1)):
+            break
+        if time.monotonic() > deadline:
+            raise SystemExit("demo failed: the shell tasks did not finish within 30s")
+        time.sleep(0.5)
+    ao("status", cwd=repo, env=env)
+    ao("logs", "da-1", "-n", "6", cwd=repo, env=env)
+    for i in (1, 2, 3):
+        log = sh("git", "log", "--oneline", f"ao/da-{i}", cwd=repo, env=env)
+        print(f"\n$ git log --oneline ao/da-{i}\n{log}", end="")
+
+
+def cleanup(socket: str, tmp: Path) -> None:
+    """Kill every pane's process group and the private tmux server; remove the temp dir."""
+    tmux = ["tmux", "-L", socket]
+    r = subprocess.run([*tmux, "list-panes", "-a", "-F", "#{pane_pid}"],
+                       capture_output=True, text=True, check=False)  # fmt: skip
+    for pid in r.stdout.split():
+        with contextlib.suppress(OSError, ValueError):
+            os.killpg(int(pid), signal.SIGKILL)
+    subprocess.run([*tmux, "kill-server"], capture_output=True, check=False)
+    tmux_dir = Path(os.environ.get("TMUX_TMPDIR") or "/tmp", f"tmux-{os.getuid()}")
+    (tmux_dir / socket).unlink(missing_ok=True)  # tmux leaves the socket file behind
+    shutil.rmtree(tmp, ignore_errors=True)
 
 
 def main() -> None:
@@ -133,7 +219,8 @@ def main() -> None:
     for tool in ("tmux", "git"):
         if not shutil.which(tool):
             raise SystemExit(f"the demo needs {tool}; install it first")
-    tmp = Path(tempfile.mkdtemp(prefix="ao-demo-"))
+    begun = time.monotonic()
+    tmp = Path(tempfile.mkdtemp(prefix="ao-demo-")).resolve()
     socket = f"ao-demo-{os.getpid()}"
     env = {
         **os.environ, "AO_HOME": str(tmp / "ao-home"), "AO_TMUX_SOCKET": socket, "SHELL": "/bin/sh",
@@ -142,69 +229,54 @@ def main() -> None:
     }  # fmt: skip
     env.pop("TMUX", None)
     env.pop("AO_CONFIG", None)
-    repo = tmp / "demo-app"
-    origin = tmp / "demo-app.git"
-    sh("git", "init", "-q", "--bare", "-b", "main", str(origin), cwd=tmp, env=env)
-    sh("git", "init", "-q", "-b", "main", str(repo), cwd=tmp, env=env)
-    (repo / "README.md").write_text("# demo-app\n")
-    sh("git", "add", "README.md", cwd=repo, env=env)
-    sh("git", "commit", "-qm", "Initial commit", cwd=repo, env=env)
-    sh("git", "remote", "add", "origin", str(origin), cwd=repo, env=env)
-    sh("git", "push", "-q", "-u", "origin", "main", cwd=repo, env=env)
-    print(f"scratch repo: {repo}\nao state:     {env['AO_HOME']}\ntmux socket:  {socket}")
-    agents = installed_agents()
-    fake = None
-    if agents:
-        sys.path.insert(0, str(ROOT))
-        from tests.agents.fakemodel import FakeModel, text, write_file
-
-        fake = FakeModel([write_file("greet.py", FEATURE), text("Added greet.py.")]).start()
-        real_agents_env(env, tmp / "home", fake.url)
+    model = None
     try:
+        repo = tmp / "demo-app"
+        origin = tmp / "demo-app.git"
+        sh("git", "init", "-q", "--bare", "-b", "main", str(origin), cwd=tmp, env=env)
+        sh("git", "init", "-q", "-b", "main", str(repo), cwd=tmp, env=env)
+        (repo / "README.md").write_text("# demo-app\n")
+        sh("git", "add", "README.md", cwd=repo, env=env)
+        sh("git", "commit", "-qm", "Initial commit", cwd=repo, env=env)
+        sh("git", "remote", "add", "origin", str(origin), cwd=repo, env=env)
+        sh("git", "push", "-q", "-u", "origin", "main", cwd=repo, env=env)
+        print(f"scratch repo: {repo}\nao state:     {env['AO_HOME']}\ntmux socket:  {socket}")
+        agents = installed_agents()
+        if agents:
+            from ao.selftest.combined import ScriptedModel
+            from ao.selftest.server import text, write_file
+
+            # steps count per conversation (by the model turns a request holds), so
+            # each agent gets its own "write greet.py", then its own answer
+            model = ScriptedModel([write_file("greet.py", FEATURE), text("Added greet.py.")])
+            model.start()
+            env.update(agents_env(agents, model.url, tmp / "home"))
+            env["PATH"] = f"{AGENT_BIN}{os.pathsep}{env['PATH']}"
+            print(f"scripted model: {model.url} (agents: {', '.join(n for n, _ in agents)})")
         ao("start", "--name", "demo-app", cwd=repo, env=env)
         if agents:
-            run_agents(agents, repo, env)
-            ao("events", "-n", "8", cwd=repo, env=env)
-            if not keep:
-                ao("stop", "--project", "demo-app", "--all", cwd=repo, env=env)
-            return
-        print("\n$ ao new … (three sessions in parallel)", flush=True)
-        with ThreadPoolExecutor(3) as pool:
-            for r in pool.map(lambda task: ao("new", task, cwd=repo, env=env, show=False), TASKS):
-                sys.stdout.write(r.stdout)
-        ao("status", cwd=repo, env=env)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            logs = [ao("logs", f"da-{i}", cwd=repo, env=env, show=False).stdout for i in (1, 2, 3)]
-            if all(
-                f"DONE-{i}" in log.split("echo DONE")[-1]
-                for i, log in zip((1, 2, 3), logs, strict=True)
-            ):
-                break
-            time.sleep(0.5)
-        ao("status", cwd=repo, env=env)
-        ao("logs", "da-1", "-n", "6", cwd=repo, env=env)
-        ao("events", "-n", "8", cwd=repo, env=env)
-        for i in (1, 2, 3):
-            print(
-                f"\n$ git log --oneline ao/da-{i}\n"
-                + sh("git", "log", "--oneline", f"ao/da-{i}", cwd=repo, env=env),
-                end="",
-            )
+            run_agents([name for name, _ in agents], repo, env)
+        else:
+            run_shell(repo, env)
+        ao("events", "-n", "12", cwd=repo, env=env)
         if keep:
-            print(
-                f"\nleft running. Try: AO_HOME={env['AO_HOME']} "
-                f"AO_TMUX_SOCKET={socket} ao attach da-1"
-            )
+            print(f"\nleft running. Try: AO_HOME={env['AO_HOME']} AO_TMUX_SOCKET={socket} "
+                  f"HOME={env['HOME']} ao attach da-1")  # fmt: skip
+            print(f"clean up later: tmux -L {socket} kill-server; rm -rf {tmp}")
+            if model is not None:
+                print("the agents' scripted model serves until Ctrl-C here", flush=True)
+                with contextlib.suppress(KeyboardInterrupt):
+                    while True:
+                        time.sleep(3600)
             return
         ao("stop", "--project", "demo-app", "--all", cwd=repo, env=env)
         ao("list", "--all", cwd=repo, env=env)
+        print(f"\ndemo finished in {time.monotonic() - begun:.0f}s; cleaned up {tmp}")
     finally:
-        if fake is not None and not keep:
-            fake.close()
+        if model is not None:
+            model.close()
         if not keep:
-            subprocess.run(["tmux", "-L", socket, "kill-server"], capture_output=True, check=False)
-            shutil.rmtree(tmp, ignore_errors=True)
+            cleanup(socket, tmp)
 
 
 if __name__ == "__main__":

@@ -88,7 +88,7 @@ def list_(
     all_: bool = typer.Option(False, "--all", help="Include stopped (archived) sessions."),
     json_out: bool = JsonOpt,
 ) -> None:
-    """List sessions (one tmux call for all of them)."""
+    """List sessions (two tmux calls for all of them: a probe and a batched capture)."""
     from ao.sessions import views
 
     ctx = _ctx()
@@ -198,7 +198,7 @@ def status(
 
 
 def _live(ctx: Context, project: str | None, interval: float) -> None:
-    """A live table of every session, refreshed from one tmux call per refresh."""
+    """A live table of every session, refreshed from two tmux calls per refresh."""
     import time
 
     from rich.live import Live

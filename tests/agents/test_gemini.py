@@ -307,6 +307,9 @@ class TestEndToEnd:
         assert gemini.ao("new", "run the command").returncode == 0
         asked = gemini.wait_activity("d-1", "needs_input", timeout=40)
         assert "Allow execution of" in asked["evidence"]["detail"], asked  # type: ignore[index]
+        # only the screen shows this prompt: listings read it too (one batched capture)
+        (row,) = gemini.ok("list")  # type: ignore[misc]
+        assert row["activity"] == "needs_input", row
         time.sleep(3)  # it does not decay while the prompt is on screen
         assert gemini.status("d-1")["activity"] == "needs_input"
         sent = gemini.ok("send", "d-1", "1")  # "1. Allow once"
