@@ -240,6 +240,8 @@ class _Scratch:
                         os.killpg(int(pid), signal.SIGKILL)
         with contextlib.suppress(Exception):
             subprocess.run([*tmux, "kill-server"], capture_output=True, timeout=10)
+        tmux_dir = Path(os.environ.get("TMUX_TMPDIR") or "/tmp", f"tmux-{os.getuid()}")
+        (tmux_dir / self.socket).unlink(missing_ok=True)  # tmux leaves the socket file
         if self.model is not None:
             self.model.close()
             self.model = None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -65,8 +66,11 @@ def test_doctor_checks_claude_and_codex(ao: RunAo, tmp_path: Path) -> None:
     """The real CLIs against the scripted model: every step passes, in order."""
     require_cli("claude")
     require_cli("codex")
+    tmux_dir = Path(os.environ.get("TMUX_TMPDIR") or "/tmp", f"tmux-{os.getuid()}")
+    sockets = set(tmux_dir.glob("ao-doctor-*"))
     r = ao("doctor", "--agents", "--agent", "claude-code", "--agent", "codex", "--json",
            cwd=tmp_path, timeout=380)  # fmt: skip
+    assert set(tmux_dir.glob("ao-doctor-*")) == sockets  # its private tmux server is gone
     doc = json.loads(r.stdout)
     assert r.returncode == 0, json.dumps(doc, indent=2) + r.stderr
     assert [row["agent"] for row in doc["data"]] == ["claude-code", "codex"]
