@@ -144,13 +144,17 @@ def launch(
         spec = agent.launch(launch_ctx)
     if spec.metadata:
         project.store.update(session_id, dict(spec.metadata))
+    from ao import ports
+
+    block = ports.assign(ctx, project, session_id)
+    env = {**session_env(ctx, project, session_id), **ports.environment(ctx.config.ports, block)}
     runtime = ctx.runtime(cfg.runtime)
     handle = runtime.create(
         RuntimeSpec(
             name=project.paths.tmux_name(session_id),
             argv=spec.argv,
             cwd=cwd,
-            env={**session_env(ctx, project, session_id), **spec.env},
+            env={**env, **spec.env},
         )
     )
     return handle, spec.prompt_delivery

@@ -210,6 +210,15 @@ def test_bad_durations_are_errors_not_zero(tmp_path: Path, value: str) -> None:
     assert problem.startswith(f"{cfg}:4: reactions.ci-failed.escalateAfter: ")
 
 
+def test_a_port_range_past_65535_is_an_error(tmp_path: Path) -> None:
+    cfg = write(
+        tmp_path / "agent-orchestrator.yaml",
+        "projects:\n  app:\n    path: .\nports:\n  base: 65000\n  blockSize: 10\n",
+    )
+    (problem,) = problems_of(cfg)
+    assert problem.startswith(f"{cfg}:4: ports: ") and "65999" in problem, problem
+
+
 def test_durations_and_attempt_counts(tmp_path: Path) -> None:
     cfg = write(
         tmp_path / "agent-orchestrator.yaml",

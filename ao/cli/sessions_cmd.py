@@ -175,7 +175,7 @@ def status(
         return
     _, session = _find(ctx, session_id, project)
     v = view(ctx, session)
-    data = _detail(v)
+    data = _detail(ctx, v)
     known = info(ctx, session)
     data["info"] = dataclasses.asdict(known) if known is not None else None
     if json_out:
@@ -227,12 +227,15 @@ def _live(ctx: Context, project: str | None, interval: float) -> None:
             return
 
 
-def _detail(v: SessionView) -> dict[str, t.Any]:
+def _detail(ctx: Context, v: SessionView) -> dict[str, t.Any]:
+    from ao import ports
+
     data = v.to_json()
     ev = v.activity.evidence
     data["evidence"] = {"source": ev.source, "detail": ev.detail, "age": ev.age}
     data["pane"] = v.session.get("pane_id") or None
     data["prompt_delivery"] = v.session.get("prompt_delivery") or None
+    data["ports"] = ports.describe(ctx, v.session.get("port_block") or None)
     return data
 
 

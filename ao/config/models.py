@@ -404,6 +404,25 @@ class NotifierConfig(BaseModel):
     plugin: str = Field(description="Notifier plugin; the other keys are its options.")
 
 
+class Ports(Model):
+    """A block of TCP ports for each session, so parallel dev servers never clash."""
+
+    base: int = Field(default=41000, ge=1024, le=65000, description="First port of block 0.")
+    block_size: int = Field(
+        default=10, ge=1, le=1000, description="Ports per session (AO_PORT .. AO_PORT_LAST)."
+    )
+    blocks: int = Field(
+        default=100, ge=1, le=6000, description="How many blocks exist (sessions at once)."
+    )
+
+    @model_validator(mode="after")
+    def _fits(self) -> Ports:
+        last = self.base + self.block_size * self.blocks - 1
+        if last > 65535:
+            raise ValueError(f"base + blockSize × blocks reaches port {last} (> 65535)")
+        return self
+
+
 class Power(Model):
     """Power management while sessions run."""
 
@@ -457,6 +476,11 @@ class AoConfig(Model):
         default_factory=dict, description="Which notifiers receive each priority."
     )
     power: Power = Field(default_factory=Power, description="Power management while ao runs.")
+    ports: Ports = Field(
+        default_factory=Ports,
+        description="Each session's own block of TCP ports, exported to its agent as AO_PORT "
+        "(first), AO_PORT_LAST and AO_PORTS (`first-last`).",
+    )
 
     @field_validator("reactions")
     @classmethod
