@@ -95,6 +95,24 @@ def test_show_hides_secrets_and_fills_defaults(ao: RunAo, tmp_path: Path) -> Non
     assert "hunter2-secret" not in res.stdout
 
 
+def test_show_redacts_credentials_written_into_the_file(ao: RunAo, tmp_path: Path) -> None:
+    """A webhook URL's path is its token: shown as scheme and host only."""
+    (tmp_path / "agent-orchestrator.yaml").write_text(
+        "projects:\n  app:\n    path: .\nnotifiers:\n"
+        "  slack: {plugin: slack, url: 'https://hooks.slack.com/services/T0/B0/XSECRETX'}\n"
+        "  ntfy: {plugin: ntfy, url: 'https://ntfy.sh/topic-XSECRETX', token: tk_XSECRETX}\n"
+        "plugins:\n  gitlab: {url: 'https://gitlab.example.com'}\n"
+    )
+    for args in (("config", "show"), ("config", "show", "--json")):
+        res = ao(*args, cwd=tmp_path)
+        assert res.returncode == 0, res.stderr
+        text = res.stdout if "--json" not in args else json.dumps(json.loads(res.stdout),
+                                                                   ensure_ascii=False)  # fmt: skip
+        assert "XSECRETX" not in text
+        assert "https://hooks.slack.com/… <redacted>" in text
+        assert "https://gitlab.example.com" in text  # nothing secret in a bare host
+
+
 def test_show_on_a_bad_config_is_one_error_line(ao: RunAo, tmp_path: Path) -> None:
     cfg = config(tmp_path, BAD)
     res = ao("config", "show", cwd=tmp_path)

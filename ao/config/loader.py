@@ -411,7 +411,30 @@ def effective(loaded: LoadedConfig, env: Mapping[str, str] | None = None) -> dic
     _expand(loaded.raw, (), parsed, os.environ if env is None else env, False)
     for path, used in parsed.env_refs.items():
         _redact(data, path, _get(loaded.raw, path), used)
+    for section in ("notifiers", "plugins"):
+        for options in data.get(section, {}).values():
+            if isinstance(options, dict):
+                _hide_secrets(options)
     return data
+
+
+_SECRET_KEY = re.compile(r"url|webhook|secret|token|password|passwd|key$", re.I)
+
+
+def _hide_secrets(options: dict[str, t.Any]) -> None:
+    """Literal credentials in plugin options (a webhook URL's path holds its token) are
+    shown reduced: a URL to its scheme and host, anything else as ``<redacted>``."""
+    from urllib.parse import urlsplit
+
+    for key, value in options.items():
+        if not (isinstance(value, str) and _SECRET_KEY.search(key)) or value.startswith("${"):
+            continue
+        url = urlsplit(value) if "://" in value else None
+        if url is None or not url.hostname:
+            options[key] = "<redacted>"
+        elif url.path.strip("/") or url.query or url.username:
+            port = f":{url.port}" if url.port else ""
+            options[key] = f"{url.scheme}://{url.hostname}{port}/… <redacted>"
 
 
 def _get(data: t.Any, path: KeyPath) -> t.Any:
