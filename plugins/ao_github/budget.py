@@ -12,53 +12,31 @@ and make no request until it ends. Requests during a pause raise ``RateLimitErro
 
 from __future__ import annotations
 
-import contextlib
-import json
-import threading
 import typing as t
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from ao.errors import RateLimitError
-from ao.errors import clock_time as when
+from ao.forge import BudgetFile, read_limits
 
 SECONDARY = "secondary"  # a pause that applies to every resource
 
 
-class RateBudget:
+class RateBudget(BudgetFile):
     """Per-resource limits seen in headers, the reserve, and persisted pauses."""
 
+    forge = "GitHub"
+
     def __init__(self, path: Path | None, *, reserve: float, clock: Callable[[], float]) -> None:
-        self.path = path
-        self.reserve = min(max(reserve, 0.0), 0.9)
-        self.clock = clock
-        self._lock = threading.Lock()
         self.buckets: dict[str, dict[str, float]] = {}
         self.paused: dict[str, tuple[float, str]] = {}
-        self._load()
+        super().__init__(path, reserve=reserve, clock=clock)
 
-    # ------------------------------------------------------------------ persistence
+    def _restore(self, doc: t.Any) -> None:
+        self.buckets = {k: dict(v) for k, v in doc.get("buckets", {}).items()}
+        self.paused = {k: (float(v[0]), str(v[1])) for k, v in doc.get("paused", {}).items()}
 
-    def _load(self) -> None:
-        if self.path is None:
-            return
-        with contextlib.suppress(OSError, ValueError, TypeError, AttributeError):
-            doc = json.loads(self.path.read_text(encoding="utf-8"))
-            self.buckets = {k: dict(v) for k, v in doc.get("buckets", {}).items()}
-            self.paused = {k: (float(v[0]), str(v[1])) for k, v in doc.get("paused", {}).items()}
-
-    def save(self) -> None:
-        """Write the budget for the next process (best effort)."""
-        if self.path is None:
-            return
-        from ao.httpcache import write_atomic
-
-        with self._lock:
-            doc = {"buckets": self.buckets, "paused": {k: list(v) for k, v in self.paused.items()}}
-        with contextlib.suppress(OSError):
-            write_atomic(self.path, json.dumps(doc))
-
-    # ------------------------------------------------------------------ spending
+    def _dump(self) -> dict[str, t.Any]:
+        return {"buckets": self.buckets, "paused": {k: list(v) for k, v in self.paused.items()}}
 
     def check(self, resource: str, *, conditional: bool = False, essential: bool = False) -> None:
         """Raise ``RateLimitError`` if a request on ``resource`` must not be sent now.
@@ -74,30 +52,18 @@ class RateBudget:
                 if until > now:
                     blocked = (until, reason)
                     break
-            bucket = self.buckets.get(resource)
-            if blocked is None and bucket and not (conditional or essential):
-                limit, remaining, reset = bucket["limit"], bucket["remaining"], bucket["reset"]
-                if reset > now and remaining <= limit * self.reserve:
-                    blocked = (reset, f"{resource} rate limit down to {remaining:.0f}/{limit:.0f}"
-                               f" (keeping {self.reserve:.0%} in reserve)")  # fmt: skip
-        if blocked is not None:
-            raise RateLimitError(
-                f"GitHub API paused until {when(blocked[0])}: {blocked[1]}",
-                until=blocked[0],
-                hint="ao resumes by itself after that; explicit commands may use the reserve",
-            )
+            if blocked is None and not (conditional or essential):
+                bucket = self.buckets.get(resource)
+                blocked = self._over_reserve(bucket, now, f"{resource} rate limit")
+        self._refuse(blocked)
 
     def observe(self, resource: str, headers: Mapping[str, str]) -> str:
         """Record the limits an answer reported; returns the resource they were for."""
         resource = headers.get("x-ratelimit-resource") or resource
-        try:
-            limit = float(headers["x-ratelimit-limit"])
-            remaining = float(headers["x-ratelimit-remaining"])
-            reset = float(headers["x-ratelimit-reset"])
-        except (KeyError, ValueError):
-            return resource
-        with self._lock:
-            self.buckets[resource] = {"limit": limit, "remaining": remaining, "reset": reset}
+        limits = read_limits(headers, "x-ratelimit-")
+        if limits is not None:
+            with self._lock:
+                self.buckets[resource] = limits
         return resource
 
     def pause(self, resource: str, until: float, reason: str) -> None:

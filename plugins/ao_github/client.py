@@ -12,11 +12,8 @@ from __future__ import annotations
 
 import os
 import shutil
-import threading
-import time
 import typing as t
-from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from urllib.parse import urlsplit
 
 import httpx
@@ -24,13 +21,13 @@ import httpx
 from ao import __version__
 from ao.errors import AoError, AuthError, ConflictError, NotFoundError, RateLimitError, UsageError
 from ao.errors import clock_time as when
-from ao.httpcache import DiskCache, cache_root
-from ao.textsafe import strip_controls
+from ao.forge import ErrorRules, ForgeClient, answer_error, one_line
+from ao.forge import message_of as forge_message
+from ao.httpcache import cache_root
 from ao_github.budget import SECONDARY, RateBudget
 
 DEFAULT_API = "https://api.github.com"
 API_VERSION_HEADER = "2022-11-28"
-RETRY_STATUSES = (502, 503, 504)
 MISSING = "404"  # the "ETag" of a probe that answered 404
 
 
@@ -59,40 +56,44 @@ def split_repo(repo: str) -> tuple[str, str]:
     return parts[0], parts[1]
 
 
+def _github_text(doc: t.Any) -> str:
+    if not isinstance(doc, dict):
+        return ""
+    text = str(doc.get("message") or "")
+    errors = doc.get("errors")
+    if isinstance(errors, list) and errors:
+        details = [str(e.get("message") or e.get("code") or e) for e in errors if e]
+        text = f"{text}: {'; '.join(details)}" if text else "; ".join(details)
+    return text
+
+
 def message_of(resp: httpx.Response, limit: int = 300) -> str:
     """GitHub's error message from an answer, as safe one-line text."""
-    try:
-        doc = resp.json()
-        text = str(doc.get("message") or "") if isinstance(doc, dict) else ""
-        errors = doc.get("errors") if isinstance(doc, dict) else None
-        if isinstance(errors, list) and errors:
-            details = [str(e.get("message") or e.get("code") or e) for e in errors if e]
-            text = f"{text}: {'; '.join(details)}" if text else "; ".join(details)
-    except ValueError:
-        text = resp.text
-    text = " ".join(strip_controls(text).split())
-    return (text[: limit - 1] + "…" if len(text) > limit else text) or resp.reason_phrase
+    return forge_message(resp, _github_text, limit)
+
+
+_ERRORS: ErrorRules = {
+    401: (AuthError, "check GITHUB_TOKEN / GH_TOKEN or `gh auth status`"),
+    403: (AoError, "the token lacks permission for this repository"),
+    404: (NotFoundError, "check the repository name and the token's access"),
+    405: (ConflictError, None),
+    409: (ConflictError, None),
+    422: (UsageError, None),
+}
 
 
 def error_for(resp: httpx.Response, what: str) -> AoError:
     """The AoError for a failed answer to ``what`` (e.g. ``merge of #7``)."""
-    status, msg = resp.status_code, message_of(resp)
-    detail = f"{what}: GitHub answered {status} ({msg})"
-    if status == 401:
-        return AuthError(detail, hint="check GITHUB_TOKEN / GH_TOKEN or `gh auth status`")
-    if status == 403:
-        return AoError(detail, hint="the token lacks permission for this repository")
-    if status == 404:
-        return NotFoundError(detail, hint="check the repository name and the token's access")
-    if status in (405, 409):
-        return ConflictError(detail)
-    if status == 422:
-        return UsageError(detail)
-    return AoError(detail, hint="GitHub may be having trouble; ao retries on the next pass")
+    return answer_error(resp, what, forge="GitHub", message=message_of(resp), rules=_ERRORS)
 
 
-class GitHubClient:
+class GitHubClient(ForgeClient):
     """One GitHub endpoint (github.com or Enterprise) with its token, cache and budget."""
+
+    forge = "GitHub"
+    default_resource = "core"
+    follow_downloads = True  # job logs redirect to blob storage
+    budget: RateBudget
 
     def __init__(
         self,
@@ -103,23 +104,14 @@ class GitHubClient:
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         opts = dict(options or {})
-        self.options = opts
-        self.api_url, self.graphql_url = api_urls(opts)
-        self.clock = clock or time.time
-        self.sleep = sleep or time.sleep
-        self.timeout = float(opts.get("timeout", 30.0))
-        self.retries = int(opts.get("retries", 2))
-        self.max_wait = float(opts.get("maxWait", 10.0))  # longest in-line wait for a limit
-        self.root = cache_root("github", self.api_url)
-        self.etags = DiskCache(self.root, "etag")
+        api_url, self.graphql_url = api_urls(opts)
+        root = cache_root("github", api_url)
+        super().__init__(opts, root, clock=clock, sleep=sleep, transport=transport)
+        self.api_url = api_url
         self.budget = RateBudget(
-            self.root / "ratelimit.json", reserve=float(opts.get("reserve", 0.2)), clock=self.clock
+            root / "ratelimit.json", reserve=float(opts.get("reserve", 0.2)), clock=self.clock
         )
-        self.stats: Counter[str] = Counter()  # requests by kind, for tests and `--json`
-        self._transport = transport
-        self._http: httpx.Client | None = None
-        self._token: str | None = opts.get("token") if isinstance(opts.get("token"), str) else None
-        self._lock = threading.Lock()
+        self._token = opts.get("token") if isinstance(opts.get("token"), str) else None
 
     # ------------------------------------------------------------------ auth
 
@@ -156,34 +148,19 @@ class GitHubClient:
             hint="set GITHUB_TOKEN (or GH_TOKEN), or run `gh auth login`",
         )
 
-    def http(self) -> httpx.Client:
-        """The shared connection pool (thread-safe), created on first use."""
-        with self._lock:
-            if self._http is None:
-                self._http = httpx.Client(
-                    timeout=self.timeout,
-                    transport=self._transport,
-                    headers={
-                        "Accept": "application/vnd.github+json",
-                        "X-GitHub-Api-Version": API_VERSION_HEADER,
-                        "User-Agent": f"ao/{__version__}",
-                    },
-                )
-            return self._http
+    def _client_options(self) -> dict[str, t.Any]:
+        return {
+            "headers": {
+                "Accept": "application/vnd.github+json",
+                "X-GitHub-Api-Version": API_VERSION_HEADER,
+                "User-Agent": f"ao/{__version__}",
+            }
+        }
 
-    def close(self) -> None:
-        """Close connections and save the budget."""
-        self.budget.save()
-        with self._lock:
-            if self._http is not None:
-                self._http.close()
-                self._http = None
+    def _auth(self, token: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {token}"}
 
     # ------------------------------------------------------------------ requests
-
-    def url(self, path: str) -> str:
-        """An absolute URL for an API path like ``/repos/o/r/pulls``."""
-        return path if path.startswith(("http://", "https://")) else self.api_url + path
 
     def request(
         self,
@@ -204,46 +181,20 @@ class GitHubClient:
         except rate limits, which raise ``RateLimitError`` once waiting in line would
         take longer than ``maxWait`` seconds. With ``stream`` the body is not read.
         """
-        conditional = bool(headers and "If-None-Match" in headers)
-        url = self.url(path)
-        auth = {"Authorization": f"Bearer {self.token()}"}
-        attempt = 0
-        while True:
-            self.budget.check(resource, conditional=conditional, essential=essential)
-            try:
-                req = self.http().build_request(
-                    method, url, json=json, params=params, headers={**auth, **(headers or {})}
-                )
-                resp = self.http().send(req, follow_redirects=follow, stream=stream)
-            except httpx.TransportError as exc:
-                if attempt < self.retries:
-                    self.sleep(min(2.0**attempt, 8.0))
-                    attempt += 1
-                    continue
-                raise AoError(
-                    f"cannot reach GitHub at {self.host}: {type(exc).__name__}",
-                    hint="check the network; ao retries on the next pass",
-                ) from None
-            self.stats["requests"] += 1
-            self.stats[f"{resource}:{resp.status_code}"] += 1
-            resource = self.budget.observe(resource, resp.headers)
-            wait = self._limited(resp)
-            if wait is not None:
-                if stream:
-                    resp.close()
-                if wait <= self.max_wait and attempt < self.retries:
-                    self.stats["waits"] += 1
-                    self.sleep(wait)
-                    attempt += 1
-                    continue
-                raise self._pause(resp, resource, wait)
-            if resp.status_code in RETRY_STATUSES and attempt < self.retries:
-                if stream:
-                    resp.close()
-                self.sleep(min(2.0**attempt, 8.0))
-                attempt += 1
-                continue
-            return resp
+        return self._send(
+            method, self.url(path), json=json, params=params, headers=headers,
+            essential=essential, resource=resource, follow=follow, stream=stream,
+        )  # fmt: skip
+
+    def _check(self, resource: str, *, conditional: bool, essential: bool) -> None:
+        self.budget.check(resource, conditional=conditional, essential=essential)
+
+    def _observe(self, resource: str, resp: httpx.Response) -> str:
+        self.count(f"{resource}:{resp.status_code}")
+        return self.budget.observe(resource, resp.headers)
+
+    def _error_for(self, resp: httpx.Response, what: str) -> AoError:
+        return error_for(resp, what)
 
     def _limited(self, resp: httpx.Response) -> float | None:
         """Seconds to wait when ``resp`` is a rate-limit refusal, else None."""
@@ -272,7 +223,6 @@ class GitHubClient:
         until = self.clock() + wait
         reason = f"{kind} rate limit ({resp.status_code})"
         self.budget.pause(key, until, reason)
-        self.stats["pauses"] += 1
         return RateLimitError(
             f"GitHub {kind} rate limit hit; pausing GitHub calls until {when(until)}",
             until=until,
@@ -284,18 +234,7 @@ class GitHubClient:
     ) -> t.Any:
         """GET a JSON document with ``If-None-Match``; a 304 is served from the disk cache."""
         url = str(httpx.URL(self.url(path), params=params))
-        cached = self.etags.get(url)
-        headers = {"If-None-Match": cached["etag"]} if cached and cached.get("etag") else {}
-        resp = self.request("GET", url, headers=headers)
-        if resp.status_code == 304 and cached is not None:
-            self.stats["not_modified"] += 1
-            return cached["body"]
-        if resp.status_code != 200:
-            raise error_for(resp, what or f"GET {path}")
-        body = resp.json()
-        if resp.headers.get("etag"):
-            self.etags.put(url, {"etag": resp.headers["etag"], "body": body})
-        return body
+        return self._get_cached(url, what or f"GET {path}")["body"]
 
     def probe(self, url: str, etag: str | None) -> tuple[bool, str | None]:
         """A conditional GET: (changed, current ETag). 304 means unchanged.
@@ -306,7 +245,7 @@ class GitHubClient:
         sendable = etag if etag and etag != MISSING else None
         resp = self.request("GET", url, headers={"If-None-Match": sendable} if sendable else None)
         if resp.status_code == 304:
-            self.stats["not_modified"] += 1
+            self.count("not_modified")
             return False, etag
         if resp.status_code == 404:
             return etag != MISSING, MISSING
@@ -320,7 +259,7 @@ class GitHubClient:
             "POST", self.graphql_url, json={"query": query, "variables": dict(variables)},
             resource="graphql",
         )  # fmt: skip
-        self.stats["graphql"] += 1
+        self.count("graphql")
         if resp.status_code != 200:
             raise error_for(resp, what)
         doc = resp.json()
@@ -338,28 +277,7 @@ class GitHubClient:
                 )
         if errors:
             first = errors[0]
-            msg = " ".join(strip_controls(str(first.get("message", first))).split())[:300]
+            msg = one_line(str(first.get("message", first)))[:300]
             cls = NotFoundError if first.get("type") == "NOT_FOUND" else AoError
             raise cls(f"{what}: GitHub GraphQL error ({msg})")
         return doc.get("data") or {}
-
-    def stream_lines(self, path: str, *, max_bytes: int) -> Iterator[str]:
-        """Lines of a (possibly redirected) text download, stopping after ``max_bytes``."""
-        resp = self.request("GET", path, follow=True, stream=True)
-        try:
-            if resp.status_code != 200:
-                resp.read()
-                raise error_for(resp, f"GET {urlsplit(self.url(path)).path}")
-            seen = 0
-            try:
-                for line in resp.iter_lines():
-                    seen += len(line) + 1
-                    yield line
-                    if seen >= max_bytes:
-                        break
-            except httpx.HTTPError as exc:
-                raise AoError(
-                    f"download from {self.host} broke off: {type(exc).__name__}"
-                ) from None
-        finally:
-            resp.close()

@@ -10,23 +10,17 @@ the post-job cleanup after it is noise. The result is bounded in lines and chara
 
 from __future__ import annotations
 
-import collections
 import re
 from collections.abc import Iterable
 
+from ao.forge import LogExcerpt, failure_pattern
 from ao.textsafe import strip_controls
 
 # `2024-05-01T12:00:00.1234567Z ` at the start of every Actions log line
 _TIMESTAMP = re.compile(r"^\ufeff?\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z ?")
 _NOISE = re.compile(r"^##\[(?:group|endgroup|debug|command)\]|^\[command\]")
 _EXIT = re.compile(r"^##\[error\]Process completed with exit code \d+")
-_FAILURE = re.compile(
-    r"^(?:FAILED |FAIL[: ]|ERROR[: ]|Error: |error(?:\[E\d+\])?: |E {3}|--- FAIL: |"
-    r"not ok \d|\s*[✗✕×✖] |\s*\d+\) |thread '.*' panicked at |panic: |"
-    r"##\[error\]|AssertionError|Traceback \(most recent call last\))"
-    r"|\b(?:\d+ failed|failures?:|Tests?:\s+\d+ failed)",
-    re.IGNORECASE,
-)
+_FAILURE = failure_pattern(r"##\[error\]")
 
 
 def clean_line(line: str) -> str:
@@ -42,9 +36,7 @@ def trim_log(
     max_chars: int = 6000,
 ) -> str:
     """The failing-test lines and the last ``tail`` lines of a CI log, within ``max_chars``."""
-    failures: list[str] = []
-    seen: set[str] = set()
-    last: collections.deque[str] = collections.deque(maxlen=tail)
+    excerpt = LogExcerpt(_FAILURE, max_failures=max_failures, tail=tail)
     ended: list[str] | None = None
     for raw in lines:
         line = clean_line(raw)
@@ -53,28 +45,10 @@ def trim_log(
         if ended is not None:
             continue  # post-job cleanup after the exit line
         if _EXIT.match(line):
-            ended = [*last, line]
+            ended = [*excerpt.last, line]
             continue
-        last.append(line)
-        key = line.strip()
-        if _FAILURE.search(key) and key not in seen and len(failures) < max_failures:
-            seen.add(key)
-            failures.append(line)
-    end = ended if ended is not None else list(last)
-    tail_set = set(end)
-    failures = [f for f in failures if f not in tail_set]
-    parts = []
-    if failures:
-        parts.append("Failures:\n" + "\n".join(failures))
-    if end:
-        parts.append(("Last lines:\n" if failures else "") + "\n".join(end))
-    text = "\n\n".join(parts)
-    if len(text) > max_chars:
-        # keep the start of the failure list and the very end of the log
-        head = text[: max_chars // 3].rsplit("\n", 1)[0]
-        rest = text[-(max_chars - len(head) - 5) :].split("\n", 1)[-1]
-        text = f"{head}\n…\n{rest}"
-    return text
+        excerpt.add(line)
+    return excerpt.text(ended if ended is not None else list(excerpt.last), max_chars)
 
 
 def summary_excerpt(title: str | None, summary: str | None, text: str | None) -> str:

@@ -16,7 +16,7 @@ import httpx
 
 from ao.contracts import API_VERSION, Issue
 from ao.errors import UsageError
-from ao.gitref import slugify, validate_branch
+from ao.forge import issue_branch, label_names
 from ao.textsafe import issue_task
 from ao_github.client import GitHubClient, error_for, split_repo
 
@@ -59,16 +59,12 @@ class GitHubTracker:
         self.prefix = str(opts.get("branchPrefix", "feat")).strip("/") or "feat"
 
     def _issue(self, doc: Mapping[str, t.Any]) -> Issue:
-        labels = tuple(
-            str(label.get("name") if isinstance(label, dict) else label)
-            for label in doc.get("labels") or []
-        )
         return Issue(
             id=str(doc["number"]),
             title=str(doc.get("title") or ""),
             body=str(doc.get("body") or ""),
             url=str(doc.get("html_url") or ""),
-            labels=labels,
+            labels=label_names(doc.get("labels")),
             state=str(doc.get("state") or "open"),
         )
 
@@ -116,10 +112,7 @@ class GitHubTracker:
 
     def branch_name(self, issue: Issue) -> str:
         """``feat/issue-123-short-title``: a git-safe branch for work on ``issue``."""
-        number = re.sub(r"[^0-9A-Za-z]+", "-", issue.id).strip("-") or "x"
-        slug = slugify(issue.title, max_len=40)
-        name = f"{self.prefix}/issue-{number}" + (f"-{slug}" if slug != "task" else "")
-        return validate_branch(name)
+        return issue_branch(self.prefix, issue)
 
     def issue_prompt(self, issue: Issue, project_repo: str = "") -> str:
         """The task text for an agent (see ``issue_prompt``)."""

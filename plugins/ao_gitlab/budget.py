@@ -12,48 +12,30 @@ without touching the network.
 
 from __future__ import annotations
 
-import contextlib
-import json
-import threading
 import typing as t
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from ao.errors import RateLimitError
-from ao.errors import clock_time as when
+from ao.forge import BudgetFile, read_limits
 
 
-class RateBudget:
+class RateBudget(BudgetFile):
     """The last limit seen in headers, the reserve, and a persisted pause."""
 
+    forge = "GitLab"
+
     def __init__(self, path: Path | None, *, reserve: float, clock: Callable[[], float]) -> None:
-        self.path = path
-        self.reserve = min(max(reserve, 0.0), 0.9)
-        self.clock = clock
-        self._lock = threading.Lock()
         self.limit: dict[str, float] = {}  # limit, remaining, reset
         self.paused: tuple[float, str] = (0.0, "")
-        self._load()
+        super().__init__(path, reserve=reserve, clock=clock)
 
-    def _load(self) -> None:
-        if self.path is None:
-            return
-        with contextlib.suppress(OSError, ValueError, TypeError, AttributeError, IndexError):
-            doc = json.loads(self.path.read_text(encoding="utf-8"))
-            self.limit = {k: float(v) for k, v in (doc.get("limit") or {}).items()}
-            until, reason = doc.get("paused") or (0.0, "")
-            self.paused = (float(until), str(reason))
+    def _restore(self, doc: t.Any) -> None:
+        self.limit = {k: float(v) for k, v in (doc.get("limit") or {}).items()}
+        until, reason = doc.get("paused") or (0.0, "")
+        self.paused = (float(until), str(reason))
 
-    def save(self) -> None:
-        """Write the budget for the next process (best effort)."""
-        if self.path is None:
-            return
-        from ao.httpcache import write_atomic
-
-        with self._lock:
-            doc = {"limit": self.limit, "paused": list(self.paused)}
-        with contextlib.suppress(OSError):
-            write_atomic(self.path, json.dumps(doc))
+    def _dump(self) -> dict[str, t.Any]:
+        return {"limit": self.limit, "paused": list(self.paused)}
 
     def check(self, *, essential: bool = False) -> None:
         """Raise ``RateLimitError`` if a request must not be sent now.
@@ -65,32 +47,16 @@ class RateBudget:
         with self._lock:
             until, reason = self.paused
             blocked = (until, reason) if until > now else None
-            limit = self.limit
-            if blocked is None and limit and not essential:
-                total, remaining, reset = limit["limit"], limit["remaining"], limit["reset"]
-                if reset > now and remaining <= total * self.reserve:
-                    blocked = (
-                        reset,
-                        f"rate limit down to {remaining:.0f}/{total:.0f} "
-                        f"(keeping {self.reserve:.0%} in reserve)",
-                    )
-        if blocked is not None:
-            raise RateLimitError(
-                f"GitLab API paused until {when(blocked[0])}: {blocked[1]}",
-                until=blocked[0],
-                hint="ao resumes by itself after that; explicit commands may use the reserve",
-            )
+            if blocked is None and not essential:
+                blocked = self._over_reserve(self.limit, now, "rate limit")
+        self._refuse(blocked)
 
     def observe(self, headers: Mapping[str, str]) -> None:
         """Record the limit an answer reported (``RateLimit-*`` headers), if any."""
-        try:
-            limit = float(headers["ratelimit-limit"])
-            remaining = float(headers["ratelimit-remaining"])
-            reset = float(headers["ratelimit-reset"])
-        except (KeyError, ValueError):
-            return
-        with self._lock:
-            self.limit = {"limit": limit, "remaining": remaining, "reset": reset}
+        limits = read_limits(headers, "ratelimit-")
+        if limits is not None:
+            with self._lock:
+                self.limit = limits
 
     def pause(self, until: float, reason: str) -> None:
         """Send nothing until ``until`` (persisted at once)."""

@@ -15,11 +15,8 @@ import functools
 import os
 import re
 import ssl
-import threading
-import time
 import typing as t
-from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from urllib.parse import quote, urlsplit
 
 import httpx
@@ -27,12 +24,12 @@ import httpx
 from ao import __version__
 from ao.errors import AoError, AuthError, ConflictError, NotFoundError, RateLimitError, UsageError
 from ao.errors import clock_time as when
-from ao.httpcache import DiskCache, cache_root
-from ao.textsafe import strip_controls
+from ao.forge import ErrorRules, ForgeClient, answer_error
+from ao.forge import message_of as forge_message
+from ao.httpcache import cache_root
 from ao_gitlab.budget import RateBudget
 
 DEFAULT_URL = "https://gitlab.com"
-RETRY_STATUSES = (502, 503, 504)
 Params = Mapping[str, str | int | list[str]]
 _PATH = re.compile(r"^[A-Za-z0-9_.][A-Za-z0-9_.+-]*(?:/[A-Za-z0-9_.][A-Za-z0-9_.+-]*)+$")
 
@@ -57,41 +54,34 @@ def project_id(repo: str) -> str:
     return quote(path, safe="")
 
 
+def _gitlab_text(doc: t.Any) -> str:
+    msg = doc.get("message") or doc.get("error") if isinstance(doc, dict) else doc
+    if isinstance(msg, dict):  # {"field": ["is invalid"]}
+        return "; ".join(
+            f"{k} {' '.join(map(str, v if isinstance(v, list) else [v]))}" for k, v in msg.items()
+        )
+    if isinstance(msg, list):
+        return "; ".join(map(str, msg))
+    return str(msg or "")
+
+
 def message_of(resp: httpx.Response, limit: int = 300) -> str:
     """GitLab's error message from an answer, as safe one-line text."""
-    try:
-        doc = resp.json()
-        msg = doc.get("message") or doc.get("error") if isinstance(doc, dict) else doc
-        if isinstance(msg, dict):  # {"field": ["is invalid"]}
-            text = "; ".join(
-                f"{k} {' '.join(map(str, v if isinstance(v, list) else [v]))}"
-                for k, v in msg.items()
-            )
-        elif isinstance(msg, list):
-            text = "; ".join(map(str, msg))
-        else:
-            text = str(msg or "")
-    except ValueError:
-        text = resp.text
-    text = " ".join(strip_controls(text).split())
-    return (text[: limit - 1] + "…" if len(text) > limit else text) or resp.reason_phrase
+    return forge_message(resp, _gitlab_text, limit)
+
+
+_ERRORS: ErrorRules = {
+    400: (UsageError, None),
+    401: (AuthError, "check GITLAB_TOKEN / GL_TOKEN (a token with `api` scope)"),
+    403: (AoError, "the token lacks permission for this project"),
+    404: (NotFoundError, "check the project path and the token's access"),
+    **dict.fromkeys((405, 406, 409, 422), (ConflictError, None)),
+}
 
 
 def error_for(resp: httpx.Response, what: str) -> AoError:
     """The AoError for a failed answer to ``what`` (e.g. ``merge of !7``)."""
-    status, msg = resp.status_code, message_of(resp)
-    detail = f"{what}: GitLab answered {status} ({msg})"
-    if status == 401:
-        return AuthError(detail, hint="check GITLAB_TOKEN / GL_TOKEN (a token with `api` scope)")
-    if status == 403:
-        return AoError(detail, hint="the token lacks permission for this project")
-    if status == 404:
-        return NotFoundError(detail, hint="check the project path and the token's access")
-    if status in (405, 406, 409, 422):
-        return ConflictError(detail)
-    if status == 400:
-        return UsageError(detail)
-    return AoError(detail, hint="GitLab may be having trouble; ao retries on the next pass")
+    return answer_error(resp, what, forge="GitLab", message=message_of(resp), rules=_ERRORS)
 
 
 @functools.cache
@@ -110,8 +100,12 @@ def timestamp(text: t.Any) -> float | None:
         return None
 
 
-class GitLabClient:
+class GitLabClient(ForgeClient):
     """One GitLab instance with its token, ETag cache and rate-limit budget."""
+
+    forge = "GitLab"
+    unreachable_hint = "check the network and the `url` option; ao retries on the next pass"
+    budget: RateBudget
 
     def __init__(
         self,
@@ -122,24 +116,13 @@ class GitLabClient:
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         opts = dict(options or {})
-        self.options = opts
         self.base_url = base_url(opts)
+        root = cache_root("gitlab", self.base_url)
+        super().__init__(opts, root, clock=clock, sleep=sleep, transport=transport)
         self.api_url = self.base_url + "/api/v4"
-        self.clock = clock or time.time
-        self.sleep = sleep or time.sleep
-        self.timeout = float(opts.get("timeout", 30.0))
-        self.retries = int(opts.get("retries", 2))
-        self.max_wait = float(opts.get("maxWait", 10.0))  # longest in-line wait for a 429
-        self.root = cache_root("gitlab", self.base_url)
-        self.etags = DiskCache(self.root, "etag")
         self.budget = RateBudget(
-            self.root / "ratelimit.json", reserve=float(opts.get("reserve", 0.2)), clock=self.clock
+            root / "ratelimit.json", reserve=float(opts.get("reserve", 0.2)), clock=self.clock
         )
-        self.stats: Counter[str] = Counter()  # requests by outcome, for tests and reports
-        self._transport = transport
-        self._http: httpx.Client | None = None
-        self._token: str | None = None
-        self._lock = threading.Lock()
 
     # ------------------------------------------------------------------ auth
 
@@ -162,36 +145,20 @@ class GitLabClient:
             hint="set GITLAB_TOKEN (or GL_TOKEN) to a personal access token with `api` scope",
         )
 
-    def http(self) -> httpx.Client:
-        """The shared connection pool (thread-safe), created on first use."""
-        with self._lock:
-            if self._http is None:
-                self._http = httpx.Client(
-                    timeout=self.timeout,
-                    transport=self._transport,
-                    verify=ssl_context(),
-                    headers={"Accept": "application/json", "User-Agent": f"ao/{__version__}"},
-                )
-            return self._http
+    def _client_options(self) -> dict[str, t.Any]:
+        return {
+            "verify": ssl_context(),
+            "headers": {"Accept": "application/json", "User-Agent": f"ao/{__version__}"},
+        }
 
-    def close(self) -> None:
-        """Close connections and save the budget."""
-        self.budget.save()
-        with self._lock:
-            if self._http is not None:
-                self._http.close()
-                self._http = None
-
-    def count(self, key: str) -> None:
-        """Count one event in ``stats`` (thread-safe)."""
-        with self._lock:
-            self.stats[key] += 1
+    def _auth(self, token: str) -> dict[str, str]:
+        return {"PRIVATE-TOKEN": token}
 
     # ------------------------------------------------------------------ requests
 
     def url(self, path: str, params: Params | None = None) -> str:
         """The absolute URL of an API path like ``/projects/group%2Fapp/issues``."""
-        url = path if path.startswith(("http://", "https://")) else self.api_url + path
+        url = super().url(path)
         return str(httpx.URL(url, params=params)) if params else url
 
     def request(
@@ -212,52 +179,25 @@ class GitLabClient:
         take longer than ``maxWait`` seconds. With ``stream`` the body is not read.
         """
         url = self.url(path, params)
-        sent = {"PRIVATE-TOKEN": self.token(), **(headers or {})}
-        attempt = 0
-        while True:
-            self.budget.check(essential=essential)
-            try:
-                req = self.http().build_request(method, url, json=json, headers=sent)
-                resp = self.http().send(req, stream=stream)
-            except httpx.TransportError as exc:
-                if attempt < self.retries:
-                    self.sleep(min(2.0**attempt, 8.0))
-                    attempt += 1
-                    continue
-                raise AoError(
-                    f"cannot reach GitLab at {self.host}: {type(exc).__name__}",
-                    hint="check the network and the `url` option; ao retries on the next pass",
-                ) from None
-            self.count("requests")
-            self.count(f"status:{resp.status_code}")
-            self.budget.observe(resp.headers)
-            if resp.status_code == 429:
-                if stream:
-                    resp.close()
-                wait = self._retry_after(resp)
-                if wait <= self.max_wait and attempt < self.retries:
-                    self.count("waits")
-                    self.sleep(wait)
-                    attempt += 1
-                    continue
-                until = self.clock() + wait
-                self.budget.pause(until, "429 Too Many Requests")
-                self.count("pauses")
-                raise RateLimitError(
-                    f"GitLab rate limit hit (429); pausing GitLab calls until {when(until)}",
-                    until=until,
-                    hint="ao resumes by itself; nothing was lost",
-                )
-            if resp.status_code in RETRY_STATUSES and attempt < self.retries:
-                if stream:
-                    resp.close()
-                self.sleep(min(2.0**attempt, 8.0))
-                attempt += 1
-                continue
-            return resp
+        return self._send(
+            method, url, json=json, headers=headers, essential=essential, stream=stream
+        )
 
-    def _retry_after(self, resp: httpx.Response) -> float:
+    def _check(self, resource: str, *, conditional: bool, essential: bool) -> None:
+        self.budget.check(essential=essential)
+
+    def _observe(self, resource: str, resp: httpx.Response) -> str:
+        self.count(f"status:{resp.status_code}")
+        self.budget.observe(resp.headers)
+        return resource
+
+    def _error_for(self, resp: httpx.Response, what: str) -> AoError:
+        return error_for(resp, what)
+
+    def _limited(self, resp: httpx.Response) -> float | None:
         """Seconds to wait after a 429: ``Retry-After``, else ``RateLimit-Reset``, else 60."""
+        if resp.status_code != 429:
+            return None
         retry_after = resp.headers.get("retry-after", "").strip()
         if retry_after.isdigit():
             return max(float(retry_after), 1.0)
@@ -265,6 +205,15 @@ class GitLabClient:
         if reset.isdigit():
             return max(float(reset) - self.clock(), 1.0)
         return 60.0
+
+    def _pause(self, resp: httpx.Response, resource: str, wait: float) -> RateLimitError:
+        until = self.clock() + wait
+        self.budget.pause(until, "429 Too Many Requests")
+        return RateLimitError(
+            f"GitLab rate limit hit (429); pausing GitLab calls until {when(until)}",
+            until=until,
+            hint="ao resumes by itself; nothing was lost",
+        )
 
     def get_page(
         self, path: str, params: Params | None = None, *, what: str = ""
@@ -274,20 +223,8 @@ class GitLabClient:
         Returns the body and the next page number (``X-Next-Page``), if any.
         """
         url = self.url(path, params)
-        cached = self.etags.get(url)
-        headers = {"If-None-Match": cached["etag"]} if cached and cached.get("etag") else {}
-        resp = self.request("GET", url, headers=headers)
-        if resp.status_code == 304 and cached is not None:
-            self.count("not_modified")
-            return cached["body"], cached.get("next")
-        if resp.status_code != 200:
-            raise error_for(resp, what or f"GET {urlsplit(url).path}")
-        body = resp.json()
-        nxt = resp.headers.get("x-next-page", "").strip()
-        next_page = int(nxt) if nxt.isdigit() else None
-        if resp.headers.get("etag"):
-            self.etags.put(url, {"etag": resp.headers["etag"], "body": body, "next": next_page})
-        return body, next_page
+        entry = self._get_cached(url, what or f"GET {urlsplit(url).path}", _next_page)
+        return entry["body"], entry.get("next")
 
     def get_json(self, path: str, params: Params | None = None, *, what: str = "") -> t.Any:
         """GET one JSON document (conditional, see ``get_page``)."""
@@ -306,23 +243,7 @@ class GitLabClient:
             items += body if isinstance(body, list) else []
         return items
 
-    def stream_lines(self, path: str, *, max_bytes: int) -> Iterator[str]:
-        """Lines of a text download, stopping after ``max_bytes``."""
-        resp = self.request("GET", path, stream=True)
-        try:
-            if resp.status_code != 200:
-                resp.read()
-                raise error_for(resp, f"GET {urlsplit(self.url(path)).path}")
-            seen = 0
-            try:
-                for line in resp.iter_lines():
-                    seen += len(line) + 1
-                    yield line
-                    if seen >= max_bytes:
-                        break
-            except httpx.HTTPError as exc:
-                raise AoError(
-                    f"download from {self.host} broke off: {type(exc).__name__}"
-                ) from None
-        finally:
-            resp.close()
+
+def _next_page(resp: httpx.Response) -> dict[str, t.Any]:
+    nxt = resp.headers.get("x-next-page", "").strip()
+    return {"next": int(nxt) if nxt.isdigit() else None}

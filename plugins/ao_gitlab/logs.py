@@ -11,10 +11,10 @@ line. The result is bounded in lines and characters.
 
 from __future__ import annotations
 
-import collections
 import re
 from collections.abc import Iterable
 
+from ao.forge import LogExcerpt, failure_pattern
 from ao.textsafe import strip_controls
 
 _SECTION = re.compile(r"^section_(start|end):\d+:([A-Za-z0-9_.-]+)(?:\[[^\]]*\])?")
@@ -39,13 +39,7 @@ _RUNNER = re.compile(
     r"Preparing the \"|Using \S+ executor|Job succeeded$)"
 )
 _EXIT = re.compile(r"^ERROR: Job failed\b")
-_FAILURE = re.compile(
-    r"^(?:FAILED |FAIL[: ]|ERROR[: ]|Error: |error(?:\[E\d+\])?: |E {3}|--- FAIL: |"
-    r"not ok \d|\s*[✗✕×✖] |\s*\d+\) |thread '.*' panicked at |panic: |"
-    r"AssertionError|Traceback \(most recent call last\))"
-    r"|\b(?:\d+ failed|failures?:|Tests?:\s+\d+ failed)",
-    re.IGNORECASE,
-)
+_FAILURE = failure_pattern()
 
 
 def _pieces(raw: str) -> Iterable[str]:
@@ -62,9 +56,7 @@ def trim_trace(
     max_chars: int = 6000,
 ) -> str:
     """Failing-test lines and the last ``tail`` script lines of a trace, in ``max_chars``."""
-    failures: list[str] = []
-    seen: set[str] = set()
-    last: collections.deque[str] = collections.deque(maxlen=tail)
+    excerpt = LogExcerpt(_FAILURE, max_failures=max_failures, tail=tail)
     sections: list[str] = []
     exit_line: str | None = None
     for raw in lines:
@@ -86,23 +78,6 @@ def trim_trace(
                 continue
             if _RUNNER.match(line):
                 continue
-            last.append(line)
-            key = line.strip()
-            if _FAILURE.search(key) and key not in seen and len(failures) < max_failures:
-                seen.add(key)
-                failures.append(line)
-    end = [*last, exit_line] if exit_line else list(last)
-    tail_set = set(end)
-    failures = [f for f in failures if f not in tail_set]
-    parts = []
-    if failures:
-        parts.append("Failures:\n" + "\n".join(failures))
-    if end:
-        parts.append(("Last lines:\n" if failures else "") + "\n".join(end))
-    text = "\n\n".join(parts)
-    if len(text) > max_chars:
-        # keep the start of the failure list and the very end of the log
-        head = text[: max_chars // 3].rsplit("\n", 1)[0]
-        rest = text[-(max_chars - len(head) - 5) :].split("\n", 1)[-1]
-        text = f"{head}\n…\n{rest}"
-    return text
+            excerpt.add(line)
+    end = [*excerpt.last, exit_line] if exit_line else list(excerpt.last)
+    return excerpt.text(end, max_chars)

@@ -29,6 +29,7 @@ import httpx
 
 from ao.contracts import API_VERSION, PrState
 from ao.errors import AoError, ConflictError, RateLimitError, UsageError
+from ao.forge import one_line
 from ao.httpcache import DiskCache
 from ao_gitlab import mr as m
 from ao_gitlab.client import (
@@ -488,9 +489,7 @@ class GitLabScm:
 
 def message_of_text(doc: Mapping[str, t.Any]) -> str:
     """A merge request's ``merge_error`` as safe one-line text."""
-    from ao.textsafe import strip_controls
-
-    return " ".join(strip_controls(str(doc.get("merge_error") or "")).split())[:300]
+    return one_line(str(doc.get("merge_error") or ""))[:300]
 
 
 def _pipeline(doc: Mapping[str, t.Any]) -> dict[str, t.Any]:

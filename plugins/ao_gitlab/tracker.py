@@ -15,7 +15,7 @@ import httpx
 
 from ao.contracts import API_VERSION, Issue
 from ao.errors import UsageError
-from ao.gitref import slugify, validate_branch
+from ao.forge import issue_branch, label_names
 from ao.textsafe import issue_task
 from ao_gitlab.client import GitLabClient, error_for, project_id
 
@@ -58,16 +58,12 @@ class GitLabTracker:
 
     @staticmethod
     def _issue(doc: Mapping[str, t.Any]) -> Issue:
-        labels = tuple(
-            str(label.get("name") if isinstance(label, dict) else label)
-            for label in doc.get("labels") or []
-        )
         return Issue(
             id=str(doc["iid"]),
             title=str(doc.get("title") or ""),
             body=str(doc.get("description") or ""),
             url=str(doc.get("web_url") or ""),
-            labels=labels,
+            labels=label_names(doc.get("labels")),
             state="closed" if doc.get("state") == "closed" else "open",
         )
 
@@ -118,11 +114,7 @@ class GitLabTracker:
 
     def branch_name(self, issue: Issue) -> str:
         """``feat/issue-7-short-title``: a git-safe branch for work on ``issue``."""
-        number = re.sub(r"[^0-9A-Za-z]+", "-", issue.id).strip("-") or "x"
-        slug = slugify(issue.title, max_len=40)
-        return validate_branch(
-            f"{self.prefix}/issue-{number}" + (f"-{slug}" if slug != "task" else "")
-        )
+        return issue_branch(self.prefix, issue)
 
     def issue_prompt(self, issue: Issue, project_repo: str = "") -> str:
         """The task text for an agent, the issue's text fenced as untrusted data."""
