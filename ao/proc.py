@@ -93,3 +93,15 @@ def run(
 def _last_line(text: str) -> str:
     lines = [line for line in text.strip().splitlines() if line.strip()]
     return lines[-1] if lines else "no error output"
+
+
+def available_memory() -> int | None:
+    """Bytes of memory available for new processes (Linux ``MemAvailable``), or None."""
+    try:
+        with Path("/proc/meminfo").open(encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None

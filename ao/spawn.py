@@ -213,7 +213,8 @@ def spawn(
         )
 
     store = project.store
-    queued = at_capacity(ctx, project)
+    waits = capacity_reason(ctx, project)
+    queued = waits is not None
     with names_lock(project) if name is not None else contextlib.nullcontext():
         if name is not None:
             check_name_free(ctx, project, name)
@@ -236,7 +237,7 @@ def spawn(
     if queued:
         events.append(
             project.paths, "session.queued", session=session_id,
-            message=f"{session_id} queued: the session limit is reached",
+            message=f"{session_id} queued: {waits}", data={"reason": waits},
         )  # fmt: skip
         return SpawnResult(session_id, branch or f"ao/{session_id}", "", "queued", 0.0)
     return build(ctx, project, session_id, ready_timeout=ready_timeout, started=started)
@@ -285,7 +286,14 @@ def check_name_free(ctx: Context, project: Project, name: str) -> None:
 
 
 def at_capacity(ctx: Context, project: Project) -> bool:
-    """Whether ``maxSessions`` (global or the project's) leaves no room for one more."""
+    """Whether a new session must wait (see ``capacity_reason``)."""
+    return capacity_reason(ctx, project) is not None
+
+
+def capacity_reason(ctx: Context, project: Project) -> str | None:
+    """Why a new session must wait as ``queued``: ``maxSessions`` (global or the
+    project's) is reached, or less memory is available than ``minFreeMemory``."""
+    from ao.proc import available_memory
     from ao.state import ENDED_STATUSES
 
     # every session that has not ended holds a slot: working, waiting on a PR, stuck...
@@ -300,8 +308,16 @@ def at_capacity(ctx: Context, project: Project) -> bool:
             if s.status not in ENDED_STATUSES and s.status != "queued"
         )
         if live >= limit:
-            return True
-    return False
+            return f"the session limit is reached ({live} of maxSessions {limit})"
+    floor = ctx.config.min_free_memory
+    free = available_memory() if floor is not None else None
+    if floor is not None and free is not None and free < floor:
+        return f"{_gb(free)} of memory available, below minFreeMemory {_gb(floor)}"
+    return None
+
+
+def _gb(size: int) -> str:
+    return f"{size / 1e9:.1f} GB"
 
 
 def admit(

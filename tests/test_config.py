@@ -210,6 +210,21 @@ def test_bad_durations_are_errors_not_zero(tmp_path: Path, value: str) -> None:
     assert problem.startswith(f"{cfg}:4: reactions.ci-failed.escalateAfter: ")
 
 
+@pytest.mark.parametrize("value", ["4XB", "-1", "true", "'lots'"])
+def test_bad_sizes_are_errors(tmp_path: Path, value: str) -> None:
+    cfg = write(tmp_path / "agent-orchestrator.yaml", f"minFreeMemory: {value}\n")
+    (problem,) = problems_of(cfg)
+    assert problem.startswith(f"{cfg}:1: minFreeMemory: "), problem
+
+
+def test_sizes_are_bytes() -> None:
+    from ao.config.models import parse_size
+
+    assert [parse_size(v) for v in ("4GB", "1.5 GiB", "512mb", 2048)] == [
+        4_000_000_000, 1_610_612_736, 512_000_000, 2048,
+    ]  # fmt: skip
+
+
 def test_a_port_range_past_65535_is_an_error(tmp_path: Path) -> None:
     cfg = write(
         tmp_path / "agent-orchestrator.yaml",

@@ -275,6 +275,21 @@ def test_session_limit_queues_and_the_watcher_admits(proj: Project) -> None:
     assert session["id"] == "d-2" and session["branch"] == "ao/d-2"
 
 
+def test_low_memory_queues_and_the_watcher_admits_one_per_pass(proj: Project) -> None:
+    """Real /proc/meminfo: no machine has a petabyte free, every machine has a kilobyte."""
+    proj.configure(top={"minFreeMemory": "1000TB"})
+    for task in ("echo one", "echo two"):
+        r = proj.ao("new", task)
+        assert r.returncode == 0 and r.stdout.startswith("queued"), r.stdout
+    (queued, _) = events("session.queued")
+    assert "below minFreeMemory 1000000.0 GB" in queued["message"], queued
+    assert watch_once(proj)["transitions"] == []  # still short of memory: nobody admitted
+    proj.configure(top={"minFreeMemory": "1KB"})
+    admitted = [[t["session"] for t in watch_once(proj)["transitions"] if t["to"] == "working"]
+                for _ in range(2)]  # fmt: skip
+    assert admitted == [["d-1"], ["d-2"]]  # one per pass: its memory shows before the next
+
+
 def test_escalation_reaches_a_webhook_with_the_evidence(proj: Project, forge: Path) -> None:
     """The whole path: watcher → reaction exhausted → routed notifier → real HTTP receiver."""
     from tests.fake_notifyd import Receiver

@@ -72,6 +72,24 @@ JsonDict = dict[str, t.Any]
 _STRING: JsonDict = {"type": "string"}
 _ARGV: JsonDict = {"type": "array", "items": {"type": "string"}}
 _DURATION: JsonDict = {"type": "string", "pattern": DURATION_RE.pattern}
+SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*$", re.I)
+_SIZE: JsonDict = {"type": "string", "pattern": SIZE_RE.pattern}
+_SIZE_UNITS = {"b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
+               "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}  # fmt: skip
+
+
+def parse_size(value: str | int) -> int:
+    """Bytes in ``512MB``, ``4GB``, ``2GiB`` (a bare integer is bytes)."""
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise ValueError("a size must be a number of bytes or a string like '4GB'")
+    if isinstance(value, int):
+        if value < 0:
+            raise ValueError("a size cannot be negative")
+        return value
+    match = SIZE_RE.match(value)
+    if not match:
+        raise ValueError(f"invalid size {value!r}: use a number with MB, GB, GiB…, e.g. '4GB'")
+    return int(float(match.group(1)) * _SIZE_UNITS[match.group(2).lower()])
 
 
 def _also(*alternatives: JsonDict) -> t.Callable[[JsonDict], None]:
@@ -460,6 +478,12 @@ class AoConfig(Model):
     max_sessions: int | None = Field(
         default=None, ge=1, description="Most sessions running at once across all projects."
     )
+    min_free_memory: int | None = Field(
+        default=None,
+        description="New sessions wait as `queued` while the machine has less memory "
+        "available than this (a size such as '4GB'; Linux); the watcher admits one per pass.",
+        json_schema_extra=_also(_SIZE),
+    )
     restore_on_boot: bool = Field(
         default=False,
         description="When the watcher finds a session's tmux session gone (a reboot), "
@@ -481,6 +505,11 @@ class AoConfig(Model):
         description="Each session's own block of TCP ports, exported to its agent as AO_PORT "
         "(first), AO_PORT_LAST and AO_PORTS (`first-last`).",
     )
+
+    @field_validator("min_free_memory", mode="before")
+    @classmethod
+    def _size(cls, v: t.Any) -> t.Any:
+        return None if v is None else parse_size(v)
 
     @field_validator("reactions")
     @classmethod

@@ -153,6 +153,8 @@ def _admit_queued(ctx: Context, project: Project, report: TickReport, only: str 
             report.transitions.append((session.id, "queued", "working", "admitted"))
         except AoError as exc:
             report.transitions.append((session.id, "queued", "errored", str(exc)))
+        if ctx.config.min_free_memory is not None:
+            return  # the new agent's memory shows only once it runs: one per pass
 
 
 def _all_complete(ctx: Context, project: Project, report: TickReport) -> None:
