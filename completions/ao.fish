@@ -150,7 +150,7 @@ complete -c ao -n '__fish_ao_is 1 ao' -a 'doctor' -d 'Check that ao can work her
 complete -c ao -n '__fish_ao_is 1 ao' -a 'events' -d 'Show the event log: status changes, reactions, notifications, messages.'
 complete -c ao -n '__fish_ao_is 1 ao' -a 'finalize' -d 'Commit what the agent left in the worktree, push the branch, optionally open...'
 complete -c ao -n '__fish_ao_is 1 ao' -a 'gc' -d 'Clean up after crashes: half-done spawns, orphan tmux sessions and worktrees,...'
-complete -c ao -n '__fish_ao_is 1 ao' -a 'list' -d 'List sessions (two tmux calls for all of them: a probe and a batched capture).'
+complete -c ao -n '__fish_ao_is 1 ao' -a 'list' -d 'List sessions with their status and live activity.'
 complete -c ao -n '__fish_ao_is 1 ao' -a 'logs' -d 'Print what the session\'s agent shows (its saved last screen once stopped).'
 complete -c ao -n '__fish_ao_is 1 ao' -a 'merge' -d 'Merge the session\'s pull request (then its branch is deleted on the code host).'
 complete -c ao -n '__fish_ao_is 1 ao' -a 'new' -d 'Start a session: a worktree on its own branch and the agent in its own tmux...'

@@ -26,7 +26,7 @@ _ao_cmd_commands() {
         'events:Show the event log: status changes, reactions, notifications, messages.'
         'finalize:Commit what the agent left in the worktree, push the branch, optionally open...'
         'gc:Clean up after crashes: half-done spawns, orphan tmux sessions and worktrees,...'
-        'list:List sessions (two tmux calls for all of them: a probe and a batched capture).'
+        'list:List sessions with their status and live activity.'
         'logs:Print what the session'\''s agent shows (its saved last screen once stopped).'
         'merge:Merge the session'\''s pull request (then its branch is deleted on the code host).'
         'new:Start a session: a worktree on its own branch and the agent in its own tmux...'

@@ -88,7 +88,7 @@ def list_(
     all_: bool = typer.Option(False, "--all", help="Include stopped (archived) sessions."),
     json_out: bool = JsonOpt,
 ) -> None:
-    """List sessions (two tmux calls for all of them: a probe and a batched capture)."""
+    """List sessions with their status and live activity."""
     from ao.sessions import views
 
     ctx = _ctx()
