@@ -198,6 +198,8 @@ class AgentDetails(t.Protocol):
     ``version`` returns the installed version or None; ``auth`` probes local files and
     env only; ``dialog`` recognises a known first-run dialog on screen; ``session_info``
     reads the CLI's own records; ``resume`` gives the launch that continues a session.
+    An ``interrupt_keys`` attribute (e.g. ``("Escape",)``) names the keys that stop the
+    current turn without ending the session (``ao send --interrupt``).
     """
 
     def version(self) -> str | None: ...

@@ -24,6 +24,7 @@ from ao.state import ENDED_STATUSES, Session, now_iso
 
 if t.TYPE_CHECKING:
     from ao.context import Context, Project
+    from ao.contracts import Agent, Runtime
     from ao.delivery import Delivery
 
 GONE = PaneState(alive=False, running=False)
@@ -180,10 +181,44 @@ def info(ctx: Context, session: Session) -> SessionInfo | None:
 # ------------------------------------------------------------------------- send
 
 
+def _interrupt(
+    project: Project, session: Session, runtime: Runtime, agent: Agent, handle: RuntimeHandle
+) -> str:
+    """Stop the agent's turn in progress with its interrupt keys; what was done, or ""."""
+    from ao.delivery import look
+    from ao.errors import UsageError
+
+    if agent.activity(look(runtime, handle, session.data)).state != "working":
+        return ""
+    keys: tuple[str, ...] | None = getattr(agent, "interrupt_keys", None)
+    if not keys:
+        raise UsageError(
+            f"ao cannot interrupt {session.get('agent') or 'this'} agent",
+            hint="send without --interrupt: the message is queued until the turn ends",
+        )
+    for key in keys:
+        runtime.send_keys(handle, key)
+        time.sleep(0.3)  # each key after the TUI took the last one ("esc again to interrupt")
+    events.append(
+        project.paths, "message.interrupt", session=session.id,
+        message=f"interrupted {session.id}'s turn ({' '.join(keys)})", data={"keys": list(keys)},
+    )  # fmt: skip
+    return f"interrupted the turn ({' '.join(keys)})"
+
+
 def send(
-    ctx: Context, project: Project, session: Session, text: str, *, wait: float = 10.0
+    ctx: Context,
+    project: Project,
+    session: Session,
+    text: str,
+    *,
+    wait: float = 10.0,
+    interrupt: bool = False,
 ) -> Delivery:
     """Deliver ``text`` to the session's agent; earlier queued messages go first.
+
+    With ``interrupt``, a turn in progress is stopped first with the agent's own
+    interrupt keys (``interrupt_keys``), so the message is taken now instead of queued.
 
     Control characters and escape sequences are removed first (newlines, tabs and other
     text stay byte-exact): an ``ESC [201~`` would end the bracketed paste early and let the
@@ -201,6 +236,7 @@ def send(
     runtime = ctx.runtime(session.get("runtime") or None)
     agent = ctx.agent(session.get("agent"))
     outbox = project.paths.outbox(session.id)
+    interrupted = _interrupt(project, session, runtime, agent, handle) if interrupt else ""
     for queued in pending(outbox):
         first = deliver(
             runtime, agent, handle, queued.read_text(encoding="utf-8"), wait=wait,
@@ -218,6 +254,8 @@ def send(
         runtime, agent, handle, text, wait=wait, outbox=outbox,
         session=session.data, on_dialog=dialog_logger(project, session.id),
     )  # fmt: skip
+    if interrupted:
+        result = dataclasses.replace(result, detail=f"{interrupted}; {result.detail}")
     events.append(
         project.paths, "message.sent", session=session.id,
         message=f"message to {session.id}: {result.status}",

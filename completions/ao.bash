@@ -115,7 +115,7 @@ _ao_spec() {
             _ao_args=session
             ;;
         'ao send')
-            _ao_opts='--file --help --json --project --wait -f -h -p'
+            _ao_opts='--file --help --interrupt --json --project --wait -f -h -p'
             _ao_vopts='--file=file --project=project --wait=value -f=file -p=project'
             _ao_args='session value'
             ;;

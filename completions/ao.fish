@@ -308,6 +308,7 @@ complete -c ao -n '__fish_ao_is 1 ao restore' -a '(__fish_ao_ids sessions)' -d '
 # ao send
 complete -c ao -n '__fish_ao_is - ao send' -s f -l file -r -F -d 'Read the message from a file.'
 complete -c ao -n '__fish_ao_is - ao send' -s h -l help -d 'Show this message and exit.'
+complete -c ao -n '__fish_ao_is - ao send' -l interrupt -d 'Stop the agent\'s turn in progress first (e.g.'
 complete -c ao -n '__fish_ao_is - ao send' -l json -d 'Print JSON: {"v": 1, "data": ...}.'
 complete -c ao -n '__fish_ao_is - ao send' -s p -l project -x -a '(__fish_ao_ids projects)' -d 'Project id (default: the one you are in).'
 complete -c ao -n '__fish_ao_is - ao send' -l wait -x -d 'Seconds to wait for the agent to be ready before queueing.'

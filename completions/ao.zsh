@@ -391,6 +391,7 @@ _ao_cmd__send() {
         '(--file -f)-f+[Read the message from a file.]:FILE:_files' \
         '(- *)--help[Show this message and exit.]' \
         '(- *)-h[Show this message and exit.]' \
+        '(--interrupt)--interrupt[Stop the agent'\''s turn in progress first (e.g.]' \
         '(--json)--json[Print JSON\: {"v"\: 1, "data"\: ...}.]' \
         '(--project -p)--project=[Project id (default\: the one you are in).]:PROJECT:_ao_projects' \
         '(--project -p)-p+[Project id (default\: the one you are in).]:PROJECT:_ao_projects' \

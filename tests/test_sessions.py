@@ -8,6 +8,7 @@ import re
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -293,6 +294,28 @@ def test_send_to_a_busy_agent_is_queued_then_delivered_in_order(proj: Project) -
     )
     screen = proj.ao("logs", "d-1").stdout
     assert screen.index("echo first-queued") < screen.index("echo second-direct")
+
+
+def test_send_interrupt_stops_the_turn_and_delivers_now(proj: Project) -> None:
+    """--interrupt: the agent's own interrupt key (the shell's Ctrl-C), then the message."""
+    assert proj.ao("new", "sleep 600; echo slept-through").returncode == 0
+    wait_for(lambda: proj.ao_json("status", "d-1")["activity"] == "working", what="busy")  # type: ignore[index]
+    started = time.monotonic()
+    r = proj.ao("send", "d-1", "echo after-interrupt", "--interrupt", "--json")
+    assert r.returncode == 0, r.stderr
+    sent = json.loads(r.stdout)["data"]
+    assert sent["status"] == "delivered" and sent["detail"].startswith("interrupted the turn (C-c)")
+    assert time.monotonic() - started < 15  # not after the 600 s turn
+    wait_for(
+        lambda: "after-interrupt\n" in proj.ao("logs", "d-1").stdout + "\n", what="the message ran"
+    )
+    assert "slept-through" not in proj.ao("logs", "d-1").stdout.replace("echo slept-through", "")
+    log = next(Path(os.environ["AO_HOME"]).glob("*-demo/events.jsonl")).read_text()
+    (event,) = [e for e in map(json.loads, log.splitlines()) if e["type"] == "message.interrupt"]
+    assert event["data"] == {"keys": ["C-c"]}
+    # an idle agent is not interrupted: plain delivery
+    r = proj.ao("send", "d-1", "echo plain", "--interrupt", "--json")
+    assert json.loads(r.stdout)["data"]["detail"].startswith("interrupted") is False
 
 
 def test_logs_follow_streams_until_the_agent_exits(proj: Project) -> None:

@@ -247,6 +247,9 @@ def send(
     wait: float = typer.Option(
         10.0, help="Seconds to wait for the agent to be ready before queueing."
     ),
+    interrupt: bool = typer.Option(
+        False, "--interrupt", help="Stop the agent's turn in progress first (e.g. Escape)."
+    ),
     json_out: bool = JsonOpt,
 ) -> None:
     """Deliver a message to a session's agent: delivered, queued (busy), or unconfirmed."""
@@ -270,7 +273,7 @@ def send(
         raise UsageError("the message is empty")
     ctx = _ctx()
     proj, session = _find(ctx, session_id, project)
-    result = send_message(ctx, proj, session, message, wait=wait)
+    result = send_message(ctx, proj, session, message, wait=wait, interrupt=interrupt)
     if json_out:
         emit_json({"session": session_id, "status": result.status, "detail": result.detail})
     else:

@@ -65,6 +65,8 @@ class AiderAgent:
 
     api_version = API_VERSION
     name = "aider"
+    # one Ctrl-C stops the reply (a second one in quick succession would quit aider)
+    interrupt_keys = ("C-c",)
 
     def __init__(self, options: Mapping[str, t.Any] | None = None) -> None:
         options = options or {}

@@ -64,6 +64,7 @@ class ClaudeCodeAgent:
 
     api_version = API_VERSION
     name = "claude-code"
+    interrupt_keys = ("Escape",)  # Escape stops the turn; the conversation stays
 
     def __init__(self, options: Mapping[str, t.Any] | None = None) -> None:
         options = options or {}

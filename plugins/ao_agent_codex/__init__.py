@@ -57,6 +57,7 @@ class CodexAgent:
 
     api_version = API_VERSION
     name = "codex"
+    interrupt_keys = ("Escape",)  # Escape stops the turn; the conversation stays
 
     def __init__(self, options: Mapping[str, t.Any] | None = None) -> None:
         options = options or {}

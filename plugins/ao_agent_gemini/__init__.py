@@ -64,6 +64,7 @@ class GeminiAgent:
 
     api_version = API_VERSION
     name = "gemini"
+    interrupt_keys = ("Escape",)  # Escape cancels the request; the chat stays
 
     def __init__(self, options: Mapping[str, t.Any] | None = None) -> None:
         options = options or {}
@@ -183,10 +184,11 @@ class GeminiAgent:
 
         The CLI opens its chat log (a bare header) and draws an idle prompt before it
         submits that task, so the screen alone would read as ready while the first
-        turn is still on its way. Bounded, so a CLI that drops the task does not stay
-        "starting" forever.
+        turn is still on its way. Once the input history has the prompt, it was
+        submitted (a turn cut off by Escape leaves the log empty again). Bounded, so a
+        CLI that drops the task does not stay "starting" forever.
         """
-        if meta.get("launch_prompt") != "argv" or snap.started is None:
+        if meta.get("launch_prompt") != "argv" or snap.started is None or snap.prompted:
             return False
         if snap.turn is not None and snap.turn.state != "empty":
             return False

@@ -231,6 +231,7 @@ class Snapshot:
     turn: TurnState | None  # None: no chat log yet
     loading: bool  # the CLI started after the log's last write: it has not opened it yet
     started: float | None  # epoch start of the CLI process, when known
+    prompted: bool = False  # the input history has a prompt of this session
 
 
 def snapshot(home: Path | None, session_id: str | None, pid: int | None) -> Snapshot:
@@ -255,7 +256,7 @@ def snapshot(home: Path | None, session_id: str | None, pid: int | None) -> Snap
     if loading and turn.state == "blocked":
         detail = f"the last turn failed before the CLI restarted: {turn.detail}"
         turn = TurnState("error", detail, turn.at)
-    return Snapshot(turn, loading, started)
+    return Snapshot(turn, loading, started, prompted=submitted is not None)
 
 
 def last_input(logs: Path, session_id: str | None) -> tuple[float, str] | None:

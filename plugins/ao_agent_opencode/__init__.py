@@ -69,6 +69,8 @@ class OpenCodeAgent:
 
     api_version = API_VERSION
     name = "opencode"
+    # the first Escape arms "esc again to interrupt", the second stops the turn
+    interrupt_keys = ("Escape", "Escape")
 
     def __init__(self, options: Mapping[str, t.Any] | None = None) -> None:
         options = options or {}

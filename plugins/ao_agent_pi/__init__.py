@@ -50,6 +50,7 @@ class PiAgent:
 
     api_version = API_VERSION
     name = "pi"
+    interrupt_keys = ("Escape",)  # Escape aborts the turn; the session stays
 
     def __init__(self, options: Mapping[str, t.Any] | None = None) -> None:
         options = options or {}

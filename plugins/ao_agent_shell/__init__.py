@@ -22,6 +22,7 @@ class ShellAgent:
 
     api_version = API_VERSION
     name = "shell"
+    interrupt_keys = ("C-c",)  # Ctrl-C stops the foreground program; the shell stays
 
     def __init__(self, options: Mapping[str, t.Any] | None = None) -> None:
         options = options or {}

@@ -129,6 +129,23 @@ def test_large_first_prompt_arrives_whole(claude: Harness) -> None:
     assert user_prompts(claude.fake.main_requests()[0]) == [task]
 
 
+def test_interrupt_stops_a_long_turn_and_delivers_at_once(claude: Harness) -> None:
+    """`ao send --interrupt`: Escape ends the turn in progress, the message goes in now."""
+    claude.fake.script(fm.busy(20, "Slow answer."))
+    assert claude.ao("new", "write a long essay").returncode == 0
+    claude.wait_activity("d-1", "working", timeout=30)
+    sent = claude.ok("send", "d-1", "never mind, stop", "--interrupt", "--wait", "15")
+    assert sent["status"] == "delivered", sent  # type: ignore[index]
+    assert sent["detail"].startswith("interrupted the turn (Escape)"), sent  # type: ignore[index]
+
+    def asked() -> bool:  # Claude sends the cut-off prompt and the new one as one message
+        later = claude.fake.main_requests()[1:]
+        return any("never mind, stop" in "".join(user_prompts(r)) for r in later)
+
+    # within the 20 s the cut-off turn would have taken: not queued behind it
+    wait_for(asked, 12, "the new prompt to reach the model")
+
+
 def test_restore_resumes_the_same_conversation(claude: Harness) -> None:
     """After the CLI dies, `ao restore` continues the same native session (--resume)."""
     claude.fake.script(fm.text("First answer."), fm.text("Second answer."))

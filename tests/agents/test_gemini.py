@@ -218,6 +218,13 @@ def _check_argv_task(path: Path, sid: str, meta: dict[str, str], pane: PaneState
     # no task at launch (a resumed or bare session): the idle prompt is ready
     bare = agent.activity(Observation(pane, load("gemini-idle"), {**meta, "launch_prompt": "none"}))
     assert bare.state == "ready", bare
+    # the input history has it: it was submitted, then cut off (Escape empties the log)
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(time.time() - 10))
+    history = path.parent.parent / "logs.json"
+    history.write_text(json.dumps([{"sessionId": sid, "type": "user", "message": "go",
+                                    "timestamp": stamp}]))  # fmt: skip
+    assert agent.activity(Observation(pane, load("gemini-idle"), meta)).state == "ready"
+    history.unlink()
     # once the log has the prompt, the turn is working, whatever the screen shows
     now = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
     _log(path, {"id": "u1", "timestamp": now, "type": "user", "content": [{"text": "go"}]})
@@ -317,6 +324,22 @@ class TestEndToEnd:
         gemini.wait_activity("d-1", "ready", timeout=30)
         worktree = Path(gemini.metadata("d-1")["worktree"])
         assert (worktree / "perm.txt").read_text().strip() == "allowed"
+
+    def test_interrupt_stops_a_long_turn_and_delivers_at_once(self, gemini: Harness) -> None:
+        gem: FakeGemini = gemini.gem  # type: ignore[attr-defined]
+        gem.script(fm.busy(20, "Slow answer."))
+        assert gemini.ao("new", "write a long essay").returncode == 0
+        gemini.wait_activity("d-1", "working", timeout=40)
+        sent = gemini.ok("send", "d-1", "never mind, stop", "--interrupt", "--wait", "15")
+        assert sent["status"] == "delivered", sent  # type: ignore[index]
+        assert sent["detail"].startswith("interrupted the turn (Escape)"), sent  # type: ignore[index]
+
+        def asked() -> bool:
+            later = gem.main_requests()[1:]
+            return any("never mind, stop" in "".join(prompts(r)) for r in later)
+
+        # within the 20 s the cut-off turn would have taken: not queued behind it
+        wait_for(asked, 12, "the new prompt to reach the model")
 
     def test_restore_resumes_the_same_conversation(self, gemini: Harness) -> None:
         gem: FakeGemini = gemini.gem  # type: ignore[attr-defined]
