@@ -183,12 +183,12 @@ def plan(
     last = float(meta.get(last_key) or 0)
     if meta.get(sig_key) != signature:  # a new situation: a fresh budget
         attempts, first, last = 0, now, 0.0
-        updates = {sig_key: signature, n_key: "0", first_key: f"{now:.0f}"}
+        updates = {sig_key: signature, n_key: "0", first_key: f"{now:.3f}"}
         updates |= {last_key: None, esc_key: None}
 
     def act(kind: Kind, why: str, text: str = message) -> tuple[Planned, dict[str, str | None]]:
         updates[n_key] = str(attempts if kind == "escalate" else attempts + 1)
-        updates[last_key] = f"{now:.0f}"
+        updates[last_key] = f"{now:.3f}"
         if kind == "escalate":
             updates[esc_key] = signature
         return Planned(key, kind, priority, text, why, signature), updates
