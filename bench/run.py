@@ -74,8 +74,9 @@ def main() -> None:
         run(tmp, env)
     finally:
         subprocess.run(["tmux", "-L", SOCKET, "kill-server"], capture_output=True, check=False)
-        tmux_dir = Path(os.environ.get("TMUX_TMPDIR") or "/tmp", f"tmux-{os.getuid()}")
-        (tmux_dir / SOCKET).unlink(missing_ok=True)  # tmux leaves the socket file behind
+        from ao.selftest.run import socket_file
+
+        socket_file(SOCKET).unlink(missing_ok=True)  # tmux leaves it behind
         shutil.rmtree(tmp, ignore_errors=True)
     import github_requests  # bench/github_requests.py: GitHub requests per watch tick
 

@@ -111,13 +111,10 @@ def run_agents(agents: list[str], repo: Path, env: dict[str, str]) -> None:
             sys.stdout.write(r.stdout)
     ao("status", cwd=repo, env=env)
 
-    listed = json.loads(ao("status", "--json", cwd=repo, env=env, show=False).stdout)["data"]
-
     def sessions() -> list[dict[str, t.Any]]:
-        # `ao status SESSION` reads the screen too (the table does not): Gemini CLI's
-        # permission prompt shows only there
-        with ThreadPoolExecutor(3) as pool:
-            return list(pool.map(lambda d: state(d["id"], repo, env), listed))
+        # one listing: it reads every pane's screen too (Gemini's prompt shows only there)
+        r = ao("status", "--json", cwd=repo, env=env, show=False)
+        return t.cast(list[dict[str, t.Any]], json.loads(r.stdout)["data"])
 
     started = time.monotonic()
     asked: dict[str, float] = {}  # session -> when it was first seen asking
@@ -157,11 +154,6 @@ def run_agents(agents: list[str], repo: Path, env: dict[str, str]) -> None:
     for d in docs:
         print(f"\n$ cat {d['worktree']}/greet.py   # {d['id']}, {d['agent']}")
         print(Path(d["worktree"], "greet.py").read_text(), end="")
-
-
-def state(session: str, repo: Path, env: dict[str, str]) -> dict[str, t.Any]:
-    r = ao("status", session, "--json", cwd=repo, env=env, show=False)
-    return t.cast(dict[str, t.Any], json.loads(r.stdout)["data"])
 
 
 def wrote(doc: dict[str, t.Any]) -> bool:
@@ -209,8 +201,9 @@ def cleanup(socket: str, tmp: Path) -> None:
         with contextlib.suppress(OSError, ValueError):
             os.killpg(int(pid), signal.SIGKILL)
     subprocess.run([*tmux, "kill-server"], capture_output=True, check=False)
-    tmux_dir = Path(os.environ.get("TMUX_TMPDIR") or "/tmp", f"tmux-{os.getuid()}")
-    (tmux_dir / socket).unlink(missing_ok=True)  # tmux leaves the socket file behind
+    from ao.selftest.run import socket_file
+
+    socket_file(socket).unlink(missing_ok=True)  # tmux leaves it behind
     shutil.rmtree(tmp, ignore_errors=True)
 
 

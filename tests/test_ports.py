@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from ao.ports import listening
 from tests.sessionkit import Project, wait_for
 
 pytestmark = pytest.mark.tmux
@@ -19,20 +20,9 @@ AGENT = ["sh", "-c", 'echo "$AO_PORT $AO_PORT_LAST $AO_PORTS" > ports.txt; exec 
 def _free_base(size: int) -> int:
     """A base whose whole range nothing listens on (tests run in parallel)."""
     for base in range(42000 + (os.getpid() % 50) * 200, 60000, 200):
-        ports = range(base, base + size)
-        if all(_bindable(p) for p in ports):
+        if not any(listening(p) for p in range(base, base + size)):
             return base
     raise AssertionError("no free port range")
-
-
-def _bindable(port: int) -> bool:
-    with socket.socket() as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
 
 
 def _seen(session: str) -> list[str]:

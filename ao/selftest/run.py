@@ -166,6 +166,11 @@ def check_agent(
 # ----------------------------------------------------------------------------- scratch
 
 
+def socket_file(name: str) -> Path:
+    """Where ``tmux -L name`` keeps its socket (it stays after ``kill-server``)."""
+    return Path(os.environ.get("TMUX_TMPDIR") or "/tmp", f"tmux-{os.getuid()}", name)
+
+
 class _Scratch:
     """A temp dir with HOME, AO_HOME, a repo + bare origin and a config; the model; tmux."""
 
@@ -240,8 +245,7 @@ class _Scratch:
                         os.killpg(int(pid), signal.SIGKILL)
         with contextlib.suppress(Exception):
             subprocess.run([*tmux, "kill-server"], capture_output=True, timeout=10)
-        tmux_dir = Path(os.environ.get("TMUX_TMPDIR") or "/tmp", f"tmux-{os.getuid()}")
-        (tmux_dir / self.socket).unlink(missing_ok=True)  # tmux leaves the socket file
+        socket_file(self.socket).unlink(missing_ok=True)  # tmux leaves it behind
         if self.model is not None:
             self.model.close()
             self.model = None

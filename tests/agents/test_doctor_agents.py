@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
 
-from ao.selftest.run import NOT_SUPPORTED, STEPS, AgentResult, StepResult
+from ao.selftest.run import NOT_SUPPORTED, STEPS, AgentResult, StepResult, socket_file
 from tests.conftest import RunAo
 
 from .conftest import require_cli
@@ -66,7 +65,7 @@ def test_doctor_checks_claude_and_codex(ao: RunAo, tmp_path: Path) -> None:
     """The real CLIs against the scripted model: every step passes, in order."""
     require_cli("claude")
     require_cli("codex")
-    tmux_dir = Path(os.environ.get("TMUX_TMPDIR") or "/tmp", f"tmux-{os.getuid()}")
+    tmux_dir = socket_file("x").parent
     sockets = set(tmux_dir.glob("ao-doctor-*"))
     r = ao("doctor", "--agents", "--agent", "claude-code", "--agent", "codex", "--json",
            cwd=tmp_path, timeout=380)  # fmt: skip
