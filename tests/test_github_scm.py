@@ -11,7 +11,7 @@ from ao_github.client import api_urls
 from ao_github.logs import trim_log
 from ao_github.queries import BATCH, batch_query
 
-from ao.errors import AoError, ConflictError
+from ao.errors import AoError, AuthError, ConflictError
 from tests import graphql_schema
 from tests.fakes.fakegithub import FakeGitHub
 from tests.github_kit import Clock, clock, fake  # noqa: F401  (fixtures)
@@ -363,3 +363,16 @@ def test_token_from_gh_and_missing_token(
     monkeypatch.setenv("PATH", "/nonexistent")
     with pytest.raises(AoError, match="no GitHub token"):
         scm(clock).pr_states(REPO, ["feat/t"])
+
+
+def test_a_rejected_token_is_an_auth_error(
+    fake: FakeGitHub, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """401 from GitHub: AuthError (exit 10) naming the token variables, never the token."""
+    seed(fake, 1)
+    monkeypatch.setenv("GITHUB_TOKEN", "ghp_wrong_secret_value")
+    with pytest.raises(AuthError) as info:
+        scm(clock).pr_states(REPO, ["feat/b-00"])
+    text = str(info.value)
+    assert "401" in text and "GITHUB_TOKEN" in text and "ghp_wrong_secret_value" not in text
+    assert info.value.exit_code == 10

@@ -153,6 +153,15 @@ def test_resend_waits_for_the_agents_turn_and_cooldown() -> None:
     assert run_plan("ci-failed", "s", cfg, meta, 90.0).kind == "send"
 
 
+def test_a_cooldown_is_never_cut_short_by_rounding() -> None:
+    """Attempt times keep their fractions: 1.9 s after a send at 100.6 is still cooling."""
+    cfg = Reaction(action="send-to-agent", retries=3, cooldown="2s")
+    meta: dict[str, str] = {}
+    assert run_plan("ci-failed", "s", cfg, meta, 100.6).kind == "send"
+    assert run_plan("ci-failed", "s", cfg, meta, 102.5) is None
+    assert run_plan("ci-failed", "s", cfg, meta, 102.7).kind == "send"
+
+
 def test_escalate_after_duration() -> None:
     cfg = Reaction(action="send-to-agent", retries=10, escalate_after="30m", cooldown=0)
     meta: dict[str, str] = {}
