@@ -215,7 +215,9 @@ def age_of(path: Path) -> float | None:
 
 def write_private(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` atomically, readable by the owner only (mode 0600)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    from ao.paths import private_dir
+
+    private_dir(path.parent)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:

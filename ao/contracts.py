@@ -34,6 +34,7 @@ class RuntimeSpec:
     env: dict[str, str] = dataclasses.field(default_factory=dict)
     width: int = 200
     height: int = 50
+    owner: str = ""  # who started it (ao's state root); `list_names(owner=)` finds only these
 
 
 @dataclasses.dataclass(frozen=True)
@@ -71,8 +72,9 @@ class Runtime(t.Protocol):
     def probe(self) -> dict[str, PaneState]:
         """Liveness of every session on this runtime, keyed by runtime name, in one call."""
 
-    def list_names(self) -> list[str]:
-        """Names of every session on this runtime (ao's and others')."""
+    def list_names(self, owner: str | None = None) -> list[str]:
+        """Names of every session on this runtime (ao's and others'); with ``owner``, only
+        those created from a ``RuntimeSpec`` with that owner."""
 
     def paste(self, handle: RuntimeHandle, text: str) -> None:
         """Deliver ``text`` as one (bracketed) paste, byte-exact, without pressing Enter."""
@@ -253,16 +255,50 @@ class WorkspaceInfo:
 
 @dataclasses.dataclass(frozen=True)
 class WorkspaceStatus:
-    """Whether a checkout holds work that exists nowhere else."""
+    """Whether a checkout holds work that exists nowhere else.
+
+    Besides uncommitted changes and unpushed commits, that is what a commit cannot carry:
+    ``ignored`` files someone made or changed after setup (regenerable output such as
+    ``node_modules`` or ``__pycache__`` aside), and ``nested`` repositories (their own
+    ``.git``, not a registered submodule), whatever their state.
+    """
 
     exists: bool
-    dirty: tuple[str, ...] = ()  # `git status --porcelain` lines
+    dirty: tuple[str, ...] = ()  # `git status --porcelain` lines (nested repos not included)
     unpushed: int = 0  # commits on the branch not on any remote or the base
+    ignored: tuple[str, ...] = ()  # relative paths; a directory ends with "/"
+    nested: tuple[str, ...] = ()  # relative paths of nested repositories
 
     @property
     def has_work(self) -> bool:
         """True when destroying the checkout would lose something."""
-        return bool(self.dirty) or self.unpushed > 0
+        return bool(self.dirty or self.ignored or self.nested) or self.unpushed > 0
+
+    def describe(self) -> str:
+        """What it holds, for messages: '2 uncommitted changes, 1 unpushed commit and 1
+        nested repo (vendor/lib)'; 'no work' when there is nothing."""
+
+        def count(n: int, word: str) -> str:
+            return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+        def names(paths: tuple[str, ...]) -> str:
+            shown = ["".join(c if c.isprintable() else "?" for c in p) for p in paths[:3]]
+            more = f", +{len(paths) - 3} more" if len(paths) > 3 else ""
+            return f"({', '.join(shown)}{more})"
+
+        parts = []
+        if self.dirty:
+            parts.append(count(len(self.dirty), "uncommitted change"))
+        if self.unpushed:
+            parts.append(count(self.unpushed, "unpushed commit"))
+        if self.ignored:
+            made = count(len(self.ignored), "ignored file")
+            parts.append(f"{made} made after setup {names(self.ignored)}")
+        if self.nested:
+            parts.append(f"{count(len(self.nested), 'nested repo')} {names(self.nested)}")
+        if not parts:
+            return "no work"
+        return parts[0] if len(parts) == 1 else f"{', '.join(parts[:-1])} and {parts[-1]}"
 
 
 class Workspace(t.Protocol):
@@ -274,13 +310,26 @@ class Workspace(t.Protocol):
         """Create the checkout and run post-create steps; undo itself on failure."""
 
     def status(self, repo: pathlib.Path, info: WorkspaceInfo) -> WorkspaceStatus:
-        """Report uncommitted and unpushed work in the checkout."""
+        """Report the work in the checkout: uncommitted, unpushed, ignored, nested repos."""
 
     def destroy(self, repo: pathlib.Path, info: WorkspaceInfo, *, force: bool = False) -> None:
         """Remove the checkout; refuse (ConflictError) if it holds work unless ``force``."""
 
+    def set_aside(
+        self, repo: pathlib.Path, info: WorkspaceInfo, dest: pathlib.Path
+    ) -> tuple[str, ...]:
+        """Move the ``ignored`` and ``nested`` work of ``status`` to the same relative paths
+        under ``dest`` (created only when there is something to move); return those paths.
+
+        Called before ``snapshot`` when a checkout holding work is removed. The core checks
+        with ``hasattr``: without it, such a checkout is kept.
+        """
+
     def snapshot(self, repo: pathlib.Path, info: WorkspaceInfo, message: str) -> str | None:
-        """Commit uncommitted work on the branch (a WIP commit); return its id, or None."""
+        """Commit uncommitted work on the branch (a WIP commit); return its id, or None.
+
+        Never commits a nested repository (as a gitlink or otherwise).
+        """
 
     def restore(self, req: WorkspaceRequest) -> WorkspaceInfo:
         """Recreate a missing checkout from its existing branch."""

@@ -10,7 +10,6 @@ A busy agent gets the message queued in the session's outbox instead.
 from __future__ import annotations
 
 import dataclasses
-import os
 import re
 import time
 import typing as t
@@ -276,11 +275,10 @@ def _timestamped_native(activity: Activity) -> bool:
 
 def enqueue(outbox: Path, text: str) -> Path:
     """Store a message for later delivery; files sort in arrival order."""
-    outbox.mkdir(parents=True, exist_ok=True)
+    from ao.locks import write_private
+
     name = f"{time.time_ns():020d}-{uuid.uuid4().hex[:8]}.msg"
-    tmp = outbox / f".{name}.tmp"
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, outbox / name)
+    write_private(outbox / name, text)
     return outbox / name
 
 

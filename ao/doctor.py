@@ -55,9 +55,10 @@ def _config_checks() -> list[Check]:
 
     home = ao_home()
     try:
-        home.mkdir(parents=True, exist_ok=True)
+        from ao.locks import write_private
+
         probe = home / f".doctor-{os.getpid()}"
-        probe.write_text("ok")
+        write_private(probe, "ok")
         probe.unlink()
         checks = [Check("state dir", "PASS", str(home))]
     except OSError as exc:

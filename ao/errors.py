@@ -91,3 +91,22 @@ def clock_time(epoch: float) -> str:
     import datetime as dt
 
     return dt.datetime.fromtimestamp(epoch, dt.UTC).strftime("%H:%M:%S UTC")
+
+
+class UnreadableStateError(ConflictError):
+    """A state file under ``$AO_HOME`` cannot be read (corrupt, not UTF-8, a directory)."""
+
+
+class SessionBusyError(ConflictError):
+    """Another ao command holds the session's operation lock (a stop, send or restore)."""
+
+
+class FileSystemError(AoError):
+    """The operating system refused a file operation ao needs: permissions, a full disk,
+    a read-only filesystem, a file where a directory belongs, a deleted working directory.
+
+    Built from an ``OSError`` by :func:`ao.oserrors.from_os_error`; the message names the
+    path.
+    """
+
+    exit_code = 12

@@ -28,6 +28,7 @@ from urllib.parse import urlsplit
 from ao.errors import AoError, RateLimitError
 from ao.errors import clock_time as when
 from ao.httpcache import DiskCache, write_atomic
+from ao.redact import redact, register
 from ao.textsafe import strip_controls
 
 if t.TYPE_CHECKING:
@@ -41,8 +42,12 @@ RETRY_STATUSES = (502, 503, 504)
 
 
 def one_line(text: str) -> str:
-    """Untrusted server text as one line without control or escape sequences."""
-    return " ".join(strip_controls(text).split())
+    """Untrusted server text as one line without control or escape sequences.
+
+    Known secrets and credential-shaped strings are redacted (``ao.redact``): servers
+    echo the request's ``Authorization`` header in error bodies.
+    """
+    return redact(" ".join(strip_controls(text).split()))
 
 
 def clip(text: str, limit: int = 300) -> str:
@@ -74,7 +79,7 @@ def answer_error(
     A status without a rule is a plain AoError that blames the forge (ao retries).
     """
     status = resp.status_code
-    detail = f"{what}: {forge} answered {status} ({message})"
+    detail = redact(f"{what}: {forge} answered {status} ({message})")
     cls, hint = rules.get(
         status, (AoError, f"{forge} may be having trouble; ao retries on the next pass")
     )
@@ -289,7 +294,9 @@ class ForgeClient:
 
         resource = self.default_resource if resource is None else resource
         conditional = bool(headers and "If-None-Match" in headers)
-        sent = {**self._auth(self.token()), **(headers or {})}
+        token = self.token()
+        register(token)  # from now on, no message or event of this process shows it
+        sent = {**self._auth(token), **(headers or {})}
         attempt = 0
         while True:
             self._check(resource, conditional=conditional, essential=essential)

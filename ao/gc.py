@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import typing as t
 
 from ao import events
 from ao.contracts import RuntimeHandle, WorkspaceInfo
 from ao.paths import ProjectPaths
-from ao.state import SessionStore, now_iso
+from ao.state import Session, SessionStore, now_iso
 
 if t.TYPE_CHECKING:
     from pathlib import Path
@@ -30,7 +31,8 @@ class GcAction:
     """One thing gc did (or would do with --dry-run)."""
 
     kind: (
-        str  # half-spawn | orphan-tmux | orphan-worktree | stale-lock | kept-worktree | stale-cache
+        str  # half-spawn | orphan-tmux | orphan-worktree | stale-lock | kept-worktree
+        # | stale-cache | quarantined | temp-file
     )
     target: str
     detail: str
@@ -53,7 +55,9 @@ def collect(ctx: Context, projects: list[Project], *, dry_run: bool = False) -> 
     """Find and (unless ``dry_run``) fix leftovers in ``projects``."""
     actions: list[GcAction] = []
     for project in projects:
+        actions += _unreadable(project, dry_run)
         actions += _half_spawns(ctx, project, dry_run)
+        actions += _temp_files(project, dry_run)
     # every project of the config shares one tmux namespace: checked once, not per project
     actions += _orphan_tmux(ctx, projects, dry_run)
     for project in projects:
@@ -77,31 +81,86 @@ def _stale_cache(dry_run: bool) -> list[GcAction]:
     return [GcAction("stale-cache", str(ao_home() / "cache"), detail, not dry_run)]
 
 
+def _unreadable(project: Project, dry_run: bool) -> list[GcAction]:
+    """Session or archive files that cannot be read: moved to ``quarantine/``, never lost."""
+    actions = []
+    for path in project.store.unreadable():
+        detail = "unreadable record moved to quarantine/"
+        if not dry_run:
+            detail = f"unreadable record moved to {project.store.quarantine(path)}"
+        actions.append(GcAction("quarantined", str(path), detail, not dry_run))
+    return actions
+
+
+_TEMP = re.compile(r"\..+\.(\d+)\.(?:tmp|new)")
+
+
+def _temp_files(project: Project, dry_run: bool) -> list[GcAction]:
+    """Temp files of atomic writes whose writer died between write and rename."""
+    from ao.paths import ao_home
+
+    root = project.paths.root
+    dirs = [root, ao_home() / "cache", *(root / d for d in ("sessions", "archive", "logs"))]
+    dirs.append(root / "notify-outbox")
+    if (root / "outbox").is_dir():
+        dirs += [d for d in (root / "outbox").iterdir() if d.is_dir()]
+    actions = []
+    for directory in dirs:
+        if not directory.is_dir():
+            continue
+        for path in sorted(directory.iterdir()):
+            m = _TEMP.fullmatch(path.name)
+            if m is None or _pid_alive(m.group(1)) or not path.is_file():
+                continue
+            if not dry_run:
+                path.unlink(missing_ok=True)
+            actions.append(
+                GcAction("temp-file", str(path), "left by a writer that died", not dry_run)
+            )
+    return actions
+
+
+def _busy(project: Project, session_id: str) -> bool:
+    """Whether some ao process is working on the session (holds its operation lock)."""
+    from ao.locks import try_lock
+
+    fd = try_lock(project.paths.locks / f"op-{session_id}.lock")
+    if fd is None:
+        return True
+    os.close(fd)
+    return False
+
+
 def _half_spawns(ctx: Context, project: Project, dry_run: bool) -> list[GcAction]:
-    from ao.sessions import handle_of, workspace_info
+    from ao.sessions import workspace_info
 
     actions = []
     for session in project.store.list():
         if session.status != "spawning" or _pid_alive(session.get("spawner_pid")):
             continue
-        detail = f"spawn interrupted at step {session.get('step') or 'reserved'}"
+        if _busy(project, session.id):
+            continue  # its spawner or restorer is alive (the pid may have been reused)
+        step = session.get("step") or "reserved"
+        if step == "restoring":
+            actions.append(_interrupted_restore(ctx, project, session, dry_run))
+            continue
+        detail = f"spawn interrupted at step {step}"
         if not dry_run:
-            handle = handle_of(session)
-            if handle is None and session.get("step") in ("workspace", "runtime"):
-                name = project.paths.tmux_name(session.id)
-                handle = RuntimeHandle("tmux", name, f"={name}")
-            if handle is not None:
-                ctx.runtime(session.get("runtime") or None).destroy(handle, grace=0.5)
+            _end_runtime(ctx, project, session)
             workspace = ctx.workspace(session.get("workspace") or None)
             info = workspace_info(session)
             unrecorded = project.paths.worktrees / session.id
             if info is None and str(unrecorded) in map(str, workspace.list(project.repo_path)):
-                info = _checkout_info(project, unrecorded)  # killed before recording it
+                info = _checkout_info(project, unrecorded, session)  # killed before recording
+            elif info is None and step == "workspace-creating":
+                info = _unfinished_checkout(project, unrecorded, session)
             if info is not None and info.path.exists():
                 if workspace.status(project.repo_path, info).has_work:
                     detail += f"; kept worktree {info.path} (it holds work)"
                 else:
                     workspace.destroy(project.repo_path, info)
+            elif info is not None:
+                workspace.destroy(project.repo_path, info)  # drops a branch the spawn made
             project.store.update(
                 session.id,
                 {"status": "errored", "error": detail, "step": "rolled-back", "spawner_pid": None,
@@ -118,9 +177,44 @@ def _half_spawns(ctx: Context, project: Project, dry_run: bool) -> list[GcAction
     return actions
 
 
+def _end_runtime(ctx: Context, project: Project, session: Session) -> None:
+    """End the session's runtime: the recorded one, else (killed before recording it) the
+    one its name would have, if this ``$AO_HOME`` started it."""
+    from ao.sessions import handle_of
+    from ao.spawn import runtime_owner
+
+    runtime = ctx.runtime(session.get("runtime") or None)
+    handle = handle_of(session)
+    if handle is None:
+        name = project.paths.tmux_name(session.id)
+        if name not in runtime.list_names(owner=runtime_owner()):
+            return
+        handle = RuntimeHandle("tmux", name, f"={name}:")
+    runtime.destroy(handle, grace=0.5)
+
+
+def _interrupted_restore(
+    ctx: Context, project: Project, session: Session, dry_run: bool
+) -> GcAction:
+    """A restore killed half-way: end what it started; the worktree stays the session's."""
+    detail = "restore interrupted"
+    if not dry_run:
+        _end_runtime(ctx, project, session)
+        detail += f"; `ao restore {session.id}` again"
+        project.store.update(
+            session.id,
+            {"status": "errored", "error": detail, "spawner_pid": None, "repaired_at": now_iso()},
+        )
+        events.append(project.paths, "session.errored", session=session.id,
+                      priority="warning", message=detail)  # fmt: skip
+    return GcAction("half-spawn", session.id, detail, not dry_run)
+
+
 def _orphan_tmux(ctx: Context, projects: list[Project], dry_run: bool) -> list[GcAction]:
-    """Every ``{hash}-*`` tmux session that is neither a live record nor the watcher."""
+    """Every ``{hash}-*`` tmux session this ``$AO_HOME`` started that is neither a live
+    record nor the watcher (another state root's sessions are never touched)."""
     from ao.lifecycle.watch import watcher_name
+    from ao.spawn import runtime_owner
 
     if not projects:
         return []
@@ -129,7 +223,7 @@ def _orphan_tmux(ctx: Context, projects: list[Project], dry_run: bool) -> list[G
     actions = []
     for runtime_name in dict.fromkeys(p.config.runtime for p in projects):
         runtime = ctx.runtime(runtime_name)
-        for name in runtime.list_names():
+        for name in runtime.list_names(owner=runtime_owner()):
             if not name.startswith(namespace) or name in known:
                 continue
             if not dry_run:
@@ -184,10 +278,8 @@ def _orphan_worktrees(ctx: Context, project: Project, dry_run: bool) -> list[GcA
             continue
         info = _checkout_info(project, path)
         status = workspace.status(project.repo_path, info)
-        if status.has_work:
-            from ao.sessions import describe_work
-
-            detail = f"orphan worktree holds {describe_work(len(status.dirty), status.unpushed)}"
+        if status.has_work:  # ignored files made after setup and nested repos count too
+            detail = f"orphan worktree holds {status.describe()}"
             actions.append(GcAction("kept-worktree", str(path), detail, False))
             continue
         if not dry_run:
@@ -198,19 +290,44 @@ def _orphan_worktrees(ctx: Context, project: Project, dry_run: bool) -> list[GcA
     return actions
 
 
-def _checkout_info(project: Project, path: Path) -> WorkspaceInfo:
+def _checkout_info(project: Project, path: Path, session: Session | None = None) -> WorkspaceInfo:
     """A checkout found on disk, described as spawn would have recorded it.
 
-    Whether the spawn created its branch is unknown, so the branch is always kept.
+    The branch counts as the spawn's own only when it is the one spawn names itself
+    (``ao/<id>``, no ``--branch``); destroying then drops it only if it holds no commit
+    of its own, so no work is lost either way. Any other branch is kept.
     """
     from ao import proc
 
     r = proc.run(["git", "symbolic-ref", "--short", "HEAD"], cwd=path, timeout=10, check=False)
+    branch = r.stdout.strip()
     return WorkspaceInfo(
         path=path,
-        branch=r.stdout.strip(),
+        branch=branch,
         base=project.config.default_branch,
-        created_branch=False,
+        created_branch=session is not None and _own_branch(session) == branch,
+    )
+
+
+def _own_branch(session: Session) -> str | None:
+    """The branch a spawn of ``session`` creates itself, if it names it (no ``--branch``)."""
+    return None if session.get("branch_requested") else f"ao/{session.id}"
+
+
+def _unfinished_checkout(project: Project, path: Path, session: Session) -> WorkspaceInfo | None:
+    """A ``git worktree add -b`` killed before it registered the worktree: git may have
+    made the branch and part of the directory. Nothing else wrote there (the agent never
+    started, and spawn refuses an existing path), so the directory goes; the branch goes
+    only if spawn named it and it holds no commit of its own."""
+    import shutil
+
+    if path.exists() and not (path / ".git").exists():
+        shutil.rmtree(path, ignore_errors=True)
+    branch = _own_branch(session)
+    if branch is None or path.exists():
+        return None
+    return WorkspaceInfo(
+        path=path, branch=branch, base=project.config.default_branch, created_branch=True
     )
 
 
@@ -221,8 +338,8 @@ def _stale_locks(project: Project, dry_run: bool) -> list[GcAction]:
     if not locks.is_dir():
         return []
     actions = []
-    for lock in sorted(locks.glob("session-*.lock")):
-        session_id = lock.name.removeprefix("session-").removesuffix(".lock")
+    for lock in sorted([*locks.glob("session-*.lock"), *locks.glob("op-*.lock")]):
+        session_id = lock.name.partition("-")[2].removesuffix(".lock")
         if project.store.exists(session_id):
             continue
         fd = try_lock(lock)

@@ -20,12 +20,31 @@ import uuid
 from pathlib import Path
 
 
+def _private_dirs(directory: Path) -> None:
+    """Create ``directory`` and its missing parents for the owner only (0700)."""
+    missing = []
+    while not directory.is_dir():
+        missing.append(directory)
+        if directory.parent == directory:
+            break
+        directory = directory.parent
+    for created in reversed(missing):
+        with contextlib.suppress(FileExistsError):
+            created.mkdir(0o700)
+
+
 def write_atomic(path: Path, text: str) -> None:
-    """Replace ``path`` with ``text``; readers see the old or the new content, never half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Replace ``path`` with ``text``; readers see the old or the new content, never half.
+
+    The file is readable by its owner only (0600), in directories ao creates as 0700.
+    """
+    _private_dirs(path.parent)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.{uuid.uuid4().hex}")
     try:
-        tmp.write_text(text, encoding="utf-8")
+        with os.fdopen(
+            os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w", encoding="utf-8"
+        ) as fh:
+            fh.write(text)
         os.replace(tmp, path)
     finally:
         with contextlib.suppress(FileNotFoundError):

@@ -40,7 +40,7 @@ def dumps(data: dict[str, str]) -> str:
     """Serialise a mapping; keys are validated, ``schema`` first, others sorted."""
     lines = []
     for key in sorted(data, key=lambda k: (k != "schema", k)):
-        if not KEY_RE.match(key):
+        if not KEY_RE.fullmatch(key):
             raise UsageError(f"invalid metadata key {key!r}", hint="keys match [a-z][a-z0-9_]*")
         lines.append(f"{key}={escape(data[key])}")
     return "\n".join(lines) + "\n"
@@ -49,8 +49,8 @@ def dumps(data: dict[str, str]) -> str:
 def loads(text: str) -> dict[str, str]:
     """Parse a key=value file; lines without ``=`` or with bad keys are ignored."""
     data: dict[str, str] = {}
-    for line in text.splitlines():
+    for line in text.split("\n"):  # not splitlines(): values may hold U+2028, \x85, \x0c
         key, sep, value = line.partition("=")
-        if sep and KEY_RE.match(key):
+        if sep and KEY_RE.fullmatch(key):
             data[key] = unescape(value)
     return data

@@ -13,7 +13,6 @@ import contextlib
 import difflib
 import functools
 import importlib
-import os
 import pickle
 import sys
 import typing as t
@@ -67,11 +66,9 @@ def _all() -> dict[str, list[Entry]]:
             return t.cast("dict[str, list[Entry]]", found)
     found = _scan()
     with contextlib.suppress(OSError):
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache.with_name(f".{cache.name}.{os.getpid()}.tmp")
-        with tmp.open("wb") as fh:
-            pickle.dump((key, found), fh)
-        os.replace(tmp, cache)
+        from ao.locks import write_private
+
+        write_private(cache, pickle.dumps((key, found)))
     return found
 
 

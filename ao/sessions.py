@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import time
 import typing as t
@@ -20,7 +19,7 @@ from ao.contracts import (
     WorkspaceInfo,
 )
 from ao.errors import ConflictError, NotFoundError
-from ao.state import ENDED_STATUSES, Session, now_iso
+from ao.state import ENDED_STATUSES, Session
 
 if t.TYPE_CHECKING:
     from ao.context import Context, Project
@@ -214,8 +213,13 @@ def send(
     *,
     wait: float = 10.0,
     interrupt: bool = False,
+    lock_timeout: float = 60.0,
 ) -> Delivery:
     """Deliver ``text`` to the session's agent; earlier queued messages go first.
+
+    Sends to one session are serialised (the session's operation lock, waited for up to
+    ``lock_timeout`` seconds): each message is pasted, submitted and confirmed before
+    the next one starts.
 
     With ``interrupt``, a turn in progress is stopped first with the agent's own
     interrupt keys (``interrupt_keys``), so the message is taken now instead of queued.
@@ -224,14 +228,25 @@ def send(
     text stay byte-exact): an ``ESC [201~`` would end the bracketed paste early and let the
     rest of the message reach the agent as typed keys.
     """
-    from ao.delivery import deliver, pending
     from ao.errors import UsageError
-    from ao.spawn import dialog_logger
+    from ao.inputs import check_text_size
     from ao.textsafe import strip_controls
 
-    text = strip_controls(text)
+    text = check_text_size(strip_controls(text))
     if not text.strip():
         raise UsageError("the message is empty once control characters are removed")
+    # one delivery at a time per session: concurrent pastes would merge into one input
+    with project.store.operation(session.id, timeout=lock_timeout):
+        session = project.store.read(session.id)
+        return _send_locked(ctx, project, session, text, wait=wait, interrupt=interrupt)
+
+
+def _send_locked(
+    ctx: Context, project: Project, session: Session, text: str, *, wait: float, interrupt: bool
+) -> Delivery:
+    from ao.delivery import deliver, pending
+    from ao.spawn import dialog_logger
+
     handle = _live_handle(session)
     runtime = ctx.runtime(session.get("runtime") or None)
     agent = ctx.agent(session.get("agent"))
@@ -291,7 +306,16 @@ def logs(ctx: Context, project: Project, session_id: str, lines: int) -> str:
                 )
             except NotFoundError:
                 pass
-    saved = sorted(project.paths.logs.glob(f"{session_id}_*.screen.txt"))
+    import re
+
+    from ao.state import ARCHIVE_SUFFIX
+
+    name = re.compile(re.escape(session_id) + ARCHIVE_SUFFIX + r"\.screen\.txt")
+    saved = (
+        sorted(p for p in project.paths.logs.iterdir() if name.fullmatch(p.name))
+        if project.paths.logs.is_dir()
+        else []
+    )
     if saved:
         text = saved[-1].read_text(encoding="utf-8")
         return "\n".join(text.rstrip("\n").splitlines()[-lines:])
@@ -344,144 +368,3 @@ def attach_argv(ctx: Context, session: Session, *, inside: bool) -> list[str]:
             f"session {session.id} has no tmux session", hint=f"`ao restore {session.id}`"
         )
     return ctx.terminal().open_argv(runtime.attach_argv(handle, inside=inside))
-
-
-# ------------------------------------------------------------------------- stop / restore
-
-
-@dataclasses.dataclass(frozen=True)
-class StopResult:
-    """What ``stop`` did with one session."""
-
-    session_id: str
-    worktree: str | None
-    worktree_removed: bool
-    snapshot: str | None  # WIP commit that saved uncommitted work, when --force removed it
-    kept_reason: str | None
-    archived: str
-
-
-def stop(
-    ctx: Context,
-    project: Project,
-    session: Session,
-    *,
-    force: bool = False,
-    final_status: str = "killed",
-) -> StopResult:
-    """End the agent, archive the record, and remove the worktree only if no work is lost.
-
-    Without ``force`` a worktree with uncommitted or unpushed work is kept. With ``force``
-    uncommitted work is first saved as a WIP commit on the session's branch, so removing
-    the worktree still loses nothing. The archived record says ``final_status`` (the
-    watcher archives a merged session as ``done``).
-    """
-    handle = handle_of(session)
-    runtime = ctx.runtime(session.get("runtime") or None)
-    if handle is not None:
-        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-        dest = project.paths.logs / f"{session.id}_{stamp}.screen.txt"
-        with contextlib.suppress(NotFoundError):  # keep the last screen for `ao logs`
-            screen = runtime.capture(handle, 5000)
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            dest.write_text(screen + "\n", encoding="utf-8")
-        runtime.destroy(handle)
-    info = workspace_info(session)
-    removed, snapshot, kept = False, None, None
-    if info is not None and info.path.exists():
-        workspace = ctx.workspace(session.get("workspace") or None)
-        status = workspace.status(project.repo_path, info)
-        if status.has_work and not force:
-            kept = describe_work(len(status.dirty), status.unpushed)
-        else:
-            if status.dirty:
-                snapshot = workspace.snapshot(
-                    project.repo_path, info, f"ao: WIP from session {session.id}"
-                )
-            workspace.destroy(project.repo_path, info, force=True)
-            removed = True
-    elif info is not None:
-        removed = True
-    changes: dict[str, str | None] = {
-        "status": final_status,
-        "stopped_at": now_iso(),
-        "worktree_removed": "1" if removed else "0",
-    }
-    if snapshot:
-        changes["snapshot"] = snapshot
-    archived = project.store.archive(session.id, changes)
-    events.append(
-        project.paths, "session.stopped", session=session.id,
-        message=f"{session.id} stopped" + (f"; worktree kept: {kept}" if kept else ""),
-        data={"worktree_removed": removed, "snapshot": snapshot, "kept": kept},
-    )  # fmt: skip
-    return StopResult(
-        session.id, session.get("worktree") or None, removed, snapshot, kept, str(archived)
-    )
-
-
-def describe_work(dirty: int, unpushed: int) -> str:
-    """'2 uncommitted changes and 1 unpushed commit', naming only what is there."""
-    parts = []
-    if dirty:
-        parts.append(f"{dirty} uncommitted change{'s' if dirty != 1 else ''}")
-    if unpushed:
-        parts.append(f"{unpushed} unpushed commit{'s' if unpushed != 1 else ''}")
-    return " and ".join(parts) or "no work"
-
-
-def restore(ctx: Context, project: Project, session_id: str, *, resend: bool = False) -> Session:
-    """Bring an exited or stopped session back: worktree, agent process, same id and branch."""
-    from ao.spawn import dialog_logger, launch, workspace_request
-
-    store = project.store
-    if store.exists(session_id):
-        session = store.read(session_id)
-        handle = handle_of(session)
-        runtime = ctx.runtime(session.get("runtime") or None)
-        if handle is not None:
-            pane = runtime.probe().get(handle.name, GONE)
-            if pane.running:
-                raise ConflictError(
-                    f"session {session_id} is still running", hint=f"`ao attach {session_id}`"
-                )
-            if pane.alive:
-                runtime.destroy(handle, grace=0.5)
-    else:
-        found = store.archived(session_id)
-        if found is None:
-            raise NotFoundError(
-                f"no session {session_id!r}, live or archived", hint="see `ao list --all`"
-            )
-        session = store.unarchive(found[0], {"status": "spawning", "step": "restoring"})
-        runtime = ctx.runtime(session.get("runtime") or None)
-    info = workspace_info(session)
-    if info is None:
-        raise ConflictError(
-            f"session {session_id} never got a worktree; start a new session instead"
-        )
-    if not info.path.exists():
-        workspace = ctx.workspace(session.get("workspace") or None)
-        info = workspace.restore(workspace_request(ctx, project, session_id, info.branch))
-    task = session.get("task") if resend else ""
-    handle, mode = launch(
-        ctx, project, session_id, session.get("agent"), info.path, task, resume=session.data
-    )
-    session = store.update(
-        session_id,
-        {
-            "status": "working", "step": "done", "tmux_name": handle.name, "pane_id": handle.target,
-            "worktree": str(info.path), "restored_at": now_iso(), "error": None,
-        },
-    )  # fmt: skip
-    if mode == "post-launch" and task:
-        from ao.delivery import deliver
-
-        deliver(
-            runtime, ctx.agent(session.get("agent")), handle, task, wait=30.0,
-            session=session.data, on_dialog=dialog_logger(project, session_id),
-        )  # fmt: skip
-    events.append(
-        project.paths, "session.restored", session=session_id, message=f"{session_id} restored"
-    )
-    return session

@@ -16,7 +16,7 @@ import typing as t
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from ao import events
+from ao import events, faults
 from ao.contracts import (
     DialogAnswer,
     LaunchContext,
@@ -32,8 +32,6 @@ if t.TYPE_CHECKING:
     from ao.context import Context, Project
     from ao.contracts import Runtime, Workspace
 
-MAX_TASK_BYTES = 1_000_000
-
 
 @dataclasses.dataclass(frozen=True)
 class SpawnResult:
@@ -47,11 +45,11 @@ class SpawnResult:
 
 
 def clean_task(task: str) -> str:
-    """The task as literal text: control and escape sequences removed, size bounded."""
-    cleaned = strip_controls(task).strip("\n")
-    if len(cleaned.encode()) > MAX_TASK_BYTES:
-        raise UsageError("the task is larger than 1 MB", hint="put it in a file the agent can read")
-    return cleaned
+    """The task as literal text: control and escape sequences removed, size bounded
+    (``ao.inputs.MAX_TEXT_BYTES``, the limit of messages too)."""
+    from ao.inputs import check_text_size
+
+    return strip_controls(check_text_size(task, "the task")).strip("\n")
 
 
 def workspace_request(
@@ -74,14 +72,30 @@ def workspace_request(
 
 
 def agent_rules(project: Project) -> str | None:
-    """Rules text for the agent from ``agentRules`` or ``agentRulesFile``."""
+    """Rules text for the agent from ``agentRules`` or ``agentRulesFile``.
+
+    The file must stay inside the repository once symlinks are resolved (like ``copy``,
+    ``symlinks`` and ``workdir``): a rules file is never a way to read other files.
+    """
+    from ao.errors import ConfigError
+    from ao.inputs import read_text_file
+
     cfg = project.config
     if cfg.agent_rules_file:
-        path = project.repo_path / cfg.agent_rules_file
-        try:
-            return path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise UsageError(f"cannot read agentRulesFile {path}: {exc.strerror}") from None
+        key = f"projects.{project.id}.agentRulesFile"
+        repo = project.repo_path.resolve()
+        path = (repo / cfg.agent_rules_file).resolve()
+        if not path.is_relative_to(repo):
+            raise ConfigError(
+                f"{key} ({cfg.agent_rules_file!r}) leads outside the repository, to {path}",
+                hint="point it at a file inside the repository",
+            )
+        if not path.is_file():
+            raise ConfigError(
+                f"{key} ({cfg.agent_rules_file!r}): {path} is not a file in the repository",
+                hint="create the file, or fix the path in the config",
+            )
+        return read_text_file(path, f"{key} ({path})")
     return cfg.agent_rules
 
 
@@ -125,8 +139,10 @@ def launch(
                 f"working directory {cwd} does not exist in the worktree",
                 hint=f"fix `projects.{project.id}.workdir` ({cfg.workdir!r}) in the config",
             )
+    from ao.paths import private_dir
+
     state_dir = project.paths.root / "agents" / session_id
-    state_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(state_dir)
     launch_ctx = LaunchContext(
         session_id=session_id,
         worktree=cwd,
@@ -155,9 +171,19 @@ def launch(
             argv=spec.argv,
             cwd=cwd,
             env={**env, **spec.env},
+            owner=runtime_owner(),
         )
     )
     return handle, spec.prompt_delivery
+
+
+def runtime_owner() -> str:
+    """The tag a runtime keeps on every session this ``$AO_HOME`` starts, so ``ao gc``
+    only ever ends sessions that provably are its own (another ``AO_HOME``, e.g. a test
+    or a second config root, may share the tmux server and the config's hash)."""
+    from ao.paths import ao_home
+
+    return str(ao_home().resolve())
 
 
 def dialog_logger(project: Project, session_id: str) -> Callable[[DialogAnswer], None]:
@@ -213,9 +239,10 @@ def spawn(
         )
 
     store = project.store
-    waits = capacity_reason(ctx, project)
-    queued = waits is not None
-    with names_lock(project) if name is not None else contextlib.nullcontext():
+    # the capacity check and the reservation are one step: parallel spawns never overshoot
+    with capacity_lock(project), names_lock(project) if name else contextlib.nullcontext():
+        waits = capacity_reason(ctx, project)
+        queued = waits is not None
         if name is not None:
             check_name_free(ctx, project, name)
         session_id = store.reserve(
@@ -234,6 +261,7 @@ def spawn(
                 **(metadata or {}),
             },
         )
+    faults.point("spawn.reserved")
     if queued:
         events.append(
             project.paths, "session.queued", session=session_id,
@@ -241,6 +269,14 @@ def spawn(
         )  # fmt: skip
         return SpawnResult(session_id, branch or f"ao/{session_id}", "", "queued", 0.0)
     return build(ctx, project, session_id, ready_timeout=ready_timeout, started=started)
+
+
+def capacity_lock(project: Project) -> contextlib.AbstractContextManager[None]:
+    """The config-wide lock under which a slot is counted and taken (spawn, admission)."""
+    from ao.locks import locked
+    from ao.paths import ao_home
+
+    return locked(ao_home() / "locks" / f"capacity-{project.paths.hash}.lock", timeout=60.0)
 
 
 def names_lock(project: Project) -> contextlib.AbstractContextManager[None]:
@@ -292,23 +328,25 @@ def at_capacity(ctx: Context, project: Project) -> bool:
 
 def capacity_reason(ctx: Context, project: Project) -> str | None:
     """Why a new session must wait as ``queued``: ``maxSessions`` (global or the
-    project's) is reached, or less memory is available than ``minFreeMemory``."""
+    project's) is reached, live sessions hold every port block, or less memory is
+    available than ``minFreeMemory``. Callers that act on the answer hold
+    ``capacity_lock``."""
     from ao.proc import available_memory
     from ao.state import ENDED_STATUSES
 
-    # every session that has not ended holds a slot: working, waiting on a PR, stuck...
-    limits = [(ctx.config.max_sessions, ctx.projects()), (project.config.max_sessions, [project])]
-    for limit, scope in limits:
-        if limit is None:
-            continue
-        live = sum(
-            1
-            for p in scope
-            for s in p.store.list()
-            if s.status not in ENDED_STATUSES and s.status != "queued"
-        )
-        if live >= limit:
-            return f"the session limit is reached ({live} of maxSessions {limit})"
+    # every session that has not ended holds a slot (and a port block): working,
+    # waiting on its PR, stuck...
+    live = {
+        p.id: sum(1 for s in p.store.list() if s.status not in (*ENDED_STATUSES, "queued"))
+        for p in ctx.projects()
+    }
+    total = sum(live.values())
+    limits = [(ctx.config.max_sessions, total), (project.config.max_sessions, live[project.id])]
+    for limit, count in limits:
+        if limit is not None and count >= limit:
+            return f"the session limit is reached ({count} of maxSessions {limit})"
+    if total >= ctx.config.ports.blocks:
+        return f"live sessions hold every port block ({total} of `ports.blocks`)"
     floor = ctx.config.min_free_memory
     free = available_memory() if floor is not None else None
     if floor is not None and free is not None and free < floor:
@@ -322,20 +360,39 @@ def _gb(size: int) -> str:
 
 def admit(
     ctx: Context, project: Project, session_id: str, ready_timeout: float = 30.0
-) -> SpawnResult:
-    """Start a queued session now that a slot is free (called by the watcher)."""
-    project.store.update(session_id, {"status": "spawning", "spawner_pid": str(os.getpid())})
+) -> SpawnResult | None:
+    """Start a queued session if a slot is free (called by the watcher); None if not."""
+    with capacity_lock(project):
+        if capacity_reason(ctx, project) is not None:
+            return None
+        project.store.update(session_id, {"status": "spawning", "spawner_pid": str(os.getpid())})
     return build(ctx, project, session_id, ready_timeout=ready_timeout, started=time.monotonic())
 
 
 def build(
     ctx: Context, project: Project, session_id: str, *, ready_timeout: float, started: float
 ) -> SpawnResult:
-    """Steps after the id is reserved: workspace, runtime, readiness, prompt — or rollback."""
+    """Steps after the id is reserved: workspace, runtime, readiness, prompt — or rollback.
+
+    Holds the session's operation lock, so a stop or send issued meanwhile waits for the
+    spawn to finish (or fail) instead of acting on half a session.
+    """
+    with project.store.operation(session_id, timeout=ready_timeout + 60.0):
+        return _build_locked(ctx, project, session_id, ready_timeout=ready_timeout, started=started)
+
+
+def _build_locked(
+    ctx: Context, project: Project, session_id: str, *, ready_timeout: float, started: float
+) -> SpawnResult:
     from ao.delivery import deliver
 
     store = project.store
     session = store.read(session_id)
+    if session.status != "spawning":
+        raise SpawnError(
+            f"session {session_id} is {session.status}, no longer spawning",
+            hint="it was stopped or repaired while it waited to start",
+        )
     agent_name, task = session.get("agent"), session.get("task")
     agent = ctx.agent(agent_name)
     runtime = ctx.runtime(project.config.runtime)
@@ -347,7 +404,11 @@ def build(
     info: WorkspaceInfo | None = None
     handle: RuntimeHandle | None = None
     try:
+        # written first, so a crash inside `git worktree add -b` leaves gc the branch's name
+        store.update(session_id, {"step": "workspace-creating", "branch": branch})
+        faults.point("spawn.workspace-creating")
         info = workspace.create(workspace_request(ctx, project, session_id, branch))
+        faults.point("spawn.workspace-created")
         store.update(
             session_id,
             {
@@ -358,10 +419,13 @@ def build(
                 "created_branch": "1" if info.created_branch else "0",
             },
         )
+        faults.point("spawn.workspace")
         handle, mode = launch(ctx, project, session_id, agent_name, info.path, task)
+        faults.point("spawn.runtime-created")
         store.update(
             session_id, {"step": "runtime", "tmux_name": handle.name, "pane_id": handle.target}
         )
+        faults.point("spawn.runtime")
         delivery = "none"
         if mode == "post-launch" and task:
             result = deliver(
@@ -384,6 +448,7 @@ def build(
             session_id,
             {"status": "working", "step": "done", "spawner_pid": None, "prompt_delivery": delivery},
         )
+        faults.point("spawn.done")
     except BaseException as exc:
         reason = str(exc) if isinstance(exc, AoError) else f"{type(exc).__name__}: {exc}"
         _rollback(runtime, workspace, project, handle, info)

@@ -7,6 +7,7 @@ Unknown keys are preserved, so newer writers never lose what older ones do not k
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import dataclasses
 import os
@@ -15,13 +16,21 @@ import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
-from ao import kvfile
-from ao.errors import ConflictError, NotFoundError, UsageError
+from ao import diagnostics, kvfile
+from ao.errors import (
+    ConflictError,
+    NotFoundError,
+    SessionBusyError,
+    UnreadableStateError,
+    UsageError,
+)
 from ao.locks import atomic_create, atomic_write, locked
 from ao.paths import ProjectPaths
 
 SCHEMA = "1"
 SESSION_ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+# archive/{id}_{UTC stamp}[-n]: matched whole, since ids may themselves contain "_"
+ARCHIVE_SUFFIX = r"_\d{8}T\d{6}Z(?:-\d+)?"
 
 # Statuses a session can be in; the lifecycle engine adds PR-driven ones later.
 LIVE_STATUSES = ("spawning", "working", "ready", "needs_input", "stuck", "blocked", "queued")
@@ -63,7 +72,7 @@ class Session:
 
 def validate_session_id(session_id: str) -> str:
     """Reject ids that are not safe as file and tmux names."""
-    if not SESSION_ID_RE.match(session_id):
+    if not SESSION_ID_RE.fullmatch(session_id):
         raise UsageError(
             f"invalid session name {session_id!r}",
             hint="use lowercase letters, digits, '-' and '_' (at most 64, starting alphanumeric)",
@@ -85,17 +94,38 @@ class SessionStore:
 
     @contextlib.contextmanager
     def lock(self, session_id: str) -> Iterator[None]:
-        """Hold the session's write lock."""
+        """Hold the session's write lock (one read-merge-write of its record)."""
         with locked(self._lock(session_id)):
             yield
 
+    @contextlib.contextmanager
+    def operation(self, session_id: str, *, timeout: float = 60.0) -> Iterator[None]:
+        """Hold the session's operation lock for a whole multi-step operation.
+
+        Spawn, send, stop and restore each hold it from their first step to their last,
+        so two of them never interleave on one session (a stop racing a restore, two
+        pastes merging into one input line). It is taken before the record lock, never
+        inside it; the kernel drops it when its holder dies.
+        """
+        try:
+            with locked(self.paths.locks / f"op-{session_id}.lock", timeout=timeout):
+                yield
+        except ConflictError as exc:
+            if "could not lock" not in exc.message:
+                raise
+            raise SessionBusyError(
+                f"session {session_id} is busy: another ao command has been working on it "
+                f"for {timeout:g}s",
+                hint="retry when it finishes",
+            ) from None
+
     def _used_numbers(self, prefix: str) -> set[int]:
-        pattern = re.compile(rf"^{re.escape(prefix)}-(\d+)(?:_.*)?$")
+        pattern = re.compile(rf"{re.escape(prefix)}-(\d+)(?:_.*)?")
         used = set()
         for directory in (self.paths.sessions, self.paths.archive):
             if directory.is_dir():
                 for name in os.listdir(directory):
-                    m = pattern.match(name)
+                    m = pattern.fullmatch(name)
                     if m:
                         used.add(int(m.group(1)))
         return used
@@ -128,10 +158,16 @@ class SessionStore:
 
     def read(self, session_id: str) -> Session:
         """Load one session; NotFoundError when there is no such record."""
+        path = self._file(session_id)
         try:
-            text = self._file(session_id).read_text(encoding="utf-8")
+            text = path.read_text(encoding="utf-8")
         except FileNotFoundError:
             raise NotFoundError(f"no session {session_id!r}", hint="see `ao list`") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise UnreadableStateError(
+                f"session file {path} cannot be read ({_why(exc)})",
+                hint="`ao gc` moves it aside to quarantine/",
+            ) from None
         data = kvfile.loads(text)
         data.setdefault("id", session_id)
         return Session(data)
@@ -156,11 +192,43 @@ class SessionStore:
             return []
         sessions = []
         for name in os.listdir(self.paths.sessions):
-            if name.startswith(".") or not SESSION_ID_RE.match(name):
+            if name.startswith(".") or not SESSION_ID_RE.fullmatch(name):
                 continue
-            with contextlib.suppress(NotFoundError):
+            try:
                 sessions.append(self.read(name))
+            except NotFoundError:
+                continue  # archived meanwhile
+            except UnreadableStateError as exc:
+                diagnostics.warn(f"skipped {exc.message}; `ao gc` moves it aside")
         return sorted(sessions, key=_sort_key)
+
+    def unreadable(self) -> builtins.list[Path]:
+        """Entries of ``sessions/`` and ``archive/`` that cannot be read as records."""
+        found = []
+        for directory in (self.paths.sessions, self.paths.archive):
+            if not directory.is_dir():
+                continue
+            for path in sorted(directory.iterdir()):
+                if path.name.startswith("."):
+                    continue
+                try:
+                    kvfile.loads(path.read_text(encoding="utf-8"))
+                except (OSError, UnicodeDecodeError):
+                    found.append(path)
+        return found
+
+    def quarantine(self, path: Path) -> Path:
+        """Move an unreadable record out of the way to ``quarantine/`` (never deleted)."""
+        dest_dir = self.paths.root / "quarantine"
+        dest_dir.mkdir(parents=True, exist_ok=True)
+        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+        dest = dest_dir / f"{path.parent.name}-{path.name}_{stamp}"
+        n = 1
+        while dest.exists():
+            n += 1
+            dest = dest_dir / f"{path.parent.name}-{path.name}_{stamp}-{n}"
+        path.rename(dest)
+        return dest
 
     def archive(self, session_id: str, changes: Mapping[str, str | None] | None = None) -> Path:
         """Move the record to ``archive/{id}_{timestamp}`` (never deleted silently)."""
@@ -189,13 +257,36 @@ class SessionStore:
         """The newest archived record of ``session_id``, if any."""
         if not self.paths.archive.is_dir():
             return None
+        name = re.compile(re.escape(session_id) + ARCHIVE_SUFFIX)
         candidates = sorted(
-            p for p in self.paths.archive.iterdir() if p.name.startswith(f"{session_id}_")
+            (p for p in self.paths.archive.iterdir() if name.fullmatch(p.name)),
+            key=_archive_order,
         )
-        if not candidates:
-            return None
-        latest = candidates[-1]
-        return latest, Session(kvfile.loads(latest.read_text(encoding="utf-8")))
+        for latest in reversed(candidates):
+            try:
+                data = kvfile.loads(latest.read_text(encoding="utf-8"))
+            except (OSError, UnicodeDecodeError) as exc:
+                diagnostics.warn(f"skipped archived record {latest} ({_why(exc)})")
+                continue
+            data.setdefault("id", session_id)
+            return latest, Session(data)
+        return None
+
+    def archived_all(self) -> builtins.list[Session]:
+        """Every archived record, oldest file name first; unreadable ones are skipped."""
+        if not self.paths.archive.is_dir():
+            return []
+        records = []
+        for path in sorted(self.paths.archive.iterdir()):
+            if path.name.startswith("."):
+                continue
+            try:
+                records.append(Session(kvfile.loads(path.read_text(encoding="utf-8"))))
+            except (OSError, UnicodeDecodeError) as exc:
+                diagnostics.warn(
+                    f"skipped archived record {path} ({_why(exc)}); `ao gc` moves it aside"
+                )
+        return records
 
     def unarchive(self, archived_path: Path, changes: Mapping[str, str | None]) -> Session:
         """Bring an archived record back to ``sessions/`` (for ``ao restore``)."""
@@ -213,6 +304,22 @@ class SessionStore:
             atomic_write(self._file(session_id), kvfile.dumps(data))
             archived_path.unlink()
         return Session(data)
+
+
+def _why(exc: BaseException) -> str:
+    if isinstance(exc, UnicodeDecodeError):
+        return "not UTF-8 text"
+    if isinstance(exc, IsADirectoryError):
+        return "a directory, not a file"
+    if isinstance(exc, OSError):
+        return exc.strerror or type(exc).__name__
+    return type(exc).__name__
+
+
+def _archive_order(path: Path) -> tuple[str, int]:
+    """Oldest first: by stamp, then by the ``-n`` of records archived in the same second."""
+    stamp, _, n = path.name.rpartition("_")[2].partition("-")
+    return stamp, int(n or 1)
 
 
 def _sort_key(session: Session) -> tuple[str, int, str]:

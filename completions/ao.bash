@@ -140,8 +140,8 @@ _ao_spec() {
             _ao_args=session
             ;;
         'ao watch')
-            _ao_opts='--help --interval --json --once --project -h -i -p'
-            _ao_vopts='--interval=value --project=project -i=value -p=project'
+            _ao_opts='--help --interval --json --once --project --timeout -h -i -p'
+            _ao_vopts='--interval=value --project=project --timeout=value -i=value -p=project'
             ;;
         'ao why')
             _ao_opts='--help --json --project -h -p'

@@ -43,7 +43,7 @@ function __fish_ao_takes_value
             return 0
         case 'ao stop --project' 'ao stop -p'
             return 0
-        case 'ao watch --interval' 'ao watch --project' 'ao watch -i' 'ao watch -p'
+        case 'ao watch --interval' 'ao watch --project' 'ao watch --timeout' 'ao watch -i' 'ao watch -p'
             return 0
         case 'ao why --project' 'ao why -p'
             return 0
@@ -338,7 +338,7 @@ complete -c ao -n '__fish_ao_is 1 ao status' -a '(__fish_ao_ids sessions)' -d 'S
 
 # ao stop
 complete -c ao -n '__fish_ao_is - ao stop' -l all -d 'Stop every session of --project.'
-complete -c ao -n '__fish_ao_is - ao stop' -l force -d 'Remove worktrees with work (uncommitted work is saved as a WIP commit first).'
+complete -c ao -n '__fish_ao_is - ao stop' -l force -d 'Remove worktrees with work (ignored files and nested repos are moved to...'
 complete -c ao -n '__fish_ao_is - ao stop' -s h -l help -d 'Show this message and exit.'
 complete -c ao -n '__fish_ao_is - ao stop' -l json -d 'Print JSON: {"v": 1, "data": ...}.'
 complete -c ao -n '__fish_ao_is - ao stop' -s p -l project -x -a '(__fish_ao_ids projects)' -d 'Project id (default: the one you are in).'
@@ -350,6 +350,7 @@ complete -c ao -n '__fish_ao_is - ao watch' -s i -l interval -x -d 'Seconds betw
 complete -c ao -n '__fish_ao_is - ao watch' -l json -d 'Print JSON: {"v": 1, "data": ...}.'
 complete -c ao -n '__fish_ao_is - ao watch' -l once -d 'One pass, then exit (for cron).'
 complete -c ao -n '__fish_ao_is - ao watch' -s p -l project -x -a '(__fish_ao_ids projects)' -d 'Only this project.'
+complete -c ao -n '__fish_ao_is - ao watch' -l timeout -x -d 'With --once, while a watcher runs: seconds to wait for the pass it runs for...'
 
 # ao why
 complete -c ao -n '__fish_ao_is - ao why' -s h -l help -d 'Show this message and exit.'

@@ -440,7 +440,7 @@ _ao_cmd__status() {
 _ao_cmd__stop() {
     _arguments -s -S \
         '(--all)--all[Stop every session of --project.]' \
-        '(--force)--force[Remove worktrees with work (uncommitted work is saved as a WIP commit first).]' \
+        '(--force)--force[Remove worktrees with work (ignored files and nested repos are moved to...]' \
         '(- *)--help[Show this message and exit.]' \
         '(- *)-h[Show this message and exit.]' \
         '(--json)--json[Print JSON\: {"v"\: 1, "data"\: ...}.]' \
@@ -458,7 +458,8 @@ _ao_cmd__watch() {
         '(--json)--json[Print JSON\: {"v"\: 1, "data"\: ...}.]' \
         '(--once)--once[One pass, then exit (for cron).]' \
         '(--project -p)--project=[Only this project.]:PROJECT:_ao_projects' \
-        '(--project -p)-p+[Only this project.]:PROJECT:_ao_projects'
+        '(--project -p)-p+[Only this project.]:PROJECT:_ao_projects' \
+        '(--timeout)--timeout=[With --once, while a watcher runs\: seconds to wait for the pass it runs for...]:TIMEOUT: '
 }
 
 _ao_cmd__why() {

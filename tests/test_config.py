@@ -228,7 +228,7 @@ def test_sizes_are_bytes() -> None:
 def test_a_port_range_past_65535_is_an_error(tmp_path: Path) -> None:
     cfg = write(
         tmp_path / "agent-orchestrator.yaml",
-        "projects:\n  app:\n    path: .\nports:\n  base: 65000\n  blockSize: 10\n",
+        "projects:\n  app:\n    path: .\nports:\n  base: 65000\n  blockSize: 10\n  blocks: 100\n",
     )
     (problem,) = problems_of(cfg)
     assert problem.startswith(f"{cfg}:4: ports: ") and "65999" in problem, problem

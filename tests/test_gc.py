@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 from pathlib import Path
@@ -36,11 +37,15 @@ def test_gc_keeps_the_worktree_of_a_spawn_in_progress(proj: Project) -> None:
 
 
 def test_gc_reaps_any_orphan_in_the_namespace_but_not_the_watcher(proj: Project) -> None:
-    """Custom-named orphans go; live sessions, the watcher and other configs' sessions stay."""
+    """Custom-named orphans this AO_HOME started go; live sessions, the watcher, other
+    configs' sessions and sessions ao did not provably start stay."""
     assert proj.ao("new", "true", "--name", "fix").returncode == 0
     hash_ = _namespace().name.split("-")[0]
-    for name in (f"{hash_}-custom", f"{hash_}-watch", "0123456789ab-x", "mine"):
+    owner = str(Path(os.environ["AO_HOME"]).resolve())
+    for name in (f"{hash_}-custom", f"{hash_}-watch", "0123456789ab-x", "mine", f"{hash_}-bare"):
         proj.server.new_session(session_name=name, attach=False)
+        if name != f"{hash_}-bare":  # a session of older ao, or made by hand: no owner tag
+            proj.server.cmd("set-option", "-t", f"={name}:", "@ao_owner", owner)
 
     dry = proj.ao_json("gc", "--dry-run")
     assert [(a["kind"], a["target"]) for a in dry] == [("orphan-tmux", f"{hash_}-custom")]  # type: ignore[index]
@@ -50,8 +55,26 @@ def test_gc_reaps_any_orphan_in_the_namespace_but_not_the_watcher(proj: Project)
     assert [(a["target"], a["done"]) for a in done] == [(f"{hash_}-custom", True)]  # type: ignore[index]
     names = proj.tmux_names()
     assert f"{hash_}-custom" not in names
-    assert {f"{hash_}-fix", f"{hash_}-watch", "0123456789ab-x", "mine"} <= set(names)
+    assert {f"{hash_}-fix", f"{hash_}-watch", "0123456789ab-x", "mine", f"{hash_}-bare"} <= set(
+        names
+    )
     assert proj.ao_json("list")[0]["status"] in ("working", "ready")  # type: ignore[index]
+
+
+def test_gc_under_another_ao_home_never_touches_these_sessions(
+    proj: Project, tmp_path: Path
+) -> None:
+    """Same config, same tmux server, another state root: its gc sees only orphans it made."""
+    assert proj.ao("new", "sleep 300", "--agent", "shell").returncode == 0
+    (session,) = proj.ao_json("list")  # type: ignore[misc]
+    other = tmp_path / "other-home"
+    other.mkdir()
+    r = proj.ao("gc", "--json", env={"AO_HOME": str(other)})
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["data"] == []
+    assert session["tmux"] in proj.tmux_names()
+    (again,) = proj.ao_json("list")  # type: ignore[misc]
+    assert again["status"] in ("working", "ready")
 
 
 def test_gc_prunes_forge_cache_entries_unused_for_a_month(proj: Project) -> None:

@@ -202,6 +202,8 @@ def test_gc_repairs_a_spawn_killed_halfway(proj: Project) -> None:
     # a stray tmux session in ao's namespace with no record is also cleaned
     hash_ = next(Path(os.environ["AO_HOME"]).glob("*-demo")).name.split("-")[0]
     proj.server.new_session(session_name=f"{hash_}-d-99", attach=False)
+    owner = str(Path(os.environ["AO_HOME"]).resolve())  # ao tags what it starts
+    proj.server.cmd("set-option", "-t", f"={hash_}-d-99:", "@ao_owner", owner)
 
     dry = proj.ao_json("gc", "--dry-run")
     kinds = sorted(a["kind"] for a in dry)  # type: ignore[union-attr]

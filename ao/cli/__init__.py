@@ -6,9 +6,16 @@ import sys
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Run the CLI: AoError becomes one line on stderr and its exit code; ^C exits 130."""
+    """Run the CLI: AoError becomes one line on stderr and its exit code; ^C exits 130.
+
+    An ``OSError`` that no command turned into an AoError (a full disk, a read-only or
+    misplaced ``AO_HOME``, a deleted working directory) is one line too, naming the path
+    and the fix (``FileSystemError``, exit 12), never a traceback.
+    """
+    from ao import diagnostics
     from ao.errors import AoError
 
+    diagnostics.set_sink(_warning)
     try:
         from ao.cli.app import build
 
@@ -22,6 +29,13 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         sys.stderr.write("\ninterrupted\n")
         sys.exit(130)
+    except OSError as exc:  # a full disk, a read-only AO_HOME, a file where a dir belongs...
+        from ao.cli.output import error_line
+        from ao.oserrors import from_os_error
+
+        failure = from_os_error(exc)
+        error_line(failure)
+        sys.exit(failure.exit_code)
     except SystemExit:
         raise
     except Exception as exc:  # typer usage errors arrive here in non-standalone mode
@@ -32,3 +46,8 @@ def main(argv: list[str] | None = None) -> None:
     else:
         if isinstance(rc, int) and rc:
             sys.exit(rc)
+
+
+def _warning(message: str) -> None:
+    """Where the core's warnings go on the command line: one line each on stderr."""
+    sys.stderr.write(f"ao: warning: {message}\n")

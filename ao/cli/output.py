@@ -43,9 +43,14 @@ def info(text: str) -> None:
 
 
 def error_line(exc: AoError) -> None:
-    """The single stderr line for a failed command: what failed, then what to do."""
+    """The single stderr line for a failed command: what failed, then what to do.
+
+    Known secrets and credential-shaped strings are redacted (``ao.redact``).
+    """
+    from ao.redact import redact
+
     hint = f" — {exc.hint}" if exc.hint else ""
-    sys.stderr.write(f"ao: error: {exc.message}{hint}\n")
+    sys.stderr.write(redact(f"ao: error: {exc.message}{hint}") + "\n")
 
 
 def click_error(exc: Exception) -> bool:

@@ -30,17 +30,11 @@ def _find(ctx: Context, session_id: str, project: str | None) -> tuple[Project, 
     return ctx.find_session(session_id, project)
 
 
-def _utf8(data: bytes, source: str) -> str:
-    """``data`` decoded as UTF-8, or a UsageError naming the first bad byte."""
-    from ao.errors import UsageError
+def _stdin(what: str) -> str:
+    """UTF-8 text from stdin, read no further than the size limit (``ao.inputs``)."""
+    from ao.inputs import read_bounded
 
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise UsageError(
-            f"{source} is not UTF-8 text: byte 0x{data[exc.start]:02x} at offset {exc.start}",
-            hint="convert it first, e.g. `iconv -t UTF-8`",
-        ) from None
+    return read_bounded(sys.stdin.buffer, what)
 
 
 def new(
@@ -57,7 +51,7 @@ def new(
     from ao.spawn import spawn
 
     if task == "-":
-        task = _utf8(sys.stdin.buffer.read(), "stdin")
+        task = _stdin("stdin")
     ctx = _ctx()
     proj = ctx.select_project(project)
     with spinner(f"starting a session in {proj.id}"):
@@ -106,14 +100,10 @@ ARCHIVED_KEYS = (
 
 
 def _archived_rows(projects: list[Project]) -> list[dict[str, t.Any]]:
-    from ao import kvfile
-
     rows = []
     for proj in projects:
-        if not proj.paths.archive.is_dir():
-            continue
-        for path in sorted(proj.paths.archive.iterdir()):
-            data = kvfile.loads(path.read_text(encoding="utf-8"))
+        for record in proj.store.archived_all():
+            data = record.data
             rows.append(
                 {
                     **{key: data.get(key) for key in ARCHIVED_KEYS},
@@ -261,14 +251,15 @@ def send(
     if sum(sources) != 1:
         raise UsageError("give the message as TEXT, '-' (stdin) or --file F — exactly one")
     if file is not None:
-        try:
-            message = _utf8(file.read_bytes(), str(file))
-        except OSError as exc:
-            raise UsageError(f"cannot read {file}: {exc.strerror}") from None
+        from ao.inputs import read_text_file
+
+        message = read_text_file(file)
     elif text == "-":
-        message = _utf8(sys.stdin.buffer.read(), "stdin")
+        message = _stdin("stdin")
     else:
-        message = text
+        from ao.inputs import check_text_size
+
+        message = check_text_size(text)
     if not message.strip():
         raise UsageError("the message is empty")
     ctx = _ctx()
@@ -356,14 +347,15 @@ def stop(
     force: bool = typer.Option(
         False,
         "--force",
-        help="Remove worktrees with work (uncommitted work is saved as a WIP commit first).",
+        help="Remove worktrees with work (ignored files and nested repos are moved to "
+        "$AO_HOME/<project>/saved/, uncommitted work is saved as a WIP commit first).",
     ),
     json_out: bool = JsonOpt,
 ) -> None:
     """Stop sessions: end the agent, archive metadata, keep any worktree holding work."""
     from ao.cli.output import emit_json, out
     from ao.errors import UsageError
-    from ao.sessions import stop as stop_session
+    from ao.stop_restore import stop as stop_session
 
     ctx = _ctx()
     if all_:
@@ -379,7 +371,8 @@ def stop(
     if json_out:
         emit_json([
             {"id": r.session_id, "worktree": r.worktree, "worktree_removed": r.worktree_removed,
-             "snapshot": r.snapshot, "kept_reason": r.kept_reason, "archived": r.archived}
+             "snapshot": r.snapshot, "kept_reason": r.kept_reason, "archived": r.archived,
+             "saved": r.saved}
             for r in results
         ])  # fmt: skip
         return
@@ -394,6 +387,8 @@ def stop(
             )
         else:
             out(f"stopped {r.session_id}")
+        if r.saved:
+            out(f"  ignored files and nested repos it held were moved to {r.saved}")
 
 
 def restore(
@@ -406,9 +401,9 @@ def restore(
 ) -> None:
     """Restart a stopped or exited session in its worktree, on its branch, with the same id."""
     from ao.cli.output import emit_json, out
-    from ao.sessions import restore as restore_session
     from ao.sessions import view
     from ao.state import validate_session_id
+    from ao.stop_restore import restore as restore_session
 
     validate_session_id(session_id)
     ctx = _ctx()

@@ -215,7 +215,7 @@ def value_of(param: _click.core.Parameter, path: tuple[str, ...]) -> Value:
     if is_path:
         return Value(Kind.FILE, label)
     words = tuple(sorted(str(getattr(c, "value", c)) for c in choices))
-    if words and all(_WORD_RE.match(w) for w in words):
+    if words and all(_WORD_RE.fullmatch(w) for w in words):
         return Value(Kind.CHOICE, label, words)
     if re.search(r"\b(PATH|FILE|DIR)\b", label):
         return Value(Kind.FILE, label)
@@ -301,7 +301,7 @@ def ids(kind: str) -> list[str]:
             entries = list(ProjectPaths(loaded.path, pid).sessions.iterdir())
         except OSError:
             continue
-        found.update(e.name for e in entries if SESSION_ID_RE.match(e.name))
+        found.update(e.name for e in entries if SESSION_ID_RE.fullmatch(e.name))
     return sorted(found, key=_natural)
 
 
@@ -311,6 +311,6 @@ def _natural(text: str) -> list[str | int]:
 
 def _sh_quote(text: str) -> str:
     """Single-quote ``text`` for bash and zsh."""
-    if _WORD_RE.match(text):
+    if _WORD_RE.fullmatch(text):
         return text
     return "'" + text.replace("'", "'\\''") + "'"

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 import typing as t
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ao.errors import ConfigError, NotFoundError, UsageError
@@ -20,14 +22,18 @@ if t.TYPE_CHECKING:
 
 __all__ = [
     "CONFIG_NAMES",
+    "Expansion",
     "InvalidConfigError",
     "LoadedConfig",
+    "expand_string",
     "find_config_path",
     "load_config",
     "require_project",
 ]
 
 CONFIG_NAMES = ("agent-orchestrator.yaml", "agent-orchestrator.yml")
+_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_REF_RE = re.compile(r"\$\$\{|\$\{(?P<body>[^}]*)(?P<close>\}?)")
 
 
 class InvalidConfigError(ConfigError):
@@ -46,6 +52,37 @@ class LoadedConfig:
     path: Path
     model: AoConfig
     raw: dict[str, t.Any]
+
+
+@dataclass
+class Expansion:
+    """``${NAME}`` references expanded in one string."""
+
+    text: str
+    used: dict[str, str] = field(default_factory=dict)
+    malformed: list[str] = field(default_factory=list)
+    unset: list[str] = field(default_factory=list)
+
+
+def expand_string(value: str, env: Mapping[str, str]) -> Expansion:
+    """Expand ``${NAME}`` in ``value``; ``$${`` is a literal ``${``. Unset names stay as written."""
+    result = Expansion(text=value)
+
+    def replace(match: re.Match[str]) -> str:
+        if match.group(0) == "$${":
+            return "${"
+        body, closed = match.group("body"), match.group("close")
+        if not closed or not _NAME_RE.fullmatch(body):
+            result.malformed.append(match.group(0))
+            return match.group(0)
+        if body not in env:
+            result.unset.append(body)
+            return match.group(0)
+        result.used[body] = env[body]
+        return env[body]
+
+    result.text = _REF_RE.sub(replace, value)
+    return result
 
 
 def find_config_path(cwd: Path | None = None) -> Path | None:
@@ -111,7 +148,7 @@ def load_config(
     if cached:
         from ao.config import snapshot
 
-        snapshot.save(path, loaded.model.model_dump())
+        snapshot.save(path, loaded.model.model_dump(), loaded.raw)
     return loaded
 
 

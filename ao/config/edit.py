@@ -25,7 +25,7 @@ from ao.config.loader import check_text, expand_string, parse_text
 from ao.config.models import NAME_RE, SCHEMA_VERSION, AoConfig, Defaults, ProjectConfig
 from ao.errors import ConfigError, ConflictError, NotFoundError, UsageError
 from ao.locks import atomic_write, locked
-from ao.paths import ao_home
+from ao.paths import ao_home, private_dir
 
 _HEADER = (
     "# agent-orchestrator.yaml: the repositories ao runs coding agents in; "
@@ -56,7 +56,7 @@ def write_schema_file() -> Path:
     target = ao_home() / "config.schema.json"
     text = schema_text()
     if not target.is_file() or target.read_text(encoding="utf-8") != text:
-        target.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(target.parent)
         atomic_write(target, text)
     return target
 
@@ -304,7 +304,7 @@ def add_project(config_path: Path, project_id: str, fields: dict[str, t.Any]) ->
 
     A no-op if the project exists with the same path; ConflictError if with another.
     """
-    if not re.match(NAME_RE, project_id):
+    if not re.fullmatch(NAME_RE, project_id):
         raise UsageError(
             f"invalid project id {project_id!r}",
             hint="use letters, digits, '-' and '_', starting with a letter or digit",

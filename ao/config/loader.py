@@ -1,5 +1,11 @@
 """Reading ``agent-orchestrator.yaml``: YAML with line numbers, ``${NAME}`` expansion,
 validation into ``AoConfig``, and every problem as one ``file:line: key.path: message``.
+
+Hostile input is refused before anything is built from it: a file over
+``MAX_CONFIG_BYTES``, nesting deeper than ``MAX_DEPTH``, an alias inside the collection
+it names (a recursive structure), or more than ``MAX_VALUES`` values once aliases are
+expanded are each one problem found by a cheap pass over the parser's events; any YAML
+error, a control character included, is a ``file:line:column: invalid YAML`` problem.
 """
 
 from __future__ import annotations
@@ -17,17 +23,21 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from ao.config import Expansion as Expansion
 from ao.config import InvalidConfigError, LoadedConfig
+from ao.config import expand_string as expand_string
 from ao.config.models import AoConfig, KeyedValueError, ProjectConfig
 from ao.config.names import default_prefix
+from ao.redact import redact, register
 
 KeyPath = tuple[t.Any, ...]
 LineKey = tuple[str, ...]
 
 _MERGE_TAG = "tag:yaml.org,2002:merge"
-_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_REF_RE = re.compile(r"\$\$\{|\$\{(?P<body>[^}]*)(?P<close>\}?)")
-_MAX_NODES = 100_000  # aliases can make a small file huge ("billion laughs")
+MAX_CONFIG_BYTES = 1 << 20  # a real config is a few KB
+MAX_DEPTH = 64  # nesting levels; a real config has fewer than ten
+MAX_VALUES = 20_000  # with aliases expanded: a small file can be huge ("billion laughs")
+_BASE_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _PLUGIN_SLOTS = ("agent", "runtime", "workspace", "tracker", "scm")
 _WORDING = (
     ("Input should be ", "expected "),
@@ -67,10 +77,13 @@ class Parsed:
         return 1
 
     def add(self, path: KeyPath, message: str, line: int | None = None) -> None:
-        """Record a problem at ``path`` (its line unless ``line`` is given)."""
+        """Record a problem at ``path`` (its line unless ``line`` is given).
+
+        A resolved ``${NAME}`` the message quotes (``got '…'``) is redacted.
+        """
         where = self.line_of(path) if line is None else line
         shown = f"{format_path(path)}: " if path else ""
-        self.problems.append((where, f"{self.file}:{where}: {shown}{message}"))
+        self.problems.append((where, redact(f"{self.file}:{where}: {shown}{message}")))
 
     def messages(self) -> list[str]:
         """The problems, in file order."""
@@ -97,7 +110,7 @@ def _index_lines(
 ) -> None:
     """Record the line of every key path under ``node`` and flag duplicate keys."""
     parsed.visits += 1
-    if id(node) in active or parsed.visits > _MAX_NODES:
+    if id(node) in active or parsed.visits > MAX_VALUES:
         return
     active.add(id(node))
     if isinstance(node, yaml.MappingNode):
@@ -130,45 +143,137 @@ def _index_lines(
     active.discard(id(node))
 
 
-def parse_text(text: str, file: str) -> Parsed:
-    """Parse YAML, recording key lines; a syntax error or a non-mapping top level is fatal."""
-    parsed = Parsed(file=file)
-    loader = yaml.SafeLoader(text)
-    try:
-        node = loader.get_single_node()
-        if node is not None:
-            _index_lines(node, (), parsed, set())
-            if parsed.visits > _MAX_NODES:
-                parsed.add(
-                    (),
-                    f"the file expands to more than {_MAX_NODES} values (via YAML "
-                    "aliases); ao does not load it",
-                    1,
-                )
-                parsed.fatal = True
-                return parsed
-            parsed.raw = loader.construct_document(node)
-    except yaml.MarkedYAMLError as exc:
+class _Loader(_BASE_LOADER):  # type: ignore[misc,valid-type]
+    """The safe loader (libyaml's when installed); a value Python cannot build (a date
+    out of range, an integer of 5,000 digits) is a YAML error at its node."""
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> t.Any:
+        try:
+            return super().construct_object(node, deep)
+        except (ValueError, OverflowError, TypeError) as exc:
+            why = str(exc).split(":")[0][:80] or type(exc).__name__
+            raise yaml.constructor.ConstructorError(
+                None, None, f"cannot read this value ({why})", node.start_mark
+            ) from None
+
+
+def _yaml_problem(parsed: Parsed, text: str, exc: yaml.YAMLError) -> Parsed:
+    """Record ``exc`` as the fatal ``file:line:column: invalid YAML: …`` problem."""
+    where, what = "", str(exc)
+    if isinstance(exc, yaml.MarkedYAMLError):
         mark = exc.problem_mark or exc.context_mark
         what = exc.problem or exc.context or "unreadable YAML"
-        context = f" ({exc.context})" if exc.context and exc.problem else ""
-        if mark is None:
-            parsed.problems.append((1, f"{file}: invalid YAML: {what}{context}"))
-        else:
-            parsed.problems.append(
-                (
-                    mark.line + 1,
-                    f"{file}:{mark.line + 1}:{mark.column + 1}: invalid YAML: {what}{context}",
-                )
-            )
-        parsed.fatal = True
-        return parsed
+        what += f" ({exc.context})" if exc.context and exc.problem else ""
+        where = f":{mark.line + 1}:{mark.column + 1}" if mark is not None else ""
+    elif isinstance(exc, yaml.reader.ReaderError):
+        code = exc.character
+        what = str(exc.reason) if not isinstance(code, int) else (
+            f"character #x{code:04x} is not allowed "
+            f'(inside double quotes, write it as "\\u{code:04x}")'
+        )  # fmt: skip
+        before = text[: max(exc.position, 0)]
+        if _BASE_LOADER is not yaml.SafeLoader:  # libyaml counts bytes of UTF-8
+            before = text.encode("utf-8", "replace")[: exc.position].decode("utf-8", "ignore")
+        where = f":{before.count(chr(10)) + 1}:{len(before) - before.rfind(chr(10))}"
+    line = int(where.split(":")[1]) if where else 1
+    parsed.problems.append((line, f"{parsed.file}{where}: invalid YAML: {' '.join(what.split())}"))
+    parsed.fatal = True
+    return parsed
+
+
+def _refuse(parsed: Parsed, mark: t.Any, message: str) -> bool:
+    line = mark.line + 1 if mark is not None else 1
+    parsed.add((), message, line)
+    parsed.fatal = True
+    return False
+
+
+def prescan(text: str, parsed: Parsed) -> bool:
+    """One pass over the parser's events, before any node is built; False if refused.
+
+    Refuses (as a fatal problem) nesting deeper than ``MAX_DEPTH``, an alias inside the
+    collection its anchor names, and more than ``MAX_VALUES`` values with every alias
+    expanded; a YAML error is recorded as it is. Bounded work: it stops at the first.
+    """
+    stack: list[list[t.Any]] = []  # per open collection: [anchor, values in it so far]
+    sizes: dict[str, int] = {}  # anchor -> values it stands for
+    written = expanded = 0
+    try:
+        for event in yaml.parse(text, Loader=_Loader):
+            if isinstance(event, yaml.CollectionStartEvent):
+                if len(stack) >= MAX_DEPTH:
+                    return _refuse(
+                        parsed, event.start_mark,
+                        f"nested more than {MAX_DEPTH} levels deep; ao does not load it",
+                    )  # fmt: skip
+                stack.append([event.anchor, 1])
+                written += 1
+                expanded += 1
+            elif isinstance(event, yaml.CollectionEndEvent):
+                anchor, size = stack.pop()
+                if anchor is not None:
+                    sizes[anchor] = size
+                if stack:
+                    stack[-1][1] += size
+                continue
+            elif isinstance(event, yaml.AliasEvent | yaml.ScalarEvent):
+                size = 1
+                if isinstance(event, yaml.AliasEvent):
+                    if any(frame[0] == event.anchor for frame in stack):
+                        return _refuse(
+                            parsed, event.start_mark,
+                            f"alias *{event.anchor} is inside the collection &{event.anchor} "
+                            "names (a structure that contains itself); ao does not load it",
+                        )  # fmt: skip
+                    size = sizes.get(str(event.anchor), 1)
+                elif event.anchor is not None:
+                    sizes[event.anchor] = 1
+                written += 1
+                expanded += size
+                if stack:
+                    stack[-1][1] += size
+            else:
+                continue
+            if expanded > MAX_VALUES:
+                how = "has" if written > MAX_VALUES else "expands (via YAML aliases) to"
+                return _refuse(
+                    parsed, event.start_mark,
+                    f"the file {how} more than {MAX_VALUES} values; ao does not load it",
+                )  # fmt: skip
     except yaml.YAMLError as exc:
-        parsed.problems.append((1, f"{file}: invalid YAML: {exc}".replace("\n", " ")))
-        parsed.fatal = True
+        _yaml_problem(parsed, text, exc)
+        return False
+    except RecursionError:
+        return _refuse(parsed, None, "nested too deeply; ao does not load it")
+    return True
+
+
+def parse_text(text: str, file: str) -> Parsed:
+    """Parse YAML, recording key lines; a syntax error or a non-mapping top level is fatal.
+
+    A text over ``MAX_CONFIG_BYTES`` or one ``prescan`` refuses is fatal before parsing.
+    """
+    parsed = Parsed(file=file)
+    if len(text) > MAX_CONFIG_BYTES or len(text.encode("utf-8", "replace")) > MAX_CONFIG_BYTES:
+        _refuse(parsed, None, _too_big(len(text.encode("utf-8", "replace"))))
         return parsed
-    finally:
-        loader.dispose()
+    if not prescan(text, parsed):
+        return parsed
+    node: yaml.Node | None = None
+    try:
+        loader = _Loader(text)
+        try:
+            node = loader.get_single_node()
+            if node is not None:
+                _index_lines(node, (), parsed, set())  # bounded: prescan counted the values
+                parsed.raw = loader.construct_document(node)
+        finally:
+            loader.dispose()
+    except yaml.YAMLError as exc:
+        return _yaml_problem(parsed, text, exc)
+    except RecursionError:
+        _refuse(parsed, None, "nested too deeply; ao does not load it")
+        return parsed
     if parsed.raw is None:
         parsed.raw = {}
     if not isinstance(parsed.raw, dict):
@@ -179,37 +284,6 @@ def parse_text(text: str, file: str) -> Parsed:
         )
         parsed.fatal = True
     return parsed
-
-
-@dataclass
-class Expansion:
-    """``${NAME}`` references expanded in one string."""
-
-    text: str
-    used: dict[str, str] = field(default_factory=dict)
-    malformed: list[str] = field(default_factory=list)
-    unset: list[str] = field(default_factory=list)
-
-
-def expand_string(value: str, env: Mapping[str, str]) -> Expansion:
-    """Expand ``${NAME}`` in ``value``; ``$${`` is a literal ``${``. Unset names stay as written."""
-    result = Expansion(text=value)
-
-    def replace(match: re.Match[str]) -> str:
-        if match.group(0) == "$${":
-            return "${"
-        body, closed = match.group("body"), match.group("close")
-        if not closed or not _NAME_RE.match(body):
-            result.malformed.append(match.group(0))
-            return match.group(0)
-        if body not in env:
-            result.unset.append(body)
-            return match.group(0)
-        result.used[body] = env[body]
-        return env[body]
-
-    result.text = _REF_RE.sub(replace, value)
-    return result
 
 
 def _expand(
@@ -231,6 +305,8 @@ def _expand(
             parsed.unresolved.add(path)
         if done.used:
             parsed.env_refs[path] = done.used
+            for name, secret in done.used.items():
+                register(secret, name)  # never shown in a message or an event
         return done.text
     if isinstance(value, dict):
         return {k: _expand(v, (*path, k), parsed, env, strict) for k, v in value.items()}
@@ -379,15 +455,52 @@ def check_text(
     return parsed, model
 
 
+def _too_big(size: int) -> str:
+    return (
+        f"the file is {size} bytes; ao reads configs of at most {MAX_CONFIG_BYTES} bytes "
+        "(a config is a few KB)"
+    )
+
+
+def read_config_text(path: Path) -> str:
+    """The text of the config at ``path``, read no further than ``MAX_CONFIG_BYTES``.
+
+    InvalidConfigError when it is missing, unreadable, too big or not UTF-8.
+    """
+    try:
+        with path.open("rb") as fh:
+            data = fh.read(MAX_CONFIG_BYTES + 1)
+    except FileNotFoundError:
+        raise InvalidConfigError([f"config file {path} does not exist"]) from None
+    except OSError as exc:
+        why = exc.strerror or type(exc).__name__
+        raise InvalidConfigError([f"cannot read config file {path}: {why}"]) from None
+    if len(data) > MAX_CONFIG_BYTES:
+        raise InvalidConfigError(
+            [f"{path}: {_too_big(max(_size(path), len(data)))}"],
+            hint="check that AO_CONFIG (or --config) names the right file",
+        )
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise InvalidConfigError(
+            [f"{path}:{line}: the file is not UTF-8 (byte 0x{data[exc.start]:02x})"],
+            hint="save the config as UTF-8",
+        ) from None
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
 def load_file(path: Path) -> LoadedConfig:
     """Load, expand and validate the config at ``path``; project paths become absolute."""
     path = Path(path).expanduser().absolute()
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InvalidConfigError([f"config file {path} does not exist"]) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InvalidConfigError([f"cannot read config file {path}: {exc}"]) from None
+    text = read_config_text(path)
     path = path.resolve()
     parsed, model = check_text(text, str(path))
     if model is None:

@@ -263,6 +263,17 @@ class ProjectConfig(Model):
             raise ValueError("workdir must be a relative path inside the repository")
         return v
 
+    @field_validator("agent_rules_file")
+    @classmethod
+    def _rules_file(cls, v: str | None) -> str | None:
+        # like copy/symlinks/workdir; spawn also checks where symlinks lead
+        if v and (Path(v).is_absolute() or ".." in Path(v).parts):
+            raise ValueError(
+                f"agentRulesFile {v!r} must be a file inside the repository "
+                "(a relative path, no '..')"
+            )
+        return v
+
     @model_validator(mode="after")
     def _rules(self) -> ProjectConfig:
         if self.agent_rules and self.agent_rules_file:
@@ -284,7 +295,7 @@ class KeyedValueError(ValueError):
 
 
 def _project_id(pid: str) -> str:
-    if not re.match(NAME_RE, pid):
+    if not re.fullmatch(NAME_RE, pid):
         raise ValueError(
             f"project id {pid!r} must start with a letter or digit and use only "
             "letters, digits, '-' and '_' (at most 64 characters)"
@@ -430,7 +441,7 @@ class Ports(Model):
         default=10, ge=1, le=1000, description="Ports per session (AO_PORT .. AO_PORT_LAST)."
     )
     blocks: int = Field(
-        default=100, ge=1, le=6000, description="How many blocks exist (sessions at once)."
+        default=2000, ge=1, le=6000, description="How many blocks exist (sessions at once)."
     )
 
     @model_validator(mode="after")

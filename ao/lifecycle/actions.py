@@ -61,11 +61,13 @@ def execute(
 
     try:
         if planned.kind == "send" and planned.reaction == "agent-stuck":
-            detail = nudge(ctx, project.store.read(session.id), planned.message)
+            with project.store.operation(session.id, timeout=15.0):
+                detail = nudge(ctx, project.store.read(session.id), planned.message)
         elif planned.kind == "send":
             from ao.sessions import send
 
-            result = send(ctx, project, project.store.read(session.id), planned.message, wait=2.0)
+            current = project.store.read(session.id)
+            result = send(ctx, project, current, planned.message, wait=2.0, lock_timeout=15.0)
             detail = f"{result.status}: {result.detail}"
         elif planned.kind == "merge":
             from ao.lifecycle.watch import scm_for
@@ -134,7 +136,7 @@ def _outbox(project: Project) -> Path:
 
 def notify(project: Project, session_id: str, planned: rx.Planned) -> str:
     """Record a human notification and queue it for delivery at the end of the tick."""
-    from ao.locks import atomic_write
+    from ao.locks import write_private
 
     note = {
         "title": f"ao: {session_id or project.id} — {planned.reaction}",
@@ -150,8 +152,7 @@ def notify(project: Project, session_id: str, planned: rx.Planned) -> str:
     )  # fmt: skip
     entry = {"note": note, "created": time.time(), "attempts": 0, "names": None, "errors": []}
     name = f"{time.time_ns():020d}-{uuid.uuid4().hex[:8]}.json"
-    _outbox(project).mkdir(parents=True, exist_ok=True)
-    atomic_write(_outbox(project) / name, json.dumps(entry, ensure_ascii=False))
+    write_private(_outbox(project) / name, json.dumps(entry, ensure_ascii=False))
     return "notification queued for the notifiers"
 
 

@@ -19,6 +19,7 @@ if t.TYPE_CHECKING:
     from ao.state import Session
 
 WAIT = 2.0  # seconds a queued message waits for the agent to take input
+LOCK_WAIT = 2.0  # seconds the watcher waits for a send in progress before trying next tick
 
 
 def drain(
@@ -29,11 +30,24 @@ def drain(
     A message leaves the outbox only once its delivery is confirmed; one that was not
     (the agent got busy again) stays first in line for the next tick.
     """
+    from ao.delivery import pending
+    from ao.errors import SessionBusyError
+
+    if not pending(project.paths.outbox(session.id)):
+        return []
+    try:
+        with project.store.operation(session.id, timeout=LOCK_WAIT):
+            return _drain_locked(ctx, project, session, agent, handle)
+    except SessionBusyError:
+        return []  # an `ao send` is delivering (and drains the outbox itself first)
+
+
+def _drain_locked(
+    ctx: Context, project: Project, session: Session, agent: Agent, handle: RuntimeHandle
+) -> list[Delivery]:
     from ao.delivery import deliver, pending
 
     queued = pending(project.paths.outbox(session.id))
-    if not queued:
-        return []
     runtime = ctx.runtime(session.get("runtime") or None)
     results: list[Delivery] = []
     for path in queued:

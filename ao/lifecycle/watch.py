@@ -50,6 +50,28 @@ class TickReport:
     cpu_seconds: float = 0.0  # this process's CPU time (excludes the tmux server's)
 
 
+def report_data(report: TickReport) -> dict[str, t.Any]:
+    """``report`` as the ``data`` of ``ao watch --json`` (see docs/cli.md)."""
+    return {
+        "sessions": report.sessions,
+        "seconds": round(report.seconds, 4),
+        "cpu_seconds": round(report.cpu_seconds, 4),
+        "transitions": [
+            {"session": s, "from": a, "to": b, "rule": r} for s, a, b, r in report.transitions
+        ],
+        "actions": [
+            {"session": s, "reaction": p.reaction, "kind": p.kind, "why": p.why, "ok": ok,
+             "detail": detail}
+            for s, p, ok, detail in report.actions
+        ],
+        "notifications": [
+            {"session": n.session or None, "reaction": n.reaction, "ok": n.ok, "detail": n.detail}
+            for n in report.notifications
+        ],
+        "errors": [{"session": s or None, "error": e} for s, e in report.errors],
+    }  # fmt: skip
+
+
 def scm_for(ctx: Context, project: Project) -> Scm | None:
     """The project's SCM plugin, or None when none is installed or it is misconfigured."""
     from ao import registry
@@ -149,7 +171,8 @@ def _admit_queued(ctx: Context, project: Project, report: TickReport, only: str 
         if at_capacity(ctx, project):
             return
         try:
-            admit(ctx, project, session.id)
+            if admit(ctx, project, session.id) is None:
+                return  # a parallel `ao new` took the slot first
             report.transitions.append((session.id, "queued", "working", "admitted"))
         except AoError as exc:
             report.transitions.append((session.id, "queued", "errored", str(exc)))
@@ -336,7 +359,7 @@ def _restore_after_reboot(
 ) -> bool:
     """Relaunch a live session whose tmux session vanished (reboot, killed server)."""
     from ao.errors import AoError
-    from ao.sessions import restore
+    from ao.stop_restore import restore
 
     try:
         restore(ctx, project, session.id)
@@ -358,7 +381,7 @@ def _clean_up_merged(
 
     An ordinary stop: the worktree goes only if nothing in it is uncommitted or unpushed.
     """
-    from ao.sessions import stop
+    from ao.stop_restore import stop
 
     cfg = ctx.config.reactions.get("approved-and-green")
     delay = (
@@ -485,9 +508,18 @@ class Watcher:
         self._fd = try_lock(lock_path(self.config_path))
         if self._fd is None:
             return False
-        os.ftruncate(self._fd, 0)
-        os.write(self._fd, f"{os.getpid()}\n".encode())
+        self._note(serving=False)
         return True
+
+    def _note(self, *, serving: bool) -> None:
+        """Say in the lock file who holds it and whether it answers pass requests."""
+        from ao.lifecycle.passes import SERVES
+
+        if self._fd is None:
+            return
+        text = f"{os.getpid()}{' ' + SERVES if serving else ''}\n".encode()
+        os.pwrite(self._fd, text, 0)  # never empty in between, unlike truncate + write
+        os.ftruncate(self._fd, len(text))
 
     def release(self) -> None:
         """Drop the lock."""
@@ -497,20 +529,39 @@ class Watcher:
 
     def pass_once(self) -> TickReport:
         """Reload the config (cheap when unchanged) and run one tick."""
+        return self.pass_over(self.project)
+
+    def pass_over(self, project: str | None) -> TickReport:
+        """One tick over ``project`` (None: every project), whatever the watcher's own."""
         from ao.config import load_config
         from ao.context import Context
 
         ctx = Context(load_config(self.config_path, cached=True))
-        projects = [ctx.project(self.project)] if self.project else ctx.projects()
+        projects = [ctx.project(project)] if project else ctx.projects()
         return tick(ctx, projects)
 
     def run(self, interval: float, on_tick: t.Callable[[TickReport], None]) -> None:
-        """Tick every ``interval`` seconds until ``stopping`` is set (SIGTERM/SIGINT)."""
-        while not self.stopping:
-            on_tick(self.pass_once())
-            deadline = time.monotonic() + interval
-            while not self.stopping and time.monotonic() < deadline:
-                time.sleep(min(0.2, interval))
+        """Tick every ``interval`` seconds until ``stopping`` is set (SIGTERM/SIGINT).
+
+        Between ticks it sleeps on its pass inbox (``ao.lifecycle.passes``): an
+        ``ao watch --once`` meanwhile wakes it, and the next tick, which starts after the
+        request, answers it. A stop request ends the sleep at once, never a tick.
+        """
+        from ao.lifecycle.passes import Inbox
+
+        inbox = Inbox(lock_path(self.config_path))
+        serving = inbox.open()
+        self._note(serving=serving)
+        try:
+            while not self.stopping:
+                requests, started = inbox.pending(), time.time()  # before any fact is read
+                report = self.pass_once()
+                on_tick(report)
+                inbox.serve(requests, self.project, report, self.pass_over, started)
+                inbox.wait(interval, lambda: self.stopping)
+        finally:
+            self._note(serving=False)
+            inbox.close()
 
 
 def ensure_watcher(ctx: Context) -> tuple[str, str]:

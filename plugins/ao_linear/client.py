@@ -32,6 +32,7 @@ from ao import __version__
 from ao.errors import AoError, AuthError, NotFoundError, RateLimitError, UsageError
 from ao.errors import clock_time as when
 from ao.httpcache import DiskCache
+from ao.redact import redact, register
 from ao.textsafe import strip_controls
 
 DEFAULT_API = "https://api.linear.app/graphql"
@@ -45,8 +46,8 @@ class LinearRateLimitError(RateLimitError):
 
 
 def one_line(text: str, limit: int = 300) -> str:
-    """Untrusted server text as one safe, bounded line."""
-    text = " ".join(strip_controls(text).split())
+    """Untrusted server text as one safe, bounded line, known secrets redacted."""
+    text = redact(" ".join(strip_controls(text).split()))
     return text[: limit - 1] + "…" if len(text) > limit else text
 
 
@@ -150,6 +151,7 @@ class LinearClient:
         if not value:
             raise AuthError(f"no Linear API key: ${name} is not set", hint=KEY_HINT)
         self._token = value
+        register(value)  # from now on, no message or event of this process shows it
         return value
 
     def authorization(self) -> str:

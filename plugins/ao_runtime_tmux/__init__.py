@@ -23,6 +23,7 @@ from ao.errors import CommandError, ConflictError, NotFoundError, SpawnError
 from ao.textsafe import strip_controls
 
 TIMEOUT = 10.0
+OWNER_OPTION = "@ao_owner"  # a user option on each session: which ao state root made it
 _FIELDS = (
     "#{session_name}",
     "#{pane_id}",
@@ -79,6 +80,7 @@ class TmuxRuntime:
             "-c", str(spec.cwd), *env_args, "-P", "-F", "#{pane_id}",
             "env", "--", *spec.argv,
             ";", "set-option", "-w", "-t", f"={spec.name}:", "remain-on-exit", "on",
+            ";", "set-option", "-t", f"={spec.name}:", OWNER_OPTION, spec.owner,
             check=False,
         )  # fmt: skip
         if result.returncode != 0:
@@ -125,10 +127,19 @@ class TmuxRuntime:
             )
         return states
 
-    def list_names(self) -> list[str]:
-        """Names of every tmux session on the socket."""
-        r = self._tmux("list-sessions", "-F", "#{session_name}", check=False)
-        return r.stdout.split() if r.returncode == 0 else []
+    def list_names(self, owner: str | None = None) -> list[str]:
+        """Names of every tmux session on the socket; with ``owner``, only those whose
+        ``@ao_owner`` session option (set at creation) is exactly ``owner``."""
+        fmt = "#{session_name}\t#{" + OWNER_OPTION + "}"
+        r = self._tmux("list-sessions", "-F", fmt, check=False)
+        if r.returncode != 0:
+            return []
+        names = []
+        for line in r.stdout.splitlines():
+            name, _, tag = line.partition("\t")
+            if owner is None or (owner and tag == owner):
+                names.append(name)
+        return names
 
     # --------------------------------------------------------------------- input/output
 

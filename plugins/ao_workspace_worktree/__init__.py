@@ -5,6 +5,11 @@ Options (from the project's workspace config):
 ``fetchTtl``
     Seconds a fetch of ``origin`` stays fresh (default 300). ``create`` fetches the base
     branch only when the repository's ``FETCH_HEAD`` is older than this.
+``regenerable``
+    More names (globs of one path component, e.g. ``generated`` or ``*.bak``) of ignored
+    output that tools regenerate, added to the built-in list (``node_modules``,
+    ``.venv``, ``__pycache__``, ``dist``, ``build``, ``target``...). Other ignored files
+    made after setup, and nested repositories, count as work (see ``_work``).
 """
 
 from __future__ import annotations
@@ -38,20 +43,16 @@ from ._setup import (
     StepFailed,
     check_relative,
     copy_globs,
-    is_own_symlink,
     link_paths,
     run_commands,
 )
+from ._work import REGENERABLE, move_aside, record_baseline, scan
 
 __all__ = ["WorktreeWorkspace"]
 
 DEFAULT_FETCH_TTL = 300.0
 
 _NO_OPTIONS: Mapping[str, Any] = MappingProxyType({})
-
-
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
 class WorktreeWorkspace:
@@ -66,6 +67,15 @@ class WorktreeWorkspace:
                 f"workspace option fetchTtl must be a number of seconds >= 0, got {ttl!r}"
             )
         self.fetch_ttl = float(ttl)
+        extra = options.get("regenerable", [])
+        if not isinstance(extra, list | tuple) or not all(
+            isinstance(g, str) and g and "/" not in g for g in extra
+        ):
+            raise ConfigError(
+                "workspace option regenerable must be a list of names or globs without '/', "
+                f"got {extra!r}"
+            )
+        self.regenerable: tuple[str, ...] = (*REGENERABLE, *extra)
 
     # ------------------------------------------------------------------------- create
 
@@ -163,6 +173,9 @@ class WorktreeWorkspace:
                     hint="fix the project's postCreate/copy/symlinks settings and retry",
                 ) from None
             raise
+        # What setup left behind is not work (a missing record only counts more as work).
+        with contextlib.suppress(OSError, AoError):
+            record_baseline(info.path)
 
     @staticmethod
     def _rollback(repo: Path, info: WorkspaceInfo) -> None:
@@ -179,20 +192,25 @@ class WorktreeWorkspace:
     # ------------------------------------------------------------------------- status
 
     def status(self, repo: Path, info: WorkspaceInfo) -> WorkspaceStatus:
-        """Uncommitted changes and commits that exist nowhere else (no remote, not the base).
+        """Uncommitted changes, commits that exist nowhere else (no remote, not the base),
+        ignored files made or changed after setup and nested repositories.
 
-        Untracked symlinks that ``symlinks`` created are not counted as changes.
+        Untracked symlinks that ``symlinks`` created are not counted as changes, nor is
+        regenerable output (``regenerable``).
         """
         path = info.path
         if not is_checkout(path):
             return WorkspaceStatus(exists=False)
-        lines = git(path, "status", "--porcelain").stdout.splitlines()
-        dirty = tuple(line for line in lines if line and not is_own_symlink(repo, path, line))
+        found = scan(repo, path, self.regenerable)
         tips = ["HEAD"]
         if info.branch and existing_refs(path, f"refs/heads/{info.branch}"):
             tips.append(f"refs/heads/{info.branch}")
         return WorkspaceStatus(
-            exists=True, dirty=dirty, unpushed=count_unique(path, tips, info.base)
+            exists=True,
+            dirty=found.dirty,
+            unpushed=count_unique(path, tips, info.base),
+            ignored=found.ignored,
+            nested=found.nested,
         )
 
     # ------------------------------------------------------------------------- destroy
@@ -202,6 +220,7 @@ class WorktreeWorkspace:
 
         The branch is deleted only if this workspace created it and it has no commits
         that exist nowhere else; such commits are kept on the branch even with ``force``.
+        ``force`` deletes ignored files and nested repositories: ``set_aside`` them first.
         """
         path = info.path
         if not is_checkout(path):
@@ -210,13 +229,8 @@ class WorktreeWorkspace:
             return
         state = self.status(repo, info)
         if state.has_work and not force:
-            parts = []
-            if state.dirty:
-                parts.append(_plural(len(state.dirty), "uncommitted change"))
-            if state.unpushed:
-                parts.append(_plural(state.unpushed, "unpushed commit"))
             raise ConflictError(
-                f"worktree {path} has {' and '.join(parts)}",
+                f"worktree {path} has {state.describe()}",
                 hint="commit and push, or pass --force",
             )
         self._keep_detached_work(path, info)
@@ -252,6 +266,21 @@ class WorktreeWorkspace:
         # Fails harmlessly if the branch is checked out elsewhere; then it stays.
         git(repo, "branch", "-D", "--", info.branch, check=False)
 
+    # ------------------------------------------------------------------------- set aside
+
+    def set_aside(self, repo: Path, info: WorkspaceInfo, dest: Path) -> tuple[str, ...]:
+        """Move ignored files made after setup and nested repositories to the same paths
+        under ``dest`` (created only when something moves); return their paths.
+
+        A rename on one filesystem: instant, and a nested repository keeps its history.
+        ConflictError if one cannot be moved (what moved before it stays in ``dest``).
+        """
+        path = info.path
+        if not is_checkout(path):
+            return ()
+        found = scan(repo, path, self.regenerable)
+        return move_aside(path, (*found.nested, *found.ignored), dest)
+
     # ------------------------------------------------------------------------- snapshot
 
     def snapshot(self, repo: Path, info: WorkspaceInfo, message: str) -> str | None:
@@ -259,16 +288,17 @@ class WorktreeWorkspace:
 
         Returns the commit id, or None when the checkout is missing or has nothing to
         save. Hooks and signing are skipped: a WIP save must not block or prompt.
-        Symlinks made by ``symlinks`` are never committed.
+        Symlinks made by ``symlinks`` and nested repositories (a gitlink would leave their
+        commits behind; one without commits would fail the add) are never committed.
         """
         path = info.path
         if not is_checkout(path):
             return None
-        lines = [line for line in git(path, "status", "--porcelain").stdout.splitlines() if line]
-        own = [line[3:] for line in lines if is_own_symlink(repo, path, line)]
-        if len(own) == len(lines):
+        found = scan(repo, path, self.regenerable)
+        if not found.dirty:
             return None
-        excludes = [f":(exclude,literal){rel}" for rel in own]
+        skip = (*found.own_links, *found.nested)
+        excludes = [f":(exclude,literal){rel.rstrip('/')}" for rel in skip]
         git(path, "add", "-A", "--", ".", *excludes)
         if git(path, "diff", "--cached", "--quiet", check=False).returncode == 0:
             return None  # only changes git cannot stage here (e.g. inside a submodule)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import shlex
 import shutil
 import time
@@ -147,18 +146,6 @@ def link_paths(repo: Path, dest: Path, paths: Sequence[str], log: SetupLog) -> N
         except (OSError, CommandError) as exc:
             raise StepFailed(f"linking {rel} into the worktree failed: {exc}") from None
         log.note(f"symlink: {rel} -> {src}")
-
-
-def is_own_symlink(repo: Path, dest: Path, porcelain_line: str) -> bool:
-    """True for an untracked ``git status --porcelain`` entry that is a symlink made by
-    :func:`link_paths` (it points at the same path in the repository)."""
-    if not porcelain_line.startswith("?? "):
-        return False
-    rel = porcelain_line[3:]
-    target = dest / rel
-    with contextlib.suppress(OSError, ValueError):
-        return target.is_symlink() and target.readlink() == repo.absolute() / rel
-    return False
 
 
 def run_commands(
