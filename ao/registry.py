@@ -19,8 +19,8 @@ import typing as t
 from collections.abc import Mapping
 from pathlib import Path
 
-from ao.contracts import API_VERSION, SLOTS
-from ao.errors import PluginError
+from ao.sdk.contracts import API_VERSION, SLOTS
+from ao.sdk.errors import PluginError
 
 
 class Entry(t.NamedTuple):
@@ -55,7 +55,7 @@ def _scan() -> dict[str, list[Entry]]:
 
 @functools.cache
 def _all() -> dict[str, list[Entry]]:
-    from ao.paths import ao_home
+    from ao.sdk.home import ao_home
 
     cache = ao_home() / "cache" / "entry-points.pickle"
     key = _path_key()
@@ -66,7 +66,7 @@ def _all() -> dict[str, list[Entry]]:
             return t.cast("dict[str, list[Entry]]", found)
     found = _scan()
     with contextlib.suppress(OSError):
-        from ao.locks import write_private
+        from ao.store.locks import write_private
 
         write_private(cache, pickle.dumps((key, found)))
     return found

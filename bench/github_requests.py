@@ -79,7 +79,7 @@ class Bench:
 
     def records(self) -> dict[str, tuple[str, str, str]]:
         """Each session's (status, PR number, PR head) as recorded."""
-        from ao import kvfile
+        from ao.store import kvfile
 
         found = {}
         for path in sorted((self.tmp / "home").glob("*-bench/sessions/*")):
@@ -108,7 +108,7 @@ def setup(tmp: Path, fake: FakeGitHub) -> Bench:
     saved = dict(os.environ)
     os.environ.update(bench.env)
     try:
-        from ao.context import Context
+        from ao.session.context import Context
 
         project = Context.load(cwd=tmp).project("bench")
         for i in range(SESSIONS):

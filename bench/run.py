@@ -126,7 +126,7 @@ def run(tmp: Path, env: dict[str, str]) -> None:
     # 100 sessions: records + live tmux panes, then list/status
     sys.path.insert(0, str(ROOT))
     os.environ.update(env)
-    from ao.context import Context
+    from ao.session.context import Context
 
     ctx = Context.load(cwd=tmp)
     project = ctx.project("bench")

@@ -16,8 +16,8 @@ import pytest
 import typer
 
 from ao.completion import SHELLS, Kind, command_tree, ids, script
-from ao.errors import UsageError
-from ao.paths import ProjectPaths
+from ao.sdk.errors import UsageError
+from ao.store.paths import ProjectPaths
 from tests.conftest import REPO_ROOT, RunAo
 
 needs_zsh = pytest.mark.skipif(shutil.which("zsh") is None, reason="zsh is not installed")
@@ -268,7 +268,7 @@ def test_complete_has_no_side_effects(setup: Setup, tmp_path: Path) -> None:
         "import sys\n"
         "from ao.cli import main\n"
         "main(['_complete', 'sessions'])\n"
-        "bad = sorted(m for m in sys.modules if m in ('ao.registry', 'ao.context', 'libtmux')"
+        "bad = sorted(m for m in sys.modules if m in ('ao.registry', 'ao.session.context', 'libtmux')"
         " or m.startswith('ao_'))\n"
         "print(bad, file=sys.stderr)\n"
     )

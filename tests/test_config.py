@@ -23,8 +23,8 @@ from ao.config.edit import (
     write_schema_file,
 )
 from ao.config.loader import effective, parse_text
-from ao.errors import ConfigError, ConflictError, NotFoundError, UsageError
-from ao.paths import ao_home
+from ao.sdk.errors import ConfigError, ConflictError, NotFoundError, UsageError
+from ao.sdk.home import ao_home
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 

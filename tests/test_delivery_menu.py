@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from ao.contracts import Activity, Evidence, Observation, PaneState, RuntimeHandle
-from ao.delivery import MENU_SETTLE, deliver, menu_keys
+from ao.sdk.contracts import Activity, Evidence, Observation, PaneState, RuntimeHandle
+from ao.session.delivery import MENU_SETTLE, deliver, menu_keys
 
 SCREENS = Path(__file__).parent / "agents" / "screens"
 

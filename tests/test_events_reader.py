@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from ao import events
-from ao.paths import ProjectPaths
-from ao.state import SessionStore
+from ao.store import events
+from ao.store.paths import ProjectPaths
+from ao.store.state import SessionStore
 from tests.conftest import RunAo
 
 

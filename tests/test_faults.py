@@ -1,5 +1,5 @@
 """Fault injection: `ao` killed with SIGKILL at every named step of spawn, stop and restore
-(``AO_FAULT=<step>``, see ``ao.faults``), and commands raced against each other. After each
+(``AO_FAULT=<step>``, see ``ao.store.faults``), and commands raced against each other. After each
 trial ``ao gc`` runs and the invariants hold: no orphan tmux session, worktree, branch,
 lock or temp file; every record parses and is in a state that has an exit; no work lost.
 Real tmux, real git.
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from ao import kvfile
+from ao.store import kvfile
 from tests.sessionkit import Project
 
 pytestmark = pytest.mark.tmux

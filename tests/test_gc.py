@@ -79,7 +79,7 @@ def test_gc_under_another_ao_home_never_touches_these_sessions(
 
 def test_gc_prunes_forge_cache_entries_unused_for_a_month(proj: Project) -> None:
     """ETags and snapshots of PRs long gone are deleted; recently used entries stay."""
-    from ao.httpcache import DiskCache, cache_root
+    from ao.sdk.httpcache import DiskCache, cache_root
 
     cache = DiskCache(cache_root("github", "https://api.github.com"), "etags")
     cache.put("old", {"etag": "a"})

@@ -11,7 +11,7 @@ from ao_github.client import api_urls
 from ao_github.logs import trim_log
 from ao_github.queries import BATCH, batch_query
 
-from ao.errors import AoError, AuthError, ConflictError
+from ao.sdk.errors import AoError, AuthError, ConflictError
 from tests import graphql_schema
 from tests.fakes.fakegithub import FakeGitHub
 from tests.github_kit import Clock, clock, fake  # noqa: F401  (fixtures)

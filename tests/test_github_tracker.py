@@ -14,10 +14,10 @@ import pytest
 from ao_github import GitHubTracker
 from ao_github.tracker import issue_number
 
-from ao.contracts import Issue
-from ao.errors import AoError, UsageError
-from ao.gitref import validate_branch
-from ao.textsafe import fence
+from ao.sdk.contracts import Issue
+from ao.sdk.errors import AoError, UsageError
+from ao.sdk.gitref import validate_branch
+from ao.sdk.textsafe import fence
 from tests.conftest import git
 from tests.fakes.fakegithub import FakeGitHub
 from tests.github_kit import Clock, clock, fake  # noqa: F401  (fixtures)

@@ -10,8 +10,8 @@ from ao_gitlab import AuthError, GitLabScm, RateLimitError
 from ao_gitlab.client import base_url, project_id
 from ao_gitlab.logs import trim_trace
 
-from ao.contracts import Check, PrState, ReviewComment
-from ao.errors import AoError, ConflictError, UsageError
+from ao.sdk.contracts import Check, PrState, ReviewComment
+from ao.sdk.errors import AoError, ConflictError, UsageError
 from tests.fakes.fakegitlab import MR, FakeGitLab
 from tests.gitlab_kit import TRACE, Clock, clock, gl  # noqa: F401  (fixtures)
 

@@ -10,9 +10,9 @@ import pytest
 from ao_gitlab import GitLabTracker
 from ao_gitlab.tracker import issue_iid
 
-from ao.contracts import Issue
-from ao.errors import NotFoundError, UsageError
-from ao.gitref import validate_branch
+from ao.sdk.contracts import Issue
+from ao.sdk.errors import NotFoundError, UsageError
+from ao.sdk.gitref import validate_branch
 from tests.conftest import git
 from tests.fakes.fakegitlab import FakeGitLab
 from tests.gitlab_kit import Clock, clock, gl  # noqa: F401  (fixtures)

@@ -1,4 +1,4 @@
-"""Branch-name validation and slugs (ao.gitref)."""
+"""Branch-name validation and slugs (ao.sdk.gitref)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ao.errors import UsageError
-from ao.gitref import MAX_BRANCH_BYTES, slugify, validate_branch
+from ao.sdk.errors import UsageError
+from ao.sdk.gitref import MAX_BRANCH_BYTES, slugify, validate_branch
 
 
 def git_accepts(name: str) -> bool:

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ao.errors import ConfigError, UsageError
-from ao.inputs import MAX_TEXT_BYTES, check_text_size, read_bounded
+from ao.sdk.errors import ConfigError, UsageError
+from ao.session.inputs import MAX_TEXT_BYTES, check_text_size, read_bounded
 from tests.sessionkit import Project, wait_for
 
 if t.TYPE_CHECKING:
@@ -80,7 +80,7 @@ def test_check_text_size_counts_utf8_bytes() -> None:
 
 
 def test_spawn_and_send_share_one_limit() -> None:
-    from ao.spawn import clean_task
+    from ao.session.spawn import clean_task
 
     assert clean_task("x" * MAX_TEXT_BYTES) == "x" * MAX_TEXT_BYTES
     with pytest.raises(UsageError, match="the task is larger than 1 MB"):
@@ -139,9 +139,9 @@ def test_endless_and_oversized_input_is_refused_and_nothing_is_sent(proj: Projec
 def test_core_send_refuses_an_oversized_message(
     proj: Project, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Front-ends other than the CLI call ``ao.sessions.send``: the cap is in the core."""
-    from ao.context import Context
-    from ao.sessions import send
+    """Front-ends other than the CLI call ``ao.session.ops.send``: the cap is in the core."""
+    from ao.session.context import Context
+    from ao.session.ops import send
 
     proj.use_receiver()
     assert proj.ao("new", "first").returncode == 0
@@ -158,13 +158,13 @@ def test_core_send_refuses_an_oversized_message(
 
 
 def test_a_trailing_newline_fails_every_name_check(tmp_path: Path) -> None:
-    from ao import kvfile
     from ao.completion import _sh_quote
     from ao.config.edit import add_project
     from ao.config.loader import expand_string
     from ao.config.models import AoConfig, ProjectConfig
-    from ao.gitref import validate_branch
-    from ao.state import validate_session_id
+    from ao.sdk.gitref import validate_branch
+    from ao.store import kvfile
+    from ao.store.state import validate_session_id
 
     with pytest.raises(UsageError):
         validate_session_id("nl\n")
@@ -226,7 +226,7 @@ def _project(repo: Path, rules_file: str) -> t.Any:
 
 
 def test_agent_rules_symlink_out_of_the_repo_is_refused(tmp_path: Path) -> None:
-    from ao.spawn import agent_rules
+    from ao.session.spawn import agent_rules
 
     repo = tmp_path / "repo"
     (repo / "docs").mkdir(parents=True)

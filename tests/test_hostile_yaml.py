@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from ao.config import InvalidConfigError, LoadedConfig, load_config
 from ao.config.loader import MAX_CONFIG_BYTES, MAX_DEPTH, MAX_VALUES
-from ao.errors import ConfigError
+from ao.sdk.errors import ConfigError
 from tests.conftest import RunAo
 
 VALID_TOP = "projects: {}\n"

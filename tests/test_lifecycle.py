@@ -201,7 +201,7 @@ def test_custom_condition_rule(proj: Project, forge: Path) -> None:
 
 
 def test_once_skips_while_another_pass_holds_the_lock(proj: Project) -> None:
-    from ao.lifecycle.watch import lock_path
+    from ao.store.paths import watch_lock_path as lock_path
 
     lock = lock_path(proj.repo.parent / "agent-orchestrator.yaml")
     lock.parent.mkdir(parents=True, exist_ok=True)

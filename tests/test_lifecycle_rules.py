@@ -6,12 +6,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ao.config.conditions import evaluate, parse
 from ao.config.models import Reaction
-from ao.contracts import Check, PrState
-from ao.errors import ConfigError
 from ao.lifecycle import reactions as rx
-from ao.lifecycle.conditions import evaluate, parse
 from ao.lifecycle.machine import STATUSES, Facts, decide
+from ao.sdk.contracts import Check, PrState
+from ao.sdk.errors import ConfigError
 
 ACTIVITIES = ["starting", "working", "ready", "needs_input", "blocked", "exited", "unknown"]
 
@@ -274,9 +274,9 @@ def test_builtin_reaction_keys_are_what_validation_accepts() -> None:
 
 
 def test_idle_time_is_the_newest_progress_signal_native_or_pane() -> None:
-    from ao.contracts import Activity, Evidence, PaneState
     from ao.lifecycle.watch import idle_seconds
-    from ao.state import Session
+    from ao.sdk.contracts import Activity, Evidence, PaneState
+    from ao.store.state import Session
 
     pane = PaneState(alive=True, running=True, last_activity=1000.0)
     working = Session({"id": "s-1", "status": "working"})
@@ -292,9 +292,9 @@ def test_idle_time_is_the_newest_progress_signal_native_or_pane() -> None:
 
 
 def test_the_nudges_own_echo_is_not_progress() -> None:
-    from ao.contracts import PaneState
     from ao.lifecycle.watch import idle_seconds
-    from ao.state import Session
+    from ao.sdk.contracts import PaneState
+    from ao.store.state import Session
 
     stuck = Session({"id": "s-1", "status": "stuck", "status_since": "1970-01-01T00:16:40Z",
                      "rx_agent_stuck_last": "1000"})  # fmt: skip

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from ao_linear import LinearRateLimitError, LinearTracker, identifier_of
 
-from ao.contracts import Issue
-from ao.errors import AoError, AuthError, NotFoundError, UsageError
-from ao.gitref import validate_branch
+from ao.sdk.contracts import Issue
+from ao.sdk.errors import AoError, AuthError, NotFoundError, UsageError
+from ao.sdk.gitref import validate_branch
 from tests import linear_schema
 from tests.conftest import git
 from tests.fakes.fakelinear import FakeLinear

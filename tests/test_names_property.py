@@ -12,10 +12,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ao import kvfile
-from ao.errors import UsageError
-from ao.gitref import validate_branch
-from ao.state import SESSION_ID_RE, validate_session_id
+from ao.sdk.errors import UsageError
+from ao.sdk.gitref import validate_branch
+from ao.store import kvfile
+from ao.store.state import SESSION_ID_RE, validate_session_id
 
 # names people and scripts actually pass, plus the characters that break things
 hostile = st.text(

@@ -27,9 +27,9 @@ from pathlib import Path
 
 import pytest
 
-from ao.contracts import Notification
-from ao.errors import AoError, CommandError, PluginError
 from ao.registry import load
+from ao.sdk.contracts import Notification
+from ao.sdk.errors import AoError, CommandError, PluginError
 from tests.conftest import RunAo
 from tests.fake_notifyd import Answer, Receiver
 

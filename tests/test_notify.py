@@ -15,10 +15,10 @@ import pytest
 import yaml
 
 from ao.config.models import AoConfig, Defaults
-from ao.contracts import Notification
-from ao.errors import ConfigError
 from ao.notify import Delivered, dispatch, remember, should_notify, targets_for
 from ao.registry import load
+from ao.sdk.contracts import Notification
+from ao.sdk.errors import ConfigError
 from tests.conftest import RunAo
 from tests.fake_notifyd import Answer, Receiver
 

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from ao.errors import FileSystemError
-from ao.oserrors import from_os_error
+from ao.sdk.errors import FileSystemError
+from ao.store.oserrors import from_os_error
 from tests.sessionkit import Project, wait_for
 
 EXIT_OS = FileSystemError.exit_code
@@ -92,14 +92,14 @@ def test_permission_denied_reaches_the_user_as_one_line(
     proj: Project, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """EACCES (root ignores mode bits, so it is injected where ao creates its directories)."""
-    import ao.paths
+    import ao.store.paths
     from ao.cli import main
 
     def refuse(path: Path) -> Path:
         raise PermissionError(errno.EACCES, "Permission denied", str(home()))
 
     monkeypatch.chdir(proj.repo.parent)
-    monkeypatch.setattr(ao.paths, "private_dir", refuse)
+    monkeypatch.setattr(ao.store.paths, "private_dir", refuse)
     with pytest.raises(SystemExit) as info:
         main(["new", "task"])
     assert info.value.code == EXIT_OS

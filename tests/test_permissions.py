@@ -11,8 +11,16 @@ from pathlib import Path
 
 import pytest
 
-from ao.locks import append_private, atomic_create, atomic_write, locked, try_lock, write_private
-from ao.paths import ProjectPaths, ao_home, private_dir, tighten
+from ao.sdk.home import ao_home, private_dir, tighten
+from ao.store.locks import (
+    append_private,
+    atomic_create,
+    atomic_write,
+    locked,
+    try_lock,
+    write_private,
+)
+from ao.store.paths import ProjectPaths
 from tests.sessionkit import Project, wait_for
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from ao.ports import listening
+from ao.session.ports import listening
 from tests.sessionkit import Project, wait_for
 
 pytestmark = pytest.mark.tmux

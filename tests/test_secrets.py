@@ -20,11 +20,12 @@ from pathlib import Path
 
 import pytest
 
-from ao import redact
 from ao.config import InvalidConfigError, load_config
 from ao.config.snapshot import FORMAT
-from ao.paths import ProjectPaths, ao_home
-from ao.state import SessionStore
+from ao.sdk import redact
+from ao.sdk.home import ao_home
+from ao.store.paths import ProjectPaths
+from ao.store.state import SessionStore
 from tests.conftest import RunAo
 
 SECRET = "tok-Secret-4711-abcdef"  # no token shape: only the registry can catch it
@@ -193,7 +194,7 @@ def test_a_config_error_never_quotes_a_secret(tmp_path: Path, ao: RunAo) -> None
         assert SECRET not in result.stdout + result.stderr
 
 
-# ----------------------------------------------------------------------- ao.redact
+# ----------------------------------------------------------------------- ao.sdk.redact
 
 
 def test_redact_masks_registered_values_and_token_shapes() -> None:
@@ -233,7 +234,7 @@ def test_short_values_and_paths_are_not_registered(tmp_path: Path) -> None:
 
 
 def test_events_are_redacted_and_private(tmp_path: Path) -> None:
-    from ao import events
+    from ao.store import events
 
     redact.register("event-secret-77aa", "EVENT_TOKEN")
     paths = ProjectPaths(tmp_path / "agent-orchestrator.yaml", "p")

@@ -365,8 +365,8 @@ def test_tmux_runtime_refuses_a_missing_cwd(proj: Project, tmp_path: Path) -> No
     """The runtime's own check: tmux would otherwise start the pane in its server's cwd."""
     from ao_runtime_tmux import TmuxRuntime
 
-    from ao.contracts import RuntimeSpec
-    from ao.errors import SpawnError
+    from ao.sdk.contracts import RuntimeSpec
+    from ao.sdk.errors import SpawnError
 
     spec = RuntimeSpec(name="ao-cwd-test", argv=["sleep", "30"], cwd=tmp_path / "nope")
     with pytest.raises(SpawnError, match="nope"):
@@ -389,7 +389,7 @@ def test_tmux_paste_strips_escape_sequences(proj: Project, tmp_path: Path) -> No
     """Defence in depth: the runtime's paste drops ESC sequences whoever calls it."""
     from ao_runtime_tmux import TmuxRuntime
 
-    from ao.contracts import RuntimeSpec
+    from ao.sdk.contracts import RuntimeSpec
     from tests.sessionkit import RECEIVER
 
     runtime = TmuxRuntime()

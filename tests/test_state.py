@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from ao import kvfile
-from ao.errors import ConflictError
-from ao.paths import ProjectPaths
-from ao.state import SessionStore
+from ao.sdk.errors import ConflictError
+from ao.store import kvfile
+from ao.store.paths import ProjectPaths
+from ao.store.state import SessionStore
 
 
 def test_reserve_never_shows_a_partial_record(tmp_path: Path) -> None:

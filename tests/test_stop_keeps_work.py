@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from ao_workspace_worktree import WorktreeWorkspace
 
-from ao.contracts import WorkspaceStatus
-from ao.errors import ConfigError, ConflictError
+from ao.sdk.contracts import WorkspaceStatus
+from ao.sdk.errors import ConfigError, ConflictError
 from tests.conftest import git
 from tests.sessionkit import Project
 from tests.test_workspace_worktree import PY, request

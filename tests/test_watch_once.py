@@ -29,7 +29,7 @@ REPORT_KEYS = {"sessions", "seconds", "cpu_seconds", "transitions", "actions",
 SLOW_SCM = '''
 import json, os, time
 
-from ao.contracts import API_VERSION
+from ao.sdk.contracts import API_VERSION
 
 
 class SlowScm:
@@ -56,7 +56,7 @@ class SlowScm:
 
 
 def lock_file(proj: Project) -> Path:
-    from ao.lifecycle.watch import lock_path
+    from ao.store.paths import watch_lock_path as lock_path
 
     return lock_path(proj.repo.parent / "agent-orchestrator.yaml")
 

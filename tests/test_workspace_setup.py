@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from ao_workspace_worktree import WorktreeWorkspace
 
-from ao.errors import SpawnError
+from ao.sdk.errors import SpawnError
 from tests.conftest import git
 from tests.test_workspace_worktree import PY, branches, commit, request
 

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from ao_workspace_worktree import WorktreeWorkspace
 
-from ao.contracts import API_VERSION, Workspace, WorkspaceInfo, WorkspaceRequest
-from ao.errors import ConfigError, ConflictError, NotFoundError, UsageError
+from ao.sdk.contracts import API_VERSION, Workspace, WorkspaceInfo, WorkspaceRequest
+from ao.sdk.errors import ConfigError, ConflictError, NotFoundError, UsageError
 from tests.conftest import git
 
 PY = sys.executable

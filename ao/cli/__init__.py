@@ -12,8 +12,8 @@ def main(argv: list[str] | None = None) -> None:
     misplaced ``AO_HOME``, a deleted working directory) is one line too, naming the path
     and the fix (``FileSystemError``, exit 12), never a traceback.
     """
-    from ao import diagnostics
-    from ao.errors import AoError
+    from ao.sdk.errors import AoError
+    from ao.store import diagnostics
 
     diagnostics.set_sink(_warning)
     try:
@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(130)
     except OSError as exc:  # a full disk, a read-only AO_HOME, a file where a dir belongs...
         from ao.cli.output import error_line
-        from ao.oserrors import from_os_error
+        from ao.store.oserrors import from_os_error
 
         failure = from_os_error(exc)
         error_line(failure)

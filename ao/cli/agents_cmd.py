@@ -11,10 +11,10 @@ JsonOpt = typer.Option(False, "--json", help='Print JSON: {"v": 1, "data": ...}.
 
 def agents(json_out: bool = JsonOpt) -> None:
     """Each agent adapter: installed version, auth state, and the one `auto` picks."""
-    from ao.agents import choose, inventory
     from ao.cli.output import emit_json, table
     from ao.config import find_config_path, load_config
-    from ao.context import Context
+    from ao.session.agents import choose, inventory
+    from ao.session.context import Context
 
     path = find_config_path()
     if path is not None:
@@ -52,9 +52,9 @@ def why(
 ) -> None:
     """The state of SESSION's agent and the evidence that decided it."""
     from ao.cli.output import emit_json, out
-    from ao.context import Context
-    from ao.sessions import view
-    from ao.state import validate_session_id
+    from ao.session.context import Context
+    from ao.session.ops import view
+    from ao.store.state import validate_session_id
 
     validate_session_id(session_id)
     ctx = Context.load()

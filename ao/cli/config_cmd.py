@@ -31,7 +31,7 @@ def _validate(
 ) -> None:
     """Check the config; print every problem, one per line (exit 3 if any)."""
     from ao.config import find_config_path, load_config
-    from ao.errors import ConfigError
+    from ao.sdk.errors import ConfigError
 
     target: Path | None = None
     try:

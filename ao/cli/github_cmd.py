@@ -13,9 +13,9 @@ from pathlib import Path
 import typer
 
 if t.TYPE_CHECKING:
-    from ao.context import Context, Project
-    from ao.contracts import Issue, Scm, ScmDetails, Tracker, TrackerDetails
-    from ao.state import Session
+    from ao.sdk.contracts import Issue, Scm, ScmDetails, Tracker, TrackerDetails
+    from ao.session.context import Context, Project
+    from ao.store.state import Session
 
 ProjectOpt = typer.Option(None, "--project", "-p", help="Project id (default: the one you are in).")
 JsonOpt = typer.Option(False, "--json", help='Print JSON: {"v": 1, "data": ...}.')
@@ -39,8 +39,8 @@ def repo_of(project: Project) -> str:
     """
     import re
 
-    from ao.errors import UsageError
-    from ao.proc import run
+    from ao.sdk.errors import UsageError
+    from ao.sdk.proc import run
 
     if project.config.repo:
         return project.config.repo
@@ -61,14 +61,14 @@ def tracker_repo_of(project: Project) -> str:
 
 def default_prompt(issue: Issue) -> str:
     """A fenced prompt for trackers without their own ``issue_prompt``."""
-    from ao.textsafe import issue_task
+    from ao.sdk.textsafe import issue_task
 
     return issue_task(issue, f"issue {issue.id}")
 
 
 def _spawn_one(ctx: Context, project: Project, tracker: Tracker, repo: str, ref: str,
                agent: str | None) -> dict[str, t.Any]:  # fmt: skip
-    from ao.spawn import spawn
+    from ao.session.spawn import spawn
 
     issue = tracker.get_issue(repo, ref)
     live = [s for s in project.store.list() if s.get("issue") == issue.id]
@@ -101,8 +101,8 @@ def spawn_issues(
     import concurrent.futures
 
     from ao.cli.output import emit_json, info, out
-    from ao.context import Context
-    from ao.errors import AoError
+    from ao.sdk.errors import AoError
+    from ao.session.context import Context
 
     ctx = Context.load()
     proj = ctx.select_project(project)
@@ -140,13 +140,13 @@ def spawn_issues(
 
 
 def _git(worktree: Path, *args: str, timeout: float = 60.0) -> str:
-    from ao.proc import run
+    from ao.sdk.proc import run
 
     return run(["git", *args], cwd=worktree, timeout=timeout).stdout
 
 
 def _find(ctx: Context, session_id: str, project: str | None) -> tuple[Project, Session]:
-    from ao.state import validate_session_id
+    from ao.store.state import validate_session_id
 
     validate_session_id(session_id)
     return ctx.find_session(session_id, project)
@@ -165,9 +165,9 @@ def finalize(
 ) -> None:
     """Commit what the agent left in the worktree, push the branch, optionally open the PR."""
     from ao.cli.output import emit_json, out
-    from ao.context import Context
-    from ao.errors import UsageError
-    from ao.textsafe import strip_controls
+    from ao.sdk.errors import UsageError
+    from ao.sdk.textsafe import strip_controls
+    from ao.session.context import Context
 
     ctx = Context.load()
     proj, session = _find(ctx, session_id, project)
@@ -216,7 +216,7 @@ def finalize(
 
 
 def _commits_ahead(worktree: Path, base: str) -> int:
-    from ao.proc import run
+    from ao.sdk.proc import run
 
     for ref in (f"origin/{base}", base):
         r = run(["git", "rev-list", "--count", f"{ref}..HEAD"], cwd=worktree, check=False)
@@ -233,8 +233,8 @@ def merge(
 ) -> None:
     """Merge the session's pull request (then its branch is deleted on the code host)."""
     from ao.cli.output import emit_json, out
-    from ao.context import Context
-    from ao.errors import ConflictError, NotFoundError, UsageError
+    from ao.sdk.errors import ConflictError, NotFoundError, UsageError
+    from ao.session.context import Context
 
     if strategy not in ("merge", "squash", "rebase"):
         raise UsageError(f"unknown strategy {strategy!r}", hint="merge, squash or rebase")

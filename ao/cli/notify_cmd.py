@@ -38,9 +38,9 @@ def _test(
     """Send a test notification through one notifier, or through routing; exit 1 if any failed."""
     from ao.cli.output import emit_json, out
     from ao.config import load_config
-    from ao.contracts import Notification
-    from ao.errors import ConfigError, UsageError
     from ao.notify import dispatch
+    from ao.sdk.contracts import Notification
+    from ao.sdk.errors import ConfigError, UsageError
 
     if priority not in PRIORITIES:
         raise UsageError(

@@ -12,7 +12,7 @@ JSON_VERSION = 1
 if t.TYPE_CHECKING:
     from rich.console import Console
 
-    from ao.errors import AoError
+    from ao.sdk.errors import AoError
 
 
 def emit_json(data: t.Any) -> None:
@@ -45,9 +45,9 @@ def info(text: str) -> None:
 def error_line(exc: AoError) -> None:
     """The single stderr line for a failed command: what failed, then what to do.
 
-    Known secrets and credential-shaped strings are redacted (``ao.redact``).
+    Known secrets and credential-shaped strings are redacted (``ao.sdk.redact``).
     """
-    from ao.redact import redact
+    from ao.sdk.redact import redact
 
     hint = f" — {exc.hint}" if exc.hint else ""
     sys.stderr.write(redact(f"ao: error: {exc.message}{hint}") + "\n")

@@ -17,7 +17,7 @@ def start(
 ) -> None:
     """Set up ao for a repo (clone a URL first) and run the watcher in tmux. Safe to re-run."""
     from ao.cli.output import emit_json, out
-    from ao.projects import start as start_project
+    from ao.session.projects import start as start_project
 
     result = start_project(target, Path.cwd(), name=name)
     watcher = ("skipped", "--no-watch") if no_watch else _watcher(result.config_path)
@@ -42,9 +42,9 @@ def start(
 
 def _watcher(config_path: Path) -> tuple[str, str]:
     from ao.config import load_config
-    from ao.context import Context
-    from ao.errors import AoError
     from ao.lifecycle.watch import ensure_watcher
+    from ao.sdk.errors import AoError
+    from ao.session.context import Context
 
     try:
         return ensure_watcher(Context(load_config(config_path, cached=True)))
@@ -60,8 +60,8 @@ def add_project(
     """Add a repository to the current config (clone a URL first)."""
     from ao.cli.output import emit_json, out
     from ao.config import find_config_path
-    from ao.errors import ConfigError
-    from ao.projects import start as start_project
+    from ao.sdk.errors import ConfigError
+    from ao.session.projects import start as start_project
 
     config_path = find_config_path()
     if config_path is None:
@@ -84,8 +84,8 @@ def remove_project(
 ) -> None:
     """Remove a project from the config. Its sessions' state and worktrees are not deleted."""
     from ao.cli.output import emit_json, out
-    from ao.context import Context
-    from ao.projects import remove_project as remove
+    from ao.session.context import Context
+    from ao.session.projects import remove_project as remove
 
     ctx = Context.load()
     proj = ctx.project(name)

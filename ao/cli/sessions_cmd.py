@@ -9,30 +9,30 @@ from pathlib import Path
 import typer
 
 if t.TYPE_CHECKING:
-    from ao.context import Context, Project
-    from ao.sessions import SessionView
-    from ao.state import Session
+    from ao.session.context import Context, Project
+    from ao.session.ops import SessionView
+    from ao.store.state import Session
 
 ProjectOpt = typer.Option(None, "--project", "-p", help="Project id (default: the one you are in).")
 JsonOpt = typer.Option(False, "--json", help='Print JSON: {"v": 1, "data": ...}.')
 
 
 def _ctx() -> Context:
-    from ao.context import Context
+    from ao.session.context import Context
 
     return Context.load()
 
 
 def _find(ctx: Context, session_id: str, project: str | None) -> tuple[Project, Session]:
-    from ao.state import validate_session_id
+    from ao.store.state import validate_session_id
 
     validate_session_id(session_id)
     return ctx.find_session(session_id, project)
 
 
 def _stdin(what: str) -> str:
-    """UTF-8 text from stdin, read no further than the size limit (``ao.inputs``)."""
-    from ao.inputs import read_bounded
+    """UTF-8 text from stdin, read no further than the size limit (``ao.session.inputs``)."""
+    from ao.session.inputs import read_bounded
 
     return read_bounded(sys.stdin.buffer, what)
 
@@ -48,7 +48,7 @@ def new(
 ) -> None:
     """Start a session: a worktree on its own branch and the agent in its own tmux session."""
     from ao.cli.output import emit_json, out, spinner
-    from ao.spawn import spawn
+    from ao.session.spawn import spawn
 
     if task == "-":
         task = _stdin("stdin")
@@ -60,7 +60,7 @@ def new(
         )
     if json_out:
         session = proj.store.read(result.session_id)
-        from ao.sessions import view
+        from ao.session.ops import view
 
         data = view(ctx, session).to_json()
         data["delivery"] = result.delivery
@@ -83,7 +83,7 @@ def list_(
     json_out: bool = JsonOpt,
 ) -> None:
     """List sessions with their status and live activity."""
-    from ao.sessions import views
+    from ao.session.ops import views
 
     ctx = _ctx()
     projects = [ctx.project(project)] if project else ctx.projects()
@@ -150,8 +150,8 @@ def status(
     import dataclasses
 
     from ao.cli.output import emit_json, out
-    from ao.errors import UsageError
-    from ao.sessions import info, view, views
+    from ao.sdk.errors import UsageError
+    from ao.session.ops import info, view, views
 
     ctx = _ctx()
     if watch:
@@ -195,7 +195,7 @@ def _live(ctx: Context, project: str | None, interval: float) -> None:
     from rich.table import Table
 
     from ao.cli.output import console
-    from ao.sessions import views
+    from ao.session.ops import views
 
     def render() -> Table:
         projects = [ctx.project(project)] if project else ctx.projects()
@@ -218,7 +218,7 @@ def _live(ctx: Context, project: str | None, interval: float) -> None:
 
 
 def _detail(ctx: Context, v: SessionView) -> dict[str, t.Any]:
-    from ao import ports
+    from ao.session import ports
 
     data = v.to_json()
     ev = v.activity.evidence
@@ -244,20 +244,20 @@ def send(
 ) -> None:
     """Deliver a message to a session's agent: delivered, queued (busy), or unconfirmed."""
     from ao.cli.output import emit_json, info, out
-    from ao.errors import UsageError
-    from ao.sessions import send as send_message
+    from ao.sdk.errors import UsageError
+    from ao.session.ops import send as send_message
 
     sources = [text is not None, file is not None]
     if sum(sources) != 1:
         raise UsageError("give the message as TEXT, '-' (stdin) or --file F — exactly one")
     if file is not None:
-        from ao.inputs import read_text_file
+        from ao.session.inputs import read_text_file
 
         message = read_text_file(file)
     elif text == "-":
         message = _stdin("stdin")
     else:
-        from ao.inputs import check_text_size
+        from ao.session.inputs import check_text_size
 
         message = check_text_size(text)
     if not message.strip():
@@ -285,11 +285,11 @@ def logs(
 ) -> None:
     """Print what the session's agent shows (its saved last screen once stopped)."""
     from ao.cli.output import out
-    from ao.sessions import follow as follow_output
-    from ao.sessions import logs as read_logs
+    from ao.session.ops import follow as follow_output
+    from ao.session.ops import logs as read_logs
 
     ctx = _ctx()
-    from ao.state import validate_session_id
+    from ao.store.state import validate_session_id
 
     validate_session_id(session_id)
     if follow:
@@ -304,7 +304,7 @@ def logs(
         if p.store.exists(session_id) or p.store.archived(session_id) is not None
     ]  # fmt: skip
     if len(holders) > 1:
-        from ao.errors import UsageError
+        from ao.sdk.errors import UsageError
 
         raise UsageError(
             f"session {session_id!r} exists in several projects "
@@ -328,8 +328,8 @@ def attach(
     import shlex
 
     from ao.cli.output import out
-    from ao.context import inside_tmux
-    from ao.sessions import attach_argv
+    from ao.session.context import inside_tmux
+    from ao.session.ops import attach_argv
 
     ctx = _ctx()
     _, session = _find(ctx, session_id, project)
@@ -354,8 +354,8 @@ def stop(
 ) -> None:
     """Stop sessions: end the agent, archive metadata, keep any worktree holding work."""
     from ao.cli.output import emit_json, out
-    from ao.errors import UsageError
-    from ao.stop_restore import stop as stop_session
+    from ao.sdk.errors import UsageError
+    from ao.session.stop_restore import stop as stop_session
 
     ctx = _ctx()
     if all_:
@@ -401,22 +401,22 @@ def restore(
 ) -> None:
     """Restart a stopped or exited session in its worktree, on its branch, with the same id."""
     from ao.cli.output import emit_json, out
-    from ao.sessions import view
-    from ao.state import validate_session_id
-    from ao.stop_restore import restore as restore_session
+    from ao.session.ops import view
+    from ao.session.stop_restore import restore as restore_session
+    from ao.store.state import validate_session_id
 
     validate_session_id(session_id)
     ctx = _ctx()
     candidates = [ctx.project(project)] if project else ctx.projects()
     found = [p for p in candidates if p.store.exists(session_id) or p.store.archived(session_id)]
     if not found:
-        from ao.errors import NotFoundError
+        from ao.sdk.errors import NotFoundError
 
         raise NotFoundError(
             f"no session {session_id!r}, live or archived", hint="see `ao list --all`"
         )
     if len(found) > 1:
-        from ao.errors import UsageError
+        from ao.sdk.errors import UsageError
 
         raise UsageError(
             f"session {session_id!r} exists in several projects ({', '.join(p.id for p in found)})",

@@ -16,8 +16,8 @@ def gc(
 ) -> None:
     """Clean up after crashes: half-done spawns, orphan tmux sessions and worktrees, stale locks."""
     from ao.cli.output import emit_json, out
-    from ao.context import Context
-    from ao.gc import collect
+    from ao.session.context import Context
+    from ao.session.gc import collect
 
     ctx = Context.load()
     projects = [ctx.project(project)] if project else ctx.projects()
@@ -80,7 +80,7 @@ def doctor(
     if agents or agent:
         _doctor_agents(agent or [], timeout, json_out)
         return
-    from ao.doctor import run_checks
+    from ao.api.doctor import run_checks
 
     checks = run_checks()
     if json_out:

@@ -7,13 +7,13 @@ import typing as t
 import typer
 
 if t.TYPE_CHECKING:
-    from ao.lifecycle.watch import TickReport
+    from ao.lifecycle.report import TickReport
 
 JsonOpt = typer.Option(False, "--json", help='Print JSON: {"v": 1, "data": ...}.')
 
 
 def _report_json(report: TickReport) -> dict[str, t.Any]:
-    from ao.lifecycle.watch import report_data
+    from ao.lifecycle.report import report_data
 
     return report_data(report)
 
@@ -39,8 +39,8 @@ def watch(
 
     from ao.cli.output import emit_json, info, out
     from ao.config import find_config_path
-    from ao.errors import ConfigError, ConflictError
     from ao.lifecycle.watch import Watcher
+    from ao.sdk.errors import ConfigError, ConflictError
 
     config_path = find_config_path()
     if config_path is None:
@@ -133,9 +133,9 @@ def events_(
     import time
 
     from ao.cli.output import out
-    from ao.context import Context
-    from ao.events import read
-    from ao.redact import redact_data
+    from ao.sdk.redact import redact_data
+    from ao.session.context import Context
+    from ao.store.events import read
 
     ctx = Context.load()
     projects = [ctx.project(project)] if project else ctx.projects()
@@ -161,7 +161,7 @@ def events_(
         if not known:
             import difflib
 
-            from ao.errors import NotFoundError
+            from ao.sdk.errors import NotFoundError
 
             live = [s.id for p in projects for s in p.store.list()]
             close = difflib.get_close_matches(session, live, n=1)
@@ -192,9 +192,9 @@ def simulate(
 ) -> None:
     """What would fire for SESSION now, and why — without doing it."""
     from ao.cli.output import emit_json, out
-    from ao.context import Context
     from ao.lifecycle.watch import tick
-    from ao.state import validate_session_id
+    from ao.session.context import Context
+    from ao.store.state import validate_session_id
 
     validate_session_id(session_id)
     ctx = Context.load()

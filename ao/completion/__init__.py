@@ -25,7 +25,7 @@ import enum
 import re
 import typing as t
 
-from ao.errors import AoError, UsageError
+from ao.sdk.errors import AoError, UsageError
 
 if t.TYPE_CHECKING:
     import typer
@@ -292,8 +292,8 @@ def ids(kind: str) -> list[str]:
     projects = sorted(loaded.model.projects)
     if kind == "projects":
         return projects
-    from ao.paths import ProjectPaths
-    from ao.state import SESSION_ID_RE
+    from ao.store.paths import ProjectPaths
+    from ao.store.state import SESSION_ID_RE
 
     found: set[str] = set()
     for pid in projects:

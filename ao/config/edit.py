@@ -23,9 +23,9 @@ import yaml
 from ao.config import InvalidConfigError
 from ao.config.loader import check_text, expand_string, parse_text
 from ao.config.models import NAME_RE, SCHEMA_VERSION, AoConfig, Defaults, ProjectConfig
-from ao.errors import ConfigError, ConflictError, NotFoundError, UsageError
-from ao.locks import atomic_write, locked
-from ao.paths import ao_home, private_dir
+from ao.sdk.errors import ConfigError, ConflictError, NotFoundError, UsageError
+from ao.sdk.home import ao_home, private_dir
+from ao.store.locks import atomic_write, locked
 
 _HEADER = (
     "# agent-orchestrator.yaml: the repositories ao runs coding agents in; "

@@ -23,12 +23,12 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from ao.config import Expansion as Expansion
-from ao.config import InvalidConfigError, LoadedConfig
-from ao.config import expand_string as expand_string
+from ao.config.base import Expansion as Expansion
+from ao.config.base import InvalidConfigError, LoadedConfig
+from ao.config.base import expand_string as expand_string
 from ao.config.models import AoConfig, KeyedValueError, ProjectConfig
 from ao.config.names import default_prefix
-from ao.redact import redact, register
+from ao.sdk.redact import redact, register
 
 KeyPath = tuple[t.Any, ...]
 LineKey = tuple[str, ...]

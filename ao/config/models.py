@@ -401,8 +401,8 @@ class Reaction(Model):
     @field_validator("condition")
     @classmethod
     def _condition(cls, v: str | None) -> str | None:
-        from ao.errors import ConfigError
-        from ao.lifecycle.conditions import parse
+        from ao.config.conditions import parse
+        from ao.sdk.errors import ConfigError
 
         if v is not None:
             try:
@@ -526,7 +526,7 @@ class AoConfig(Model):
     @classmethod
     def _reaction_keys(cls, v: dict[str, Reaction]) -> dict[str, Reaction]:
         # a misspelt built-in (`ci-faild`) would otherwise be a rule that never fires
-        from ao.lifecycle.reactions import BUILTINS
+        from ao.config.reactions import BUILTINS
 
         for key, reaction in v.items():
             if key in BUILTINS or reaction.condition:

@@ -26,9 +26,9 @@ import typing as t
 from pathlib import Path
 
 from ao import __version__
-from ao.config import expand_string
-from ao.paths import ao_home
-from ao.redact import register
+from ao.config.base import expand_string
+from ao.sdk.home import ao_home
+from ao.sdk.redact import register
 
 FORMAT = 2  # 1 was a pickle that held resolved secrets; it is deleted on sight
 KeyPath = tuple[t.Any, ...]

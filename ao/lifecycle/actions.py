@@ -20,16 +20,16 @@ import time
 import typing as t
 import uuid
 
-from ao import events
-from ao.contracts import Notification, PrState
 from ao.lifecycle import reactions as rx
+from ao.sdk.contracts import Notification, PrState
+from ao.store import events
 
 if t.TYPE_CHECKING:
     from pathlib import Path
 
-    from ao.context import Context, Project
     from ao.notify import Delivered
-    from ao.state import Session
+    from ao.session.context import Context, Project
+    from ao.store.state import Session
 
 NUDGE_ECHO = 5.0  # seconds after a nudge in which pane output is the nudge's own echo
 GIVE_UP = 86400.0  # a notification still failing after a day is dropped
@@ -57,22 +57,20 @@ def execute(
     cfg: t.Any,
 ) -> tuple[bool, str]:
     """Carry out one planned action; a failed action falls through to a human."""
-    from ao.errors import AoError
+    from ao.sdk.errors import AoError
 
     try:
         if planned.kind == "send" and planned.reaction == "agent-stuck":
             with project.store.operation(session.id, timeout=15.0):
                 detail = nudge(ctx, project.store.read(session.id), planned.message)
         elif planned.kind == "send":
-            from ao.sessions import send
+            from ao.session.ops import send
 
             current = project.store.read(session.id)
             result = send(ctx, project, current, planned.message, wait=2.0, lock_timeout=15.0)
             detail = f"{result.status}: {result.detail}"
         elif planned.kind == "merge":
-            from ao.lifecycle.watch import scm_for
-
-            scm = scm_for(ctx, project)
+            scm = ctx.project_scm(project)
             if scm is None or pr is None:
                 raise AoError("no SCM plugin to merge with")
             strategy = (cfg.strategy if cfg is not None and cfg.strategy else None) or "squash"
@@ -104,9 +102,9 @@ def nudge(ctx: Context, session: Session, text: str) -> str:
     A stuck agent reads as working, so an ordinary send would only queue the nudge
     until a turn ends that never ends; the nudge goes to the pane instead.
     """
-    from ao.errors import ConflictError
-    from ao.sessions import handle_of
-    from ao.textsafe import strip_controls
+    from ao.sdk.errors import ConflictError
+    from ao.sdk.textsafe import strip_controls
+    from ao.session.ops import handle_of
 
     handle = handle_of(session)
     if handle is None:
@@ -136,7 +134,7 @@ def _outbox(project: Project) -> Path:
 
 def notify(project: Project, session_id: str, planned: rx.Planned) -> str:
     """Record a human notification and queue it for delivery at the end of the tick."""
-    from ao.locks import write_private
+    from ao.store.locks import write_private
 
     note = {
         "title": f"ao: {session_id or project.id} — {planned.reaction}",
@@ -213,7 +211,7 @@ def _settle(
     now: float,
 ) -> Flushed:
     """Drop a delivered notification; keep a failed one, narrowed to what failed."""
-    from ao.locks import atomic_write
+    from ao.store.locks import atomic_write
 
     note = entry["note"]
     session, reaction = str(note.get("session") or ""), str(note["data"].get("reaction", ""))

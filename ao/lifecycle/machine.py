@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import typing as t
 
-from ao.contracts import PrState
+from ao.sdk.contracts import PrState
 
 STATUSES = (
     "queued", "spawning", "working", "ready", "needs_input", "stuck", "blocked",

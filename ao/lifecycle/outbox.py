@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import typing as t
 
-from ao import events
+from ao.store import events
 
 if t.TYPE_CHECKING:
-    from ao.context import Context, Project
-    from ao.contracts import Agent, RuntimeHandle
-    from ao.delivery import Delivery
-    from ao.state import Session
+    from ao.sdk.contracts import Agent, RuntimeHandle
+    from ao.session.context import Context, Project
+    from ao.session.delivery import Delivery
+    from ao.store.state import Session
 
 WAIT = 2.0  # seconds a queued message waits for the agent to take input
 LOCK_WAIT = 2.0  # seconds the watcher waits for a send in progress before trying next tick
@@ -30,8 +30,8 @@ def drain(
     A message leaves the outbox only once its delivery is confirmed; one that was not
     (the agent got busy again) stays first in line for the next tick.
     """
-    from ao.delivery import pending
-    from ao.errors import SessionBusyError
+    from ao.sdk.errors import SessionBusyError
+    from ao.session.delivery import pending
 
     if not pending(project.paths.outbox(session.id)):
         return []
@@ -45,7 +45,7 @@ def drain(
 def _drain_locked(
     ctx: Context, project: Project, session: Session, agent: Agent, handle: RuntimeHandle
 ) -> list[Delivery]:
-    from ao.delivery import deliver, pending
+    from ao.session.delivery import deliver, pending
 
     queued = pending(project.paths.outbox(session.id))
     runtime = ctx.runtime(session.get("runtime") or None)

@@ -10,7 +10,6 @@ the recorded state (an action may repeat once; it is never silently dropped).
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import os
 import sys
 import time
@@ -18,16 +17,18 @@ import typing as t
 from collections.abc import Iterator
 from pathlib import Path
 
-from ao import events
-from ao.contracts import Observation, PaneState, PrState
 from ao.lifecycle import reactions as rx
-from ao.lifecycle.actions import NUDGE_ECHO, Flushed, execute, flush, notify, nudged_at
+from ao.lifecycle.actions import NUDGE_ECHO, execute, flush, notify, nudged_at
 from ao.lifecycle.machine import TERMINAL, Facts, decide
-from ao.state import Session, now_iso
+from ao.lifecycle.report import TickReport
+from ao.sdk.contracts import Observation, PaneState, PrState
+from ao.store import events
+from ao.store.paths import watch_lock_path, watcher_name
+from ao.store.state import Session, now_iso
 
 if t.TYPE_CHECKING:
-    from ao.context import Context, Project
-    from ao.contracts import Activity, Agent, RuntimeHandle, Scm
+    from ao.sdk.contracts import Activity, Agent, RuntimeHandle
+    from ao.session.context import Context, Project
 
 GONE = PaneState(alive=False, running=False)
 PRIORITY_OF_STATUS = {
@@ -35,56 +36,6 @@ PRIORITY_OF_STATUS = {
     "errored": "warning", "ci_failed": "action", "changes_requested": "action",
     "mergeable": "action",
 }  # fmt: skip
-
-
-@dataclasses.dataclass
-class TickReport:
-    """What one pass saw and did."""
-
-    sessions: int = 0
-    transitions: list[tuple[str, str, str, str]] = dataclasses.field(default_factory=list)
-    actions: list[tuple[str, rx.Planned, bool, str]] = dataclasses.field(default_factory=list)
-    notifications: list[Flushed] = dataclasses.field(default_factory=list)
-    errors: list[tuple[str, str]] = dataclasses.field(default_factory=list)  # (session, error)
-    seconds: float = 0.0
-    cpu_seconds: float = 0.0  # this process's CPU time (excludes the tmux server's)
-
-
-def report_data(report: TickReport) -> dict[str, t.Any]:
-    """``report`` as the ``data`` of ``ao watch --json`` (see docs/cli.md)."""
-    return {
-        "sessions": report.sessions,
-        "seconds": round(report.seconds, 4),
-        "cpu_seconds": round(report.cpu_seconds, 4),
-        "transitions": [
-            {"session": s, "from": a, "to": b, "rule": r} for s, a, b, r in report.transitions
-        ],
-        "actions": [
-            {"session": s, "reaction": p.reaction, "kind": p.kind, "why": p.why, "ok": ok,
-             "detail": detail}
-            for s, p, ok, detail in report.actions
-        ],
-        "notifications": [
-            {"session": n.session or None, "reaction": n.reaction, "ok": n.ok, "detail": n.detail}
-            for n in report.notifications
-        ],
-        "errors": [{"session": s or None, "error": e} for s, e in report.errors],
-    }  # fmt: skip
-
-
-def scm_for(ctx: Context, project: Project) -> Scm | None:
-    """The project's SCM plugin, or None when none is installed or it is misconfigured."""
-    from ao import registry
-    from ao.errors import PluginError
-
-    name = project.config.scm or ctx.config.defaults.scm
-    if name not in registry.available("scm"):
-        return None  # no SCM plugin installed for this project: PR states stay unknown
-    try:
-        return ctx.scm(name)
-    except PluginError as exc:  # installed but broken (bad options): say so, keep going
-        events.append(project.paths, "scm.error", priority="warning", message=str(exc))
-        return None
 
 
 def _pid_alive(text: str) -> bool:
@@ -108,7 +59,7 @@ def tick(
     only: str | None = None,
 ) -> TickReport:
     """One idempotent pass over ``projects`` (or just session ``only``)."""
-    from ao.sessions import handle_of
+    from ao.session.ops import handle_of
 
     started, cpu_started = time.monotonic(), time.process_time()
     now = time.time() if now is None else now
@@ -162,8 +113,8 @@ def _guard(project: Project, session_id: str, report: TickReport) -> Iterator[No
 
 def _admit_queued(ctx: Context, project: Project, report: TickReport, only: str | None) -> None:
     """Start queued sessions, oldest first, while the session limit has room."""
-    from ao.errors import AoError
-    from ao.spawn import admit, at_capacity
+    from ao.sdk.errors import AoError
+    from ao.session.spawn import admit, at_capacity
 
     for session in project.store.list():
         if session.status != "queued" or only not in (None, session.id):
@@ -182,8 +133,8 @@ def _admit_queued(ctx: Context, project: Project, report: TickReport, only: str 
 
 def _all_complete(ctx: Context, project: Project, report: TickReport) -> None:
     """Notify once when every session of a project has finished."""
-    from ao import kvfile
-    from ao.locks import atomic_write, locked
+    from ao.store import kvfile
+    from ao.store.locks import atomic_write, locked
 
     sessions = project.store.list()
     if not sessions or any(s.status not in TERMINAL for s in sessions):
@@ -213,7 +164,7 @@ def _pr_states(ctx: Context, project: Project, sessions: list[Session]) -> dict[
         {s.get("branch") for s in sessions if s.get("branch") and _follows_pr(s.status)}
     )
     # without `repo: owner/name` there is no forge to ask (`ao start` fills it from origin)
-    scm = scm_for(ctx, project) if branches and project.config.repo else None
+    scm = ctx.project_scm(project) if branches and project.config.repo else None
     if scm is None:
         return {}
     try:
@@ -238,8 +189,8 @@ def _one(
     dry_run: bool,
     report: TickReport,
 ) -> None:
-    from ao.delivery import answer_dialog
-    from ao.sessions import handle_of
+    from ao.session.delivery import answer_dialog
+    from ao.session.ops import handle_of
 
     handle = handle_of(session)
     pane = panes.get(handle.name, GONE) if handle else GONE
@@ -334,8 +285,8 @@ def _drain(
     report: TickReport,
 ) -> bool:
     """Hand a ready agent the messages queued while it was busy; True if any was taken."""
-    from ao.errors import AoError
     from ao.lifecycle.outbox import drain
+    from ao.sdk.errors import AoError
 
     try:
         results = drain(ctx, project, session, agent, handle)
@@ -358,8 +309,8 @@ def _restore_after_reboot(
     ctx: Context, project: Project, session: Session, report: TickReport
 ) -> bool:
     """Relaunch a live session whose tmux session vanished (reboot, killed server)."""
-    from ao.errors import AoError
-    from ao.stop_restore import restore
+    from ao.sdk.errors import AoError
+    from ao.session.stop_restore import restore
 
     try:
         restore(ctx, project, session.id)
@@ -381,7 +332,7 @@ def _clean_up_merged(
 
     An ordinary stop: the worktree goes only if nothing in it is uncommitted or unpushed.
     """
-    from ao.stop_restore import stop
+    from ao.session.stop_restore import stop
 
     cfg = ctx.config.reactions.get("approved-and-green")
     delay = (
@@ -435,7 +386,7 @@ def _stuck_after(ctx: Context) -> float:
 
 
 def _last_lines(screen: str | None, n: int = 8) -> str:
-    from ao.textsafe import strip_controls
+    from ao.sdk.textsafe import strip_controls
 
     if not screen:
         return ""
@@ -446,7 +397,7 @@ def _last_lines(screen: str | None, n: int = 8) -> str:
 def _active_reactions(
     ctx: Context, project: Project, s: rx.Situation
 ) -> list[tuple[str, str, t.Any]]:
-    from ao.lifecycle.conditions import evaluate, parse
+    from ao.config.conditions import evaluate, parse
 
     configured = ctx.config.reactions
     active = [(key, sig, configured.get(key)) for key, sig in rx.triggers(s).items()]
@@ -478,20 +429,6 @@ def _message(key: str, cfg: t.Any, s: rx.Situation, project: Project) -> str:
     return rx.render(template, values)
 
 
-def lock_path(config_path: Path) -> Path:
-    """The lock that keeps two watchers (or passes) of one config from overlapping."""
-    from ao.paths import ao_home, config_hash
-
-    return ao_home() / "locks" / f"watch-{config_hash(config_path)}.lock"
-
-
-def watcher_name(config_path: Path) -> str:
-    """The tmux session `ao start` runs the watcher in."""
-    from ao.paths import config_hash
-
-    return f"{config_hash(config_path)}-watch"
-
-
 class Watcher:
     """The loop around ``tick``: one per config, held by a lock."""
 
@@ -503,9 +440,9 @@ class Watcher:
 
     def acquire(self) -> bool:
         """Take the watcher lock; False when another watcher or pass holds it."""
-        from ao.locks import try_lock
+        from ao.store.locks import try_lock
 
-        self._fd = try_lock(lock_path(self.config_path))
+        self._fd = try_lock(watch_lock_path(self.config_path))
         if self._fd is None:
             return False
         self._note(serving=False)
@@ -534,7 +471,7 @@ class Watcher:
     def pass_over(self, project: str | None) -> TickReport:
         """One tick over ``project`` (None: every project), whatever the watcher's own."""
         from ao.config import load_config
-        from ao.context import Context
+        from ao.session.context import Context
 
         ctx = Context(load_config(self.config_path, cached=True))
         projects = [ctx.project(project)] if project else ctx.projects()
@@ -549,7 +486,7 @@ class Watcher:
         """
         from ao.lifecycle.passes import Inbox
 
-        inbox = Inbox(lock_path(self.config_path))
+        inbox = Inbox(watch_lock_path(self.config_path))
         serving = inbox.open()
         self._note(serving=serving)
         try:
@@ -570,20 +507,20 @@ def ensure_watcher(ctx: Context) -> tuple[str, str]:
     Returns (state, detail): ``started``, ``running`` (adopted) or ``external`` (a watcher
     outside tmux holds the lock). Never starts a second copy.
     """
-    from ao.contracts import RuntimeSpec
-    from ao.locks import try_lock
+    from ao.sdk.contracts import RuntimeSpec
+    from ao.store.locks import try_lock
 
     runtime = ctx.runtime()
     name = watcher_name(ctx.loaded.path)
     pane = runtime.probe().get(name)
     if pane is not None and pane.running:
         return "running", name
-    fd = try_lock(lock_path(ctx.loaded.path))
+    fd = try_lock(watch_lock_path(ctx.loaded.path))
     if fd is None:
         return "external", "another `ao watch` holds the lock"
     os.close(fd)
     if pane is not None:  # a dead watcher pane: replace it
-        from ao.contracts import RuntimeHandle
+        from ao.sdk.contracts import RuntimeHandle
 
         runtime.destroy(RuntimeHandle("tmux", name, f"={name}:"), grace=0.5)
     env = {"AO_CONFIG": str(ctx.loaded.path)}

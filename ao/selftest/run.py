@@ -34,7 +34,7 @@ import time
 import typing as t
 from pathlib import Path
 
-from ao.errors import AoError, NotFoundError
+from ao.sdk.errors import AoError, NotFoundError
 
 StepStatus = t.Literal["ok", "failed", "skipped"]
 Progress = t.Callable[[str], None]
@@ -101,7 +101,7 @@ class AgentResult:
 def select(names: t.Sequence[str] = ()) -> list[str]:
     """The agents to check: ``names`` (validated) or every registered agent, in preference order."""
     from ao import registry
-    from ao.agents import _order
+    from ao.session.agents import _order
 
     available = sorted(registry.available("agent"), key=_order)
     unknown = [n for n in names if n not in available]

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 
 from ao_agent_shell import ShellAgent
 
-from ao.contracts import API_VERSION, AuthState
+from ao.sdk.contracts import API_VERSION, AuthState
 
 
 class _Fake(ShellAgent):

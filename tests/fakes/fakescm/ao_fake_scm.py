@@ -13,8 +13,8 @@ import typing as t
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from ao.contracts import API_VERSION, Check, PrState, ReviewComment
-from ao.errors import AoError
+from ao.sdk.contracts import API_VERSION, Check, PrState, ReviewComment
+from ao.sdk.errors import AoError
 
 
 class FakeScm:

@@ -2,7 +2,7 @@
 
 Both hold the session's operation lock from their first step to their last (a stop
 racing a restore runs wholly before or after it) and mark each step with a fault point
-(``ao.faults``), so the fault-injection suite can kill them anywhere and check that
+(``ao.store.faults``), so the fault-injection suite can kill them anywhere and check that
 ``ao gc`` and the next command finish the job without losing work.
 """
 
@@ -14,16 +14,16 @@ import time
 import typing as t
 from pathlib import Path
 
-from ao import events, faults
-from ao.contracts import WorkspaceInfo, WorkspaceRequest
-from ao.errors import ConflictError, NotFoundError
-from ao.keepwork import settle
-from ao.locks import write_private
-from ao.sessions import GONE, handle_of, workspace_info
-from ao.state import Session, now_iso
+from ao.sdk.contracts import WorkspaceInfo, WorkspaceRequest
+from ao.sdk.errors import ConflictError, NotFoundError
+from ao.session.keepwork import settle
+from ao.session.ops import GONE, handle_of, workspace_info
+from ao.store import events, faults
+from ao.store.locks import write_private
+from ao.store.state import Session, now_iso
 
 if t.TYPE_CHECKING:
-    from ao.context import Context, Project
+    from ao.session.context import Context, Project
 
 
 @dataclasses.dataclass(frozen=True)
@@ -126,7 +126,7 @@ def restore(
 def _restore_locked(ctx: Context, project: Project, session_id: str, *, resend: bool) -> Session:
     import os
 
-    from ao.spawn import dialog_logger, launch, workspace_request
+    from ao.session.spawn import dialog_logger, launch, workspace_request
 
     store = project.store
     archived_path: Path | None = None
@@ -188,7 +188,7 @@ def _restore_locked(ctx: Context, project: Project, session_id: str, *, resend: 
         _undo_restore(project, session_id, original, archived=archived_path is not None, exc=exc)
         raise
     if mode == "post-launch" and task:
-        from ao.delivery import deliver
+        from ao.session.delivery import deliver
 
         deliver(
             runtime, ctx.agent(session.get("agent")), handle, task, wait=30.0,
@@ -228,7 +228,7 @@ def _undo_restore(
     exc: BaseException,
 ) -> None:
     """Put a session's record back as it was before a failed restore, noting why."""
-    from ao.errors import AoError
+    from ao.sdk.errors import AoError
 
     reason = str(exc) if isinstance(exc, AoError) else f"{type(exc).__name__}: {exc}"
     back: dict[str, str | None] = {

@@ -8,7 +8,7 @@ import shutil
 import sys
 import typing as t
 
-from ao import proc
+from ao.sdk import proc
 
 
 class Check(t.NamedTuple):
@@ -50,12 +50,12 @@ def run_checks() -> list[Check]:
 
 def _config_checks() -> list[Check]:
     from ao.config import find_config_path, load_config
-    from ao.errors import AoError
-    from ao.paths import ao_home
+    from ao.sdk.errors import AoError
+    from ao.sdk.home import ao_home
 
     home = ao_home()
     try:
-        from ao.locks import write_private
+        from ao.store.locks import write_private
 
         probe = home / f".doctor-{os.getpid()}"
         write_private(probe, "ok")
@@ -84,8 +84,8 @@ def _config_checks() -> list[Check]:
 
 def _plugin_checks() -> list[Check]:
     from ao import registry
-    from ao.contracts import SLOTS
-    from ao.errors import AoError
+    from ao.sdk.contracts import SLOTS
+    from ao.sdk.errors import AoError
 
     checks = []
     for slot in SLOTS:

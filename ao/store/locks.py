@@ -19,9 +19,9 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from ao import faults
-from ao.errors import ConflictError
-from ao.paths import PRIVATE_FILE_MODE, is_private, private_dir
+from ao.sdk.errors import ConflictError
+from ao.sdk.home import PRIVATE_FILE_MODE, is_private, private_dir
+from ao.store import faults
 
 _CREATE = os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC
 

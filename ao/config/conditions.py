@@ -13,7 +13,7 @@ import difflib
 import operator
 import typing as t
 
-from ao.errors import ConfigError
+from ao.sdk.errors import ConfigError
 
 NAMES = ("status", "activity", "ci", "review", "labels", "label", "branch", "draft", "conflicts")
 _CMP: dict[type[ast.cmpop], t.Callable[[t.Any, t.Any], bool]] = {

@@ -9,14 +9,14 @@ import typing as t
 from pathlib import Path
 
 from ao import registry
-from ao.errors import NotFoundError, PluginError, UsageError
-from ao.paths import ProjectPaths
-from ao.state import Session, SessionStore
+from ao.sdk.errors import NotFoundError, PluginError, UsageError
+from ao.store.paths import ProjectPaths
+from ao.store.state import Session, SessionStore
 
 if t.TYPE_CHECKING:
     from ao.config import LoadedConfig
     from ao.config.models import ProjectConfig
-    from ao.contracts import Agent, Runtime, Scm, Terminal, Tracker, Workspace
+    from ao.sdk.contracts import Agent, Runtime, Scm, Terminal, Tracker, Workspace
 
 
 @dataclasses.dataclass(frozen=True)
@@ -124,6 +124,20 @@ class Context:
         """The SCM plugin ``name``."""
         return t.cast("Scm", self._plugin("scm", name, self._options(name)))
 
+    def project_scm(self, project: Project) -> Scm | None:
+        """The project's SCM plugin, or None when none is installed or it is misconfigured
+        (then an ``scm.error`` event says why)."""
+        from ao.store import events
+
+        name = project.config.scm or self.config.defaults.scm
+        if name not in registry.available("scm"):
+            return None  # no SCM plugin installed for this project: PR states stay unknown
+        try:
+            return self.scm(name)
+        except PluginError as exc:  # installed but broken (bad options): say so, keep going
+            events.append(project.paths, "scm.error", priority="warning", message=str(exc))
+            return None
+
     def tracker(self, name: str) -> Tracker:
         """The tracker plugin ``name``."""
         return t.cast("Tracker", self._plugin("tracker", name, self._options(name)))
@@ -143,7 +157,7 @@ class Context:
         name = requested or project.config.agent or self.config.defaults.agent
         if name != "auto":
             return name
-        from ao.agents import choose, inventory
+        from ao.session.agents import choose, inventory
 
         chosen = choose(inventory(self), self.config.defaults.agent_strategy)
         if chosen is None:

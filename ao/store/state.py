@@ -16,16 +16,16 @@ import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
-from ao import diagnostics, kvfile
-from ao.errors import (
+from ao.sdk.errors import (
     ConflictError,
     NotFoundError,
     SessionBusyError,
     UnreadableStateError,
     UsageError,
 )
-from ao.locks import atomic_create, atomic_write, locked
-from ao.paths import ProjectPaths
+from ao.store import diagnostics, kvfile
+from ao.store.locks import atomic_create, atomic_write, locked
+from ao.store.paths import ProjectPaths
 
 SCHEMA = "1"
 SESSION_ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")

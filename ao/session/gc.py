@@ -15,15 +15,15 @@ import os
 import re
 import typing as t
 
-from ao import events
-from ao.contracts import RuntimeHandle, WorkspaceInfo
-from ao.paths import ProjectPaths
-from ao.state import Session, SessionStore, now_iso
+from ao.sdk.contracts import RuntimeHandle, WorkspaceInfo
+from ao.store import events
+from ao.store.paths import ProjectPaths
+from ao.store.state import Session, SessionStore, now_iso
 
 if t.TYPE_CHECKING:
     from pathlib import Path
 
-    from ao.context import Context, Project
+    from ao.session.context import Context, Project
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,8 +68,8 @@ def collect(ctx: Context, projects: list[Project], *, dry_run: bool = False) -> 
 
 
 def _stale_cache(dry_run: bool) -> list[GcAction]:
-    from ao.httpcache import stale_entries
-    from ao.paths import ao_home
+    from ao.sdk.home import ao_home
+    from ao.sdk.httpcache import stale_entries
 
     stale = stale_entries(ao_home() / "cache")
     if not stale:
@@ -97,7 +97,7 @@ _TEMP = re.compile(r"\..+\.(\d+)\.(?:tmp|new)")
 
 def _temp_files(project: Project, dry_run: bool) -> list[GcAction]:
     """Temp files of atomic writes whose writer died between write and rename."""
-    from ao.paths import ao_home
+    from ao.sdk.home import ao_home
 
     root = project.paths.root
     dirs = [root, ao_home() / "cache", *(root / d for d in ("sessions", "archive", "logs"))]
@@ -122,7 +122,7 @@ def _temp_files(project: Project, dry_run: bool) -> list[GcAction]:
 
 def _busy(project: Project, session_id: str) -> bool:
     """Whether some ao process is working on the session (holds its operation lock)."""
-    from ao.locks import try_lock
+    from ao.store.locks import try_lock
 
     fd = try_lock(project.paths.locks / f"op-{session_id}.lock")
     if fd is None:
@@ -132,7 +132,7 @@ def _busy(project: Project, session_id: str) -> bool:
 
 
 def _half_spawns(ctx: Context, project: Project, dry_run: bool) -> list[GcAction]:
-    from ao.sessions import workspace_info
+    from ao.session.ops import workspace_info
 
     actions = []
     for session in project.store.list():
@@ -180,8 +180,8 @@ def _half_spawns(ctx: Context, project: Project, dry_run: bool) -> list[GcAction
 def _end_runtime(ctx: Context, project: Project, session: Session) -> None:
     """End the session's runtime: the recorded one, else (killed before recording it) the
     one its name would have, if this ``$AO_HOME`` started it."""
-    from ao.sessions import handle_of
-    from ao.spawn import runtime_owner
+    from ao.session.ops import handle_of
+    from ao.session.spawn import runtime_owner
 
     runtime = ctx.runtime(session.get("runtime") or None)
     handle = handle_of(session)
@@ -213,8 +213,8 @@ def _interrupted_restore(
 def _orphan_tmux(ctx: Context, projects: list[Project], dry_run: bool) -> list[GcAction]:
     """Every ``{hash}-*`` tmux session this ``$AO_HOME`` started that is neither a live
     record nor the watcher (another state root's sessions are never touched)."""
-    from ao.lifecycle.watch import watcher_name
-    from ao.spawn import runtime_owner
+    from ao.session.spawn import runtime_owner
+    from ao.store.paths import watcher_name
 
     if not projects:
         return []
@@ -297,7 +297,7 @@ def _checkout_info(project: Project, path: Path, session: Session | None = None)
     (``ao/<id>``, no ``--branch``); destroying then drops it only if it holds no commit
     of its own, so no work is lost either way. Any other branch is kept.
     """
-    from ao import proc
+    from ao.sdk import proc
 
     r = proc.run(["git", "symbolic-ref", "--short", "HEAD"], cwd=path, timeout=10, check=False)
     branch = r.stdout.strip()
@@ -332,7 +332,7 @@ def _unfinished_checkout(project: Project, path: Path, session: Session) -> Work
 
 
 def _stale_locks(project: Project, dry_run: bool) -> list[GcAction]:
-    from ao.locks import try_lock
+    from ao.store.locks import try_lock
 
     locks = project.paths.locks
     if not locks.is_dir():

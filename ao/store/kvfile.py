@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from ao.errors import UsageError
+from ao.sdk.errors import UsageError
 
 KEY_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 _ESCAPES = {"\\": "\\\\", "\n": "\\n", "\r": "\\r"}

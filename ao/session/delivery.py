@@ -17,11 +17,11 @@ import uuid
 from collections.abc import Mapping
 from pathlib import Path
 
-from ao.contracts import Activity, DialogAnswer, Evidence, Observation, PaneState
-from ao.errors import ConflictError
+from ao.sdk.contracts import Activity, DialogAnswer, Evidence, Observation, PaneState
+from ao.sdk.errors import ConflictError
 
 if t.TYPE_CHECKING:
-    from ao.contracts import Agent, Runtime, RuntimeHandle
+    from ao.sdk.contracts import Agent, Runtime, RuntimeHandle
 
 DeliveryStatus = t.Literal["delivered", "queued", "unconfirmed"]
 ACCEPTS_INPUT = ("ready", "needs_input")
@@ -275,7 +275,7 @@ def _timestamped_native(activity: Activity) -> bool:
 
 def enqueue(outbox: Path, text: str) -> Path:
     """Store a message for later delivery; files sort in arrival order."""
-    from ao.locks import write_private
+    from ao.store.locks import write_private
 
     name = f"{time.time_ns():020d}-{uuid.uuid4().hex[:8]}.msg"
     write_private(outbox / name, text)

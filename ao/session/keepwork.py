@@ -15,14 +15,14 @@ import time
 import typing as t
 from pathlib import Path
 
-from ao import events
-from ao.contracts import WorkspaceInfo, WorkspaceStatus
-from ao.errors import AoError, ConflictError
+from ao.sdk.contracts import WorkspaceInfo, WorkspaceStatus
+from ao.sdk.errors import AoError, ConflictError
+from ao.store import events
 
 if t.TYPE_CHECKING:
-    from ao.context import Context, Project
-    from ao.contracts import Workspace
-    from ao.state import Session
+    from ao.sdk.contracts import Workspace
+    from ao.session.context import Context, Project
+    from ao.store.state import Session
 
 
 @dataclasses.dataclass(frozen=True)

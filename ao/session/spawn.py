@@ -16,8 +16,7 @@ import typing as t
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from ao import events, faults
-from ao.contracts import (
+from ao.sdk.contracts import (
     DialogAnswer,
     LaunchContext,
     RuntimeHandle,
@@ -25,12 +24,13 @@ from ao.contracts import (
     WorkspaceInfo,
     WorkspaceRequest,
 )
-from ao.errors import AoError, ConflictError, SpawnError, UsageError
-from ao.textsafe import strip_controls
+from ao.sdk.errors import AoError, ConflictError, SpawnError, UsageError
+from ao.sdk.textsafe import strip_controls
+from ao.store import events, faults
 
 if t.TYPE_CHECKING:
-    from ao.context import Context, Project
-    from ao.contracts import Runtime, Workspace
+    from ao.sdk.contracts import Runtime, Workspace
+    from ao.session.context import Context, Project
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,8 +46,8 @@ class SpawnResult:
 
 def clean_task(task: str) -> str:
     """The task as literal text: control and escape sequences removed, size bounded
-    (``ao.inputs.MAX_TEXT_BYTES``, the limit of messages too)."""
-    from ao.inputs import check_text_size
+    (``ao.session.inputs.MAX_TEXT_BYTES``, the limit of messages too)."""
+    from ao.session.inputs import check_text_size
 
     return strip_controls(check_text_size(task, "the task")).strip("\n")
 
@@ -77,8 +77,8 @@ def agent_rules(project: Project) -> str | None:
     The file must stay inside the repository once symlinks are resolved (like ``copy``,
     ``symlinks`` and ``workdir``): a rules file is never a way to read other files.
     """
-    from ao.errors import ConfigError
-    from ao.inputs import read_text_file
+    from ao.sdk.errors import ConfigError
+    from ao.session.inputs import read_text_file
 
     cfg = project.config
     if cfg.agent_rules_file:
@@ -139,7 +139,7 @@ def launch(
                 f"working directory {cwd} does not exist in the worktree",
                 hint=f"fix `projects.{project.id}.workdir` ({cfg.workdir!r}) in the config",
             )
-    from ao.paths import private_dir
+    from ao.sdk.home import private_dir
 
     state_dir = project.paths.root / "agents" / session_id
     private_dir(state_dir)
@@ -160,7 +160,7 @@ def launch(
         spec = agent.launch(launch_ctx)
     if spec.metadata:
         project.store.update(session_id, dict(spec.metadata))
-    from ao import ports
+    from ao.session import ports
 
     block = ports.assign(ctx, project, session_id)
     env = {**session_env(ctx, project, session_id), **ports.environment(ctx.config.ports, block)}
@@ -181,7 +181,7 @@ def runtime_owner() -> str:
     """The tag a runtime keeps on every session this ``$AO_HOME`` starts, so ``ao gc``
     only ever ends sessions that provably are its own (another ``AO_HOME``, e.g. a test
     or a second config root, may share the tmux server and the config's hash)."""
-    from ao.paths import ao_home
+    from ao.sdk.home import ao_home
 
     return str(ao_home().resolve())
 
@@ -218,7 +218,7 @@ def spawn(
     watcher admits it when a slot frees up. ``metadata`` (e.g. the issue) is in the
     record from the start, before the agent can read it.
     """
-    from ao.gitref import validate_branch
+    from ao.sdk.gitref import validate_branch
 
     started = time.monotonic()
     task = clean_task(task)
@@ -229,7 +229,7 @@ def spawn(
     agent = ctx.agent(agent_name)
     ctx.runtime(project.config.runtime)
     ctx.workspace(project.config.workspace)
-    from ao.context import require_binary
+    from ao.session.context import require_binary
 
     require_binary(agent.binary, f"agent {agent_name!r}")
     if not (project.repo_path / ".git").exists():
@@ -273,16 +273,16 @@ def spawn(
 
 def capacity_lock(project: Project) -> contextlib.AbstractContextManager[None]:
     """The config-wide lock under which a slot is counted and taken (spawn, admission)."""
-    from ao.locks import locked
-    from ao.paths import ao_home
+    from ao.sdk.home import ao_home
+    from ao.store.locks import locked
 
     return locked(ao_home() / "locks" / f"capacity-{project.paths.hash}.lock", timeout=60.0)
 
 
 def names_lock(project: Project) -> contextlib.AbstractContextManager[None]:
     """The lock under which a ``--name`` is checked against every project and reserved."""
-    from ao.locks import locked
-    from ao.paths import ao_home
+    from ao.sdk.home import ao_home
+    from ao.store.locks import locked
 
     return locked(ao_home() / "locks" / f"names-{project.paths.hash}.lock")
 
@@ -297,8 +297,8 @@ def check_name_free(ctx: Context, project: Project, name: str) -> None:
     """
     import re
 
-    from ao.lifecycle.watch import watcher_name
-    from ao.state import validate_session_id
+    from ao.store.paths import watcher_name
+    from ao.store.state import validate_session_id
 
     validate_session_id(name)
     if project.paths.tmux_name(name) == watcher_name(ctx.loaded.path):
@@ -331,8 +331,8 @@ def capacity_reason(ctx: Context, project: Project) -> str | None:
     project's) is reached, live sessions hold every port block, or less memory is
     available than ``minFreeMemory``. Callers that act on the answer hold
     ``capacity_lock``."""
-    from ao.proc import available_memory
-    from ao.state import ENDED_STATUSES
+    from ao.sdk.proc import available_memory
+    from ao.store.state import ENDED_STATUSES
 
     # every session that has not ended holds a slot (and a port block): working,
     # waiting on its PR, stuck...
@@ -384,7 +384,7 @@ def build(
 def _build_locked(
     ctx: Context, project: Project, session_id: str, *, ready_timeout: float, started: float
 ) -> SpawnResult:
-    from ao.delivery import deliver
+    from ao.session.delivery import deliver
 
     store = project.store
     session = store.read(session_id)

@@ -6,8 +6,8 @@ import dataclasses
 import re
 from pathlib import Path
 
-from ao import proc
-from ao.errors import CommandError, ConflictError, UsageError
+from ao.sdk import proc
+from ao.sdk.errors import CommandError, ConflictError, UsageError
 
 URL_RE = re.compile(r"^(?:(?:https?|ssh|git|file)://|[\w.-]+@[\w.-]+:)")
 SLUG_RE = re.compile(r"(?:github\.com|gitlab\.com)[:/]([^/]+/[^/]+?)(?:\.git)?/?$")
@@ -127,9 +127,9 @@ def start(
     from ao.config import CONFIG_NAMES, find_config_path, load_config
     from ao.config.edit import add_project, new_config_text
     from ao.config.names import default_prefix
-    from ao.context import Context
-    from ao.locks import atomic_write
-    from ao.paths import ProjectPaths
+    from ao.session.context import Context
+    from ao.store.locks import atomic_write
+    from ao.store.paths import ProjectPaths
 
     cloned = False
     if target and is_url(target):

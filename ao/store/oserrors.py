@@ -1,12 +1,12 @@
 """An ``OSError`` as ao's one-line error: the path, what went wrong, what to do.
 
-Kept apart from ``ao.errors`` (a leaf every module imports) because naming the state
-directory needs ``ao.paths``.
+Kept apart from ``ao.sdk.errors`` (a leaf every module imports) because naming the state
+directory needs ``ao.store.paths``.
 """
 
 from __future__ import annotations
 
-from ao.errors import FileSystemError
+from ao.sdk.errors import FileSystemError
 
 
 def from_os_error(exc: OSError) -> FileSystemError:
@@ -86,7 +86,7 @@ def _cwd_gone() -> bool:
 
 
 def _home() -> str:
-    from ao.paths import ao_home
+    from ao.sdk.home import ao_home
 
     return str(ao_home())
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import typing as t
 from pathlib import Path
 
-from ao.errors import UsageError
+from ao.sdk.errors import UsageError
 
 MAX_TEXT_BYTES = 1_000_000
 

@@ -24,9 +24,9 @@ import time
 import typing as t
 from collections.abc import Mapping, Sequence
 
-from ao.contracts import Notification
-from ao.errors import AoError, ConfigError
-from ao.textsafe import strip_controls
+from ao.sdk.contracts import Notification
+from ao.sdk.errors import AoError, ConfigError
+from ao.sdk.textsafe import strip_controls
 
 if t.TYPE_CHECKING:
     from ao.config.models import AoConfig

@@ -3,7 +3,7 @@
 Each line: ``{"v", "id", "ts", "type", "priority", "session", "project", "message", "data"}``.
 Appends are single ``write`` calls on an ``O_APPEND`` descriptor under the events lock, so
 concurrent writers never interleave. Known secrets and credential-shaped strings are
-redacted (``ao.redact``) from the message and data before anything is written; the log is
+redacted (``ao.sdk.redact``) from the message and data before anything is written; the log is
 readable by its owner only. Readers skip every line they cannot use: a torn last line,
 one that is not UTF-8 or not a JSON object, or one whose fields are missing or of the
 wrong type.
@@ -18,9 +18,9 @@ import uuid
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
-from ao.locks import append_private, locked
-from ao.paths import ProjectPaths
-from ao.redact import redact, redact_data
+from ao.sdk.redact import redact, redact_data
+from ao.store.locks import append_private, locked
+from ao.store.paths import ProjectPaths
 
 EVENT_VERSION = 1
 # field -> (accepted types, default when absent; None: the field is required)

@@ -1,7 +1,7 @@
 """What agent CLIs are installed and logged in, and which one `defaults.agent: auto` picks.
 
 Probes read local files and the environment only (no network): each adapter's optional
-``version()`` and ``auth()`` (see ``ao.contracts.AgentDetails``).
+``version()`` and ``auth()`` (see ``ao.sdk.contracts.AgentDetails``).
 """
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ import shutil
 import typing as t
 
 from ao import registry
-from ao.errors import AoError, PluginError
+from ao.sdk.errors import AoError, PluginError
 
 if t.TYPE_CHECKING:
-    from ao.context import Context
+    from ao.session.context import Context
 
 # Preference when several are usable; `shell` is the always-available last resort.
 PREFERENCE = ("claude-code", "codex", "gemini", "opencode", "aider", "pi", "cursor", "shell")

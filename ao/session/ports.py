@@ -16,11 +16,11 @@ import contextlib
 import socket
 import typing as t
 
-from ao.errors import ConflictError
+from ao.sdk.errors import ConflictError
 
 if t.TYPE_CHECKING:
     from ao.config.models import Ports
-    from ao.context import Context, Project
+    from ao.session.context import Context, Project
 
 
 def block_range(ports: Ports, block: int) -> tuple[int, int]:
@@ -49,8 +49,8 @@ def listening(port: int) -> bool:
 def assign(ctx: Context, project: Project, session_id: str) -> int:
     """The session's block: the one it recorded if no other live session holds it, else
     the lowest free one; recorded in the session's metadata."""
-    from ao.locks import locked
-    from ao.paths import ao_home
+    from ao.sdk.home import ao_home
+    from ao.store.locks import locked
 
     ports = ctx.config.ports
     with locked(ao_home() / "locks" / f"ports-{project.paths.hash}.lock"):
@@ -71,7 +71,7 @@ def assign(ctx: Context, project: Project, session_id: str) -> int:
 
 
 def _held(ctx: Context, session_id: str) -> set[int]:
-    from ao.state import ENDED_STATUSES
+    from ao.store.state import ENDED_STATUSES
 
     held = set()
     for project in ctx.projects():

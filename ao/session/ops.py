@@ -8,8 +8,7 @@ import typing as t
 from collections.abc import Iterator
 from pathlib import Path
 
-from ao import events
-from ao.contracts import (
+from ao.sdk.contracts import (
     Activity,
     Evidence,
     Observation,
@@ -18,13 +17,14 @@ from ao.contracts import (
     SessionInfo,
     WorkspaceInfo,
 )
-from ao.errors import ConflictError, NotFoundError
-from ao.state import ENDED_STATUSES, Session
+from ao.sdk.errors import ConflictError, NotFoundError
+from ao.store import events
+from ao.store.state import ENDED_STATUSES, Session
 
 if t.TYPE_CHECKING:
-    from ao.context import Context, Project
-    from ao.contracts import Agent, Runtime
-    from ao.delivery import Delivery
+    from ao.sdk.contracts import Agent, Runtime
+    from ao.session.context import Context, Project
+    from ao.session.delivery import Delivery
 
 GONE = PaneState(alive=False, running=False)
 
@@ -167,7 +167,7 @@ def info(ctx: Context, session: Session) -> SessionInfo | None:
     Adapters read local files only; a broken or missing record is no information, never
     an error of the status command.
     """
-    from ao.errors import AoError
+    from ao.sdk.errors import AoError
 
     try:
         agent = ctx.agent(session.get("agent"))
@@ -184,8 +184,8 @@ def _interrupt(
     project: Project, session: Session, runtime: Runtime, agent: Agent, handle: RuntimeHandle
 ) -> str:
     """Stop the agent's turn in progress with its interrupt keys; what was done, or ""."""
-    from ao.delivery import look
-    from ao.errors import UsageError
+    from ao.sdk.errors import UsageError
+    from ao.session.delivery import look
 
     if agent.activity(look(runtime, handle, session.data)).state != "working":
         return ""
@@ -228,9 +228,9 @@ def send(
     text stay byte-exact): an ``ESC [201~`` would end the bracketed paste early and let the
     rest of the message reach the agent as typed keys.
     """
-    from ao.errors import UsageError
-    from ao.inputs import check_text_size
-    from ao.textsafe import strip_controls
+    from ao.sdk.errors import UsageError
+    from ao.sdk.textsafe import strip_controls
+    from ao.session.inputs import check_text_size
 
     text = check_text_size(strip_controls(text))
     if not text.strip():
@@ -244,8 +244,8 @@ def send(
 def _send_locked(
     ctx: Context, project: Project, session: Session, text: str, *, wait: float, interrupt: bool
 ) -> Delivery:
-    from ao.delivery import deliver, pending
-    from ao.spawn import dialog_logger
+    from ao.session.delivery import deliver, pending
+    from ao.session.spawn import dialog_logger
 
     handle = _live_handle(session)
     runtime = ctx.runtime(session.get("runtime") or None)
@@ -261,7 +261,7 @@ def _send_locked(
             break
         queued.unlink()
     if pending(outbox):
-        from ao.delivery import Delivery, enqueue
+        from ao.session.delivery import Delivery, enqueue
 
         path = enqueue(outbox, text)
         return Delivery("queued", f"earlier messages are still queued; queued as {path.name}")
@@ -294,7 +294,7 @@ def _live_handle(session: Session) -> RuntimeHandle:
 
 def logs(ctx: Context, project: Project, session_id: str, lines: int) -> str:
     """The last ``lines`` lines the session's pane shows, or its saved final screen."""
-    from ao.textsafe import strip_controls
+    from ao.sdk.textsafe import strip_controls
 
     if project.store.exists(session_id):
         session = project.store.read(session_id)
@@ -308,7 +308,7 @@ def logs(ctx: Context, project: Project, session_id: str, lines: int) -> str:
                 pass
     import re
 
-    from ao.state import ARCHIVE_SUFFIX
+    from ao.store.state import ARCHIVE_SUFFIX
 
     name = re.compile(re.escape(session_id) + ARCHIVE_SUFFIX + r"\.screen\.txt")
     saved = (
@@ -326,7 +326,7 @@ def logs(ctx: Context, project: Project, session_id: str, lines: int) -> str:
 
 def follow(ctx: Context, session: Session, interval: float = 0.5) -> Iterator[str]:
     """Yield new lines of the pane's output as they appear, until the session ends."""
-    from ao.textsafe import strip_controls
+    from ao.sdk.textsafe import strip_controls
 
     handle = _live_handle(session)
     runtime = ctx.runtime(session.get("runtime") or None)
