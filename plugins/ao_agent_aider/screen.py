@@ -13,8 +13,8 @@ from __future__ import annotations
 import dataclasses
 import re
 
-from ao.agentkit import is_rule, screen_lines
-from ao.contracts import ActivityState, DialogAnswer
+from ao.sdk.agentkit import is_rule, screen_lines
+from ao.sdk.contracts import ActivityState, DialogAnswer
 
 PROMPT = re.compile(r"^(?:(?:code|ask|architect|help|context)\s*)?(?:multi)?>\s?$")
 WAITING = re.compile(r"Waiting for (\S+)")

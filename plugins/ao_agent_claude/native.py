@@ -23,7 +23,7 @@ import typing as t
 from collections.abc import Mapping
 from pathlib import Path
 
-from ao.agentkit import estimate_cost, iter_records, read_json, tail_records
+from ao.sdk.agentkit import estimate_cost, iter_records, read_json, tail_records
 
 _NON_ALNUM = re.compile(r"[^A-Za-z0-9]")
 MAX_FOLDER = 200  # longer encoded folder names are shortened by the CLI

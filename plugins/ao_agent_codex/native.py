@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
 
-from ao.agentkit import estimate_cost, iter_records, tail_records
+from ao.sdk.agentkit import estimate_cost, iter_records, tail_records
 
 
 def user_home(environ: Mapping[str, str] | None = None) -> Path:

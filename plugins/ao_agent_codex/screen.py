@@ -11,8 +11,8 @@ from __future__ import annotations
 import dataclasses
 import re
 
-from ao.agentkit import choose_option, screen_lines, unboxed
-from ao.contracts import ActivityState, DialogAnswer
+from ao.sdk.agentkit import choose_option, screen_lines, unboxed
+from ao.sdk.contracts import ActivityState, DialogAnswer
 
 CURSOR = "›"
 MENU_LINE = re.compile(r"^\s*›\s*\d+\.\s")

@@ -20,8 +20,8 @@ from __future__ import annotations
 import dataclasses
 import re
 
-from ao.agentkit import screen_lines, unboxed
-from ao.contracts import ActivityState, DialogAnswer
+from ao.sdk.agentkit import screen_lines, unboxed
+from ao.sdk.contracts import ActivityState, DialogAnswer
 
 BUSY = re.compile(r"ctrl\+c to stop", re.I)
 SPINNER = re.compile(r"^[⬡⬢⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏]\s+[A-Z][a-z]+ing\b.*(?:…|\.\.\.)")

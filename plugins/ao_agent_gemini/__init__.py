@@ -22,8 +22,8 @@ import uuid
 from collections.abc import Mapping
 from pathlib import Path
 
-from ao.agentkit import passthrough_env, probe_version, read_json, write_private
-from ao.contracts import (
+from ao.sdk.agentkit import passthrough_env, probe_version, read_json, write_private
+from ao.sdk.contracts import (
     API_VERSION,
     Activity,
     AuthState,

@@ -23,7 +23,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
 
-from ao.agentkit import iter_records, read_json, tail_records
+from ao.sdk.agentkit import iter_records, read_json, tail_records
 
 IGNORED_PREFIXES = ("<session_context>", "<hook_context>", "/", "?")
 AUTH_ERROR = re.compile(

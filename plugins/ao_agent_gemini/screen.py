@@ -15,8 +15,8 @@ from __future__ import annotations
 import dataclasses
 import re
 
-from ao.agentkit import choose_option, is_rule, screen_lines, unboxed
-from ao.contracts import ActivityState, DialogAnswer
+from ao.sdk.agentkit import choose_option, is_rule, screen_lines, unboxed
+from ao.sdk.contracts import ActivityState, DialogAnswer
 
 from .native import classify_error
 

@@ -16,7 +16,7 @@ import re
 import typing as t
 from pathlib import Path
 
-from ao.agentkit import iter_records, tail_records
+from ao.sdk.agentkit import iter_records, tail_records
 
 AUTH_ERROR = re.compile(
     r"\b401\b|\b403\b|Incorrect API key|invalid[_ ]api[_ ]key|Unauthorized|authentication|"

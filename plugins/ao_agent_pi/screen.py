@@ -13,8 +13,8 @@ from __future__ import annotations
 import dataclasses
 import re
 
-from ao.agentkit import is_rule, screen_lines
-from ao.contracts import ActivityState
+from ao.sdk.agentkit import is_rule, screen_lines
+from ao.sdk.contracts import ActivityState
 
 from .native import classify
 

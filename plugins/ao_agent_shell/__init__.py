@@ -12,7 +12,7 @@ import typing as t
 from collections.abc import Mapping
 from pathlib import Path
 
-from ao.contracts import API_VERSION, Activity, Evidence, LaunchContext, LaunchSpec, Observation
+from ao.sdk.contracts import API_VERSION, Activity, Evidence, LaunchContext, LaunchSpec, Observation
 
 SHELLS = {"sh", "bash", "zsh", "fish", "dash", "ksh", "mksh", "tcsh", "csh"}
 

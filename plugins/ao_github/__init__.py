@@ -8,7 +8,7 @@ rate-limit budget persisted under ``$AO_HOME/cache/github/``. See docs/github.md
 
 from __future__ import annotations
 
-from ao.errors import RateLimitError
+from ao.sdk.errors import RateLimitError
 from ao_github.scm import GitHubScm
 from ao_github.tracker import GitHubTracker
 

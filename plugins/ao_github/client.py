@@ -19,11 +19,18 @@ from urllib.parse import urlsplit
 import httpx
 
 from ao import __version__
-from ao.errors import AoError, AuthError, ConflictError, NotFoundError, RateLimitError, UsageError
-from ao.errors import clock_time as when
-from ao.forge import ErrorRules, ForgeClient, answer_error, one_line
-from ao.forge import message_of as forge_message
-from ao.httpcache import cache_root
+from ao.sdk.errors import (
+    AoError,
+    AuthError,
+    ConflictError,
+    NotFoundError,
+    RateLimitError,
+    UsageError,
+)
+from ao.sdk.errors import clock_time as when
+from ao.sdk.forge import ErrorRules, ForgeClient, answer_error, one_line
+from ao.sdk.forge import message_of as forge_message
+from ao.sdk.httpcache import cache_root
 from ao_github.budget import SECONDARY, RateBudget
 
 DEFAULT_API = "https://api.github.com"
@@ -134,7 +141,7 @@ class GitHubClient(ForgeClient):
                 self._token = os.environ[name].strip()
                 return self._token
         if shutil.which("gh"):
-            from ao.proc import run
+            from ao.sdk.proc import run
 
             argv = ["gh", "auth", "token"]
             if self.host != "github.com":

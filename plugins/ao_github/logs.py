@@ -13,8 +13,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from ao.forge import LogExcerpt, failure_pattern
-from ao.textsafe import strip_controls
+from ao.sdk.forge import LogExcerpt, failure_pattern
+from ao.sdk.textsafe import strip_controls
 
 # `2024-05-01T12:00:00.1234567Z ` at the start of every Actions log line
 _TIMESTAMP = re.compile(r"^\ufeff?\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z ?")

@@ -12,7 +12,7 @@ import dataclasses
 import typing as t
 from collections.abc import Sequence
 
-from ao.contracts import Check, PrState, ReviewComment
+from ao.sdk.contracts import Check, PrState, ReviewComment
 
 BATCH = 25
 

@@ -28,9 +28,9 @@ from urllib.parse import quote
 
 import httpx
 
-from ao.contracts import API_VERSION, PrState
-from ao.errors import AoError, RateLimitError, UsageError
-from ao.httpcache import DiskCache
+from ao.sdk.contracts import API_VERSION, PrState
+from ao.sdk.errors import AoError, RateLimitError, UsageError
+from ao.sdk.httpcache import DiskCache
 from ao_github import queries as q
 from ao_github.client import GitHubClient, error_for, split_repo
 from ao_github.logs import summary_excerpt, trim_log

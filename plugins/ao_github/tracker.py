@@ -14,10 +14,10 @@ from collections.abc import Callable, Mapping, Sequence
 
 import httpx
 
-from ao.contracts import API_VERSION, Issue
-from ao.errors import UsageError
-from ao.forge import issue_branch, label_names
-from ao.textsafe import issue_task
+from ao.sdk.contracts import API_VERSION, Issue
+from ao.sdk.errors import UsageError
+from ao.sdk.forge import issue_branch, label_names
+from ao.sdk.textsafe import issue_task
 from ao_github.client import GitHubClient, error_for, split_repo
 
 _ISSUE_REF = re.compile(r"^(?:#?(\d+)|https?://[^/\s]+/[^/\s]+/[^/\s]+/(?:issues|pull)/(\d+)/?)$")

@@ -8,7 +8,7 @@ instance URL, ETag cache and a rate-limit budget persisted under
 
 from __future__ import annotations
 
-from ao.errors import AuthError, RateLimitError
+from ao.sdk.errors import AuthError, RateLimitError
 from ao_gitlab.scm import GitLabScm
 from ao_gitlab.tracker import GitLabTracker
 

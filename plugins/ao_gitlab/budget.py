@@ -16,7 +16,7 @@ import typing as t
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from ao.forge import BudgetFile, read_limits
+from ao.sdk.forge import BudgetFile, read_limits
 
 
 class RateBudget(BudgetFile):

@@ -22,11 +22,18 @@ from urllib.parse import quote, urlsplit
 import httpx
 
 from ao import __version__
-from ao.errors import AoError, AuthError, ConflictError, NotFoundError, RateLimitError, UsageError
-from ao.errors import clock_time as when
-from ao.forge import ErrorRules, ForgeClient, answer_error
-from ao.forge import message_of as forge_message
-from ao.httpcache import cache_root
+from ao.sdk.errors import (
+    AoError,
+    AuthError,
+    ConflictError,
+    NotFoundError,
+    RateLimitError,
+    UsageError,
+)
+from ao.sdk.errors import clock_time as when
+from ao.sdk.forge import ErrorRules, ForgeClient, answer_error
+from ao.sdk.forge import message_of as forge_message
+from ao.sdk.httpcache import cache_root
 from ao_gitlab.budget import RateBudget
 
 DEFAULT_URL = "https://gitlab.com"

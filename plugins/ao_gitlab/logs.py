@@ -14,8 +14,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from ao.forge import LogExcerpt, failure_pattern
-from ao.textsafe import strip_controls
+from ao.sdk.forge import LogExcerpt, failure_pattern
+from ao.sdk.textsafe import strip_controls
 
 _SECTION = re.compile(r"^section_(start|end):\d+:([A-Za-z0-9_.-]+)(?:\[[^\]]*\])?")
 # the runner's own sections: noise for someone fixing the code

@@ -23,7 +23,7 @@ import dataclasses
 import re
 import typing as t
 
-from ao.contracts import Check, PrState, ReviewComment
+from ao.sdk.contracts import Check, PrState, ReviewComment
 
 UNKNOWN_MERGE = frozenset({"unchecked", "checking", "preparing", "approvals_syncing"})
 _LEGACY_MERGE = {

@@ -27,10 +27,10 @@ from collections.abc import Callable, Mapping, Sequence
 
 import httpx
 
-from ao.contracts import API_VERSION, PrState
-from ao.errors import AoError, ConflictError, RateLimitError, UsageError
-from ao.forge import one_line
-from ao.httpcache import DiskCache
+from ao.sdk.contracts import API_VERSION, PrState
+from ao.sdk.errors import AoError, ConflictError, RateLimitError, UsageError
+from ao.sdk.forge import one_line
+from ao.sdk.httpcache import DiskCache
 from ao_gitlab import mr as m
 from ao_gitlab.client import (
     GitLabClient,

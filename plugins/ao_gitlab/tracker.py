@@ -1,7 +1,7 @@
 """``GitLabTracker``: GitLab issues as tasks for agents.
 
 Reads are conditional GETs (ETag cache on disk). Issue text is untrusted: the prompt
-built from it (``ao.textsafe.issue_task``) strips control and escape sequences and
+built from it (``ao.sdk.textsafe.issue_task``) strips control and escape sequences and
 fences title, labels, URL and description as data.
 """
 
@@ -13,10 +13,10 @@ from collections.abc import Callable, Mapping, Sequence
 
 import httpx
 
-from ao.contracts import API_VERSION, Issue
-from ao.errors import UsageError
-from ao.forge import issue_branch, label_names
-from ao.textsafe import issue_task
+from ao.sdk.contracts import API_VERSION, Issue
+from ao.sdk.errors import UsageError
+from ao.sdk.forge import issue_branch, label_names
+from ao.sdk.textsafe import issue_task
 from ao_gitlab.client import GitLabClient, error_for, project_id
 
 _ISSUE_REF = re.compile(

@@ -11,7 +11,7 @@ and calls during the pause fail at once without touching the network; the pause 
 under ``$AO_HOME/cache/linear/`` so the next process (``ao watch --once`` from cron)
 honours it too. 5xx answers and
 connection errors are retried with backoff. GraphQL errors are mapped to the
-``ao.errors`` tree by their ``extensions.type``/``code`` (as ``@linear/sdk`` does).
+``ao.sdk.errors`` tree by their ``extensions.type``/``code`` (as ``@linear/sdk`` does).
 ``clock`` and ``sleep`` are injectable so tests can drive time. Tokens never appear in
 messages.
 """
@@ -29,11 +29,11 @@ from collections.abc import Callable, Mapping
 import httpx
 
 from ao import __version__
-from ao.errors import AoError, AuthError, NotFoundError, RateLimitError, UsageError
-from ao.errors import clock_time as when
-from ao.httpcache import DiskCache
-from ao.redact import redact, register
-from ao.textsafe import strip_controls
+from ao.sdk.errors import AoError, AuthError, NotFoundError, RateLimitError, UsageError
+from ao.sdk.errors import clock_time as when
+from ao.sdk.httpcache import DiskCache
+from ao.sdk.redact import redact, register
+from ao.sdk.textsafe import strip_controls
 
 DEFAULT_API = "https://api.linear.app/graphql"
 TOKEN_ENV = "LINEAR_API_KEY"
@@ -128,7 +128,7 @@ class LinearClient:
         self._lock = threading.Lock()
 
     def _pause_store(self) -> DiskCache:
-        from ao.httpcache import cache_root
+        from ao.sdk.httpcache import cache_root
 
         return DiskCache(cache_root("linear", self.url), "budget")
 

@@ -6,7 +6,7 @@ project's team — by number alone. An issue is ``closed`` once its workflow sta
 type ``completed`` or ``canceled``. Branches follow Linear's own suggestion
 (``branchName``, e.g. ``alice/eng-123-fix-login``) so that Linear links the pull request
 to the issue; option ``branchPrefix`` forces ``<prefix>/eng-123-slug`` instead. Issue
-text is untrusted: the prompt fences it (``ao.textsafe.issue_task``).
+text is untrusted: the prompt fences it (``ao.sdk.textsafe.issue_task``).
 """
 
 from __future__ import annotations
@@ -18,10 +18,10 @@ from collections.abc import Callable, Mapping, Sequence
 
 import httpx
 
-from ao.contracts import API_VERSION, Issue
-from ao.errors import AoError, NotFoundError, UsageError
-from ao.gitref import slugify, validate_branch
-from ao.textsafe import issue_task, strip_controls
+from ao.sdk.contracts import API_VERSION, Issue
+from ao.sdk.errors import AoError, NotFoundError, UsageError
+from ao.sdk.gitref import slugify, validate_branch
+from ao.sdk.textsafe import issue_task, strip_controls
 from ao_linear import queries
 from ao_linear.client import LinearClient
 

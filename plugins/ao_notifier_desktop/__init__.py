@@ -12,10 +12,10 @@ import sys
 import typing as t
 from collections.abc import Mapping
 
-from ao import proc
-from ao.contracts import API_VERSION, Notification
-from ao.errors import AoError, CommandError
-from ao.textsafe import strip_controls
+from ao.sdk import proc
+from ao.sdk.contracts import API_VERSION, Notification
+from ao.sdk.errors import AoError, CommandError
+from ao.sdk.textsafe import strip_controls
 
 # priority → notify-send urgency
 URGENCY = {"urgent": "critical", "action": "normal", "warning": "normal", "info": "low"}

@@ -28,9 +28,9 @@ from collections.abc import Mapping
 import httpx
 
 from ao import __version__
-from ao.contracts import API_VERSION, Notification
-from ao.errors import AoError
-from ao.textsafe import strip_controls
+from ao.sdk.contracts import API_VERSION, Notification
+from ao.sdk.errors import AoError
+from ao.sdk.textsafe import strip_controls
 
 ENVELOPE_VERSION = 1
 SIGNATURE_HEADER = "X-Ao-Signature"

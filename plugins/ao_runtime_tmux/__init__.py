@@ -17,10 +17,10 @@ import uuid
 from collections.abc import Mapping
 from pathlib import Path
 
-from ao import proc
-from ao.contracts import API_VERSION, PaneState, RuntimeHandle, RuntimeSpec
-from ao.errors import CommandError, ConflictError, NotFoundError, SpawnError
-from ao.textsafe import strip_controls
+from ao.sdk import proc
+from ao.sdk.contracts import API_VERSION, PaneState, RuntimeHandle, RuntimeSpec
+from ao.sdk.errors import CommandError, ConflictError, NotFoundError, SpawnError
+from ao.sdk.textsafe import strip_controls
 
 TIMEOUT = 10.0
 OWNER_OPTION = "@ao_owner"  # a user option on each session: which ao state root made it

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typing as t
 from collections.abc import Mapping
 
-from ao.contracts import API_VERSION
+from ao.sdk.contracts import API_VERSION
 
 
 class TmuxTerminal:

@@ -22,9 +22,16 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from ao.contracts import API_VERSION, WorkspaceInfo, WorkspaceRequest, WorkspaceStatus
-from ao.errors import AoError, CommandError, ConfigError, ConflictError, NotFoundError, SpawnError
-from ao.gitref import validate_branch
+from ao.sdk.contracts import API_VERSION, WorkspaceInfo, WorkspaceRequest, WorkspaceStatus
+from ao.sdk.errors import (
+    AoError,
+    CommandError,
+    ConfigError,
+    ConflictError,
+    NotFoundError,
+    SpawnError,
+)
+from ao.sdk.gitref import validate_branch
 
 from ._git import (
     FETCH_TIMEOUT,

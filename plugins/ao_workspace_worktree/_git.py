@@ -1,4 +1,4 @@
-"""Thin helpers over the git CLI: every call goes through ``ao.proc.run`` with a timeout."""
+"""Thin helpers over the git CLI: every call goes through ``ao.sdk.proc.run`` with a timeout."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import dataclasses
 from collections.abc import Iterable
 from pathlib import Path
 
-from ao.errors import NotFoundError
-from ao.proc import Result, run
+from ao.sdk.errors import NotFoundError
+from ao.sdk.proc import Result, run
 
 GIT_TIMEOUT = 30.0
 FETCH_TIMEOUT = 60.0

@@ -8,8 +8,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 
-from ao.errors import CommandError, CommandTimeout, UsageError
-from ao.proc import run
+from ao.sdk.errors import CommandError, CommandTimeout, UsageError
+from ao.sdk.proc import run
 
 from ._git import GIT_ENV, git
 

@@ -27,7 +27,7 @@ import stat
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from ao.errors import ConflictError
+from ao.sdk.errors import ConflictError
 
 from ._git import git
 
