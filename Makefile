@@ -12,17 +12,25 @@ $(PY):
 install: $(PY)
 	$(PY) -m pip install -q -e '.[dev]'
 
-# what the tests need besides the venv: GitHub's GraphQL schema and the agent CLIs (npm)
+# what the tests need besides the venv: system packages (zsh, fish, notify-send, dbus, tmux,
+# git, npm: apt-get, when this user may without a password), GitHub's GraphQL schema and the
+# agent CLIs (npm)
 test-deps: install
+	scripts/install-system-test-deps.sh
 	PYTHON=$(PY) scripts/install-test-deps.sh
 	PYTHON=$(PY) scripts/install-linear-schema.sh
 	scripts/install-agents.sh
 	PYTHON=python3 scripts/install-more-agents.sh
 
-# the agent CLIs run one test at a time: each boots a real TUI against the fake model
+# the agent CLIs run one test at a time: each boots a real TUI against the fake model.
+# Both runs always run; the last lines say which system tools were missing (their tests
+# are SKIPPED in pytest's summary) and the command that gets them.
 test: install test-deps
-	$(PY) -m pytest -n 2 -q -m "not agents"
-	$(PY) -m pytest -q -m agents tests/agents
+	status=0; \
+	$(PY) -m pytest -n 2 -q -m "not agents" || status=$$?; \
+	$(PY) -m pytest -q -m agents tests/agents || status=$$?; \
+	scripts/install-system-test-deps.sh --check; \
+	exit $$status
 
 lint: install
 	$(VENV)/bin/ruff check ao plugins tests bench

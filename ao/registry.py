@@ -19,7 +19,19 @@ import typing as t
 from collections.abc import Mapping
 from pathlib import Path
 
-from ao.sdk.contracts import API_VERSION, SLOTS
+from ao.sdk.conformance import missing_members
+from ao.sdk.contracts import (
+    API_VERSION,
+    SLOT_PROTOCOLS,
+    SLOTS,
+    Agent,
+    Notifier,
+    Runtime,
+    Scm,
+    Terminal,
+    Tracker,
+    Workspace,
+)
 from ao.sdk.errors import PluginError
 
 
@@ -79,16 +91,46 @@ def available(slot: str) -> dict[str, Entry]:
     return {e.name: e for e in _all()[slot]}
 
 
-def load(slot: str, name: str, options: Mapping[str, t.Any] | None = None) -> t.Any:
-    """Instantiate plugin ``name`` of ``slot`` with ``options``."""
+Options = Mapping[str, t.Any] | None
+
+
+@t.overload
+def load(slot: t.Literal["runtime"], name: str, options: Options = None) -> Runtime: ...
+@t.overload
+def load(slot: t.Literal["agent"], name: str, options: Options = None) -> Agent: ...
+@t.overload
+def load(slot: t.Literal["workspace"], name: str, options: Options = None) -> Workspace: ...
+@t.overload
+def load(slot: t.Literal["tracker"], name: str, options: Options = None) -> Tracker: ...
+@t.overload
+def load(slot: t.Literal["scm"], name: str, options: Options = None) -> Scm: ...
+@t.overload
+def load(slot: t.Literal["notifier"], name: str, options: Options = None) -> Notifier: ...
+@t.overload
+def load(slot: t.Literal["terminal"], name: str, options: Options = None) -> Terminal: ...
+@t.overload
+def load(slot: str, name: str, options: Options = None) -> object: ...
+def load(slot: str, name: str, options: Options = None) -> object:
+    """Instantiate plugin ``name`` of ``slot`` with ``options``, typed as the slot's Protocol.
+
+    Raises PluginError when it fails to import or start, implements another API version,
+    or lacks a member of the slot's Protocol (``ao.sdk.contracts.SLOT_PROTOCOLS``).
+    """
     cls = load_class(slot, name)
     try:
-        return cls(dict(options or {}))
+        plugin = cls(dict(options or {}))
     except Exception as exc:
         raise PluginError(f"{slot} plugin {name!r} could not start: {exc}") from exc
+    missing = ", ".join(missing_members(plugin, SLOT_PROTOCOLS[slot]))
+    if missing:  # what isinstance on the slot's Protocol would say, stubs included
+        raise PluginError(
+            f"{slot} plugin {name!r} does not implement the {slot} contract (no {missing})",
+            hint="see docs/plugins.md; upgrade the plugin or ao",
+        )
+    return plugin
 
 
-def load_class(slot: str, name: str) -> t.Any:
+def load_class(slot: str, name: str) -> t.Callable[[dict[str, t.Any]], object]:
     """Import plugin ``name`` of ``slot`` and check its API version, without starting it."""
     entries = available(slot)
     if name not in entries:
@@ -115,7 +157,13 @@ def load_class(slot: str, name: str) -> t.Any:
             f"{slot} plugin {name!r} implements API version {version!r}; ao needs {API_VERSION}",
             hint="upgrade the plugin or ao",
         )
-    return obj
+    return t.cast("t.Callable[[dict[str, t.Any]], object]", obj)
+
+
+def refresh() -> None:
+    """Forget this process's scan, after installing or removing a plugin in-process (the
+    cache on disk notices by itself: its key changes with the site directories)."""
+    _all.cache_clear()
 
 
 def describe() -> list[dict[str, str]]:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
-import re
 import shutil
 import sys
 import typing as t
@@ -32,19 +32,41 @@ def run_checks() -> list[Check]:
     checks = [
         Check("python", "PASS" if sys.version_info >= (3, 11) else "FAIL", sys.version.split()[0])
     ]
-    tmux = _version(["tmux", "-V"]) if shutil.which("tmux") else None
-    if tmux is None:
-        checks.append(Check("tmux", "FAIL", "tmux not found on PATH; install tmux 3.0 or newer"))
-    else:
-        m = re.search(r"(\d+)\.(\d+)", tmux)
-        ok = bool(m) and (int(m.group(1)), int(m.group(2))) >= (3, 0)  # type: ignore[union-attr]
-        checks.append(
-            Check("tmux", "PASS" if ok else "FAIL", tmux + ("" if ok else " (need 3.0+)"))
-        )
+    checks += _runtime_checks()
     git = _version(["git", "--version"]) if shutil.which("git") else None
     checks.append(Check("git", "PASS" if git else "FAIL", git or "git not found on PATH"))
     checks += _config_checks()
     checks += _plugin_checks()
+    return checks
+
+
+def _runtime_checks() -> list[Check]:
+    """What each runtime the config uses (the default one without a config) needs on this
+    machine, as the runtime plugin itself says (``Runtime.host_checks``). A runtime that
+    does not load is left to the plugin checks, which say why."""
+    from ao import registry
+    from ao.config import find_config_path, load_config
+    from ao.sdk.errors import AoError
+
+    loaded = None
+    with contextlib.suppress(AoError, OSError):
+        path = find_config_path()
+        loaded = load_config(path, cached=True) if path is not None else None
+    if loaded is not None:
+        model = loaded.model
+        names = [model.defaults.runtime, *(p.runtime for p in model.projects.values())]
+    else:
+        from ao.config.models import Defaults
+
+        names = [Defaults().runtime]
+    checks = []
+    for name in dict.fromkeys(n for n in names if n):
+        options = loaded.runtime_options(name) if loaded is not None else {}
+        try:
+            found = registry.load("runtime", name, options).host_checks()
+        except AoError:
+            continue
+        checks += [Check(c.name, "PASS" if c.ok else "FAIL", c.detail) for c in found]
     return checks
 
 
@@ -92,13 +114,12 @@ def _plugin_checks() -> list[Check]:
         for name in sorted(registry.available(slot)):
             try:
                 # import only: notifiers and others need their options to start
-                cls = registry.load_class(slot, name)
-                plugin = registry.load(slot, name) if slot == "agent" else cls
+                registry.load_class(slot, name)
+                binary = registry.load("agent", name).binary if slot == "agent" else None
             except AoError as exc:
                 checks.append(Check(f"{slot} {name}", "FAIL", str(exc)))
                 continue
-            binary = getattr(plugin, "binary", None)
-            if slot == "agent" and binary and not shutil.which(binary):
+            if binary and not shutil.which(binary):
                 checks.append(Check(f"{slot} {name}", "WARN", f"`{binary}` not installed"))
             else:
                 checks.append(Check(f"{slot} {name}", "PASS", "loads"))

@@ -6,8 +6,6 @@ import typing as t
 
 import typer
 
-PRIORITIES = ("urgent", "action", "warning", "info")
-
 
 def _test(
     name: t.Annotated[
@@ -36,43 +34,12 @@ def _test(
     ] = False,
 ) -> None:
     """Send a test notification through one notifier, or through routing; exit 1 if any failed."""
+    from ao.cli.common import orchestrator
     from ao.cli.output import emit_json, out
-    from ao.config import load_config
-    from ao.notify import dispatch
-    from ao.sdk.contracts import Notification
-    from ao.sdk.errors import ConfigError, UsageError
 
-    if priority not in PRIORITIES:
-        raise UsageError(
-            f"unknown priority {priority!r}", hint=f"use one of: {', '.join(PRIORITIES)}"
-        )
-    config = load_config(cached=True).model
-    via = f"the {name!r} notifier" if name else f"the notifiers routed for {priority!r}"
-    note = Notification(
-        title="ao test notification",
-        message=f"If you can read this, {via} works.",
-        priority=t.cast("t.Literal['urgent', 'action', 'warning', 'info']", priority),
-        data={"test": True},
-    )
-    results = dispatch(config, note, timeout=timeout, names=[name] if name else None)
-    if not results:
-        raise ConfigError(
-            f"no notifiers are routed for priority {priority!r}",
-            hint="set notificationRouting or defaults.notifiers, or name one: ao notify test NAME",
-        )
+    results = orchestrator().notify_test(name, priority=priority, timeout=timeout)
     if json_out:
-        emit_json(
-            [
-                {
-                    "name": r.name,
-                    "plugin": r.plugin,
-                    "ok": r.ok,
-                    "error": r.error,
-                    "seconds": round(r.seconds, 3),
-                }
-                for r in results
-            ]
-        )
+        emit_json([r.to_json() for r in results])
     else:
         for r in results:
             status = "ok" if r.ok else "FAIL"

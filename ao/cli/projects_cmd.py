@@ -1,10 +1,10 @@
-"""Project commands: start, add-project, remove-project."""
+"""Project commands: start, add-project, remove-project (through ``ao.api``)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import typer
+
+from ao.cli.common import orchestrator
 
 
 def start(
@@ -17,39 +17,20 @@ def start(
 ) -> None:
     """Set up ao for a repo (clone a URL first) and run the watcher in tmux. Safe to re-run."""
     from ao.cli.output import emit_json, out
-    from ao.session.projects import start as start_project
 
-    result = start_project(target, Path.cwd(), name=name)
-    watcher = ("skipped", "--no-watch") if no_watch else _watcher(result.config_path)
+    result = orchestrator().start_project(target, name=name, watch=not no_watch)
     if json_out:
-        emit_json({
-            "config": str(result.config_path), "project": result.project_id,
-            "created_config": result.created_config, "added_project": result.added_project,
-            "cloned": result.cloned, "agent": result.agent,
-            "watcher": {"state": watcher[0], "detail": watcher[1]},
-        })  # fmt: skip
+        emit_json(result.to_json())
         return
     if result.created_config:
-        out(f"wrote {result.config_path} (kept out of git via .git/info/exclude)")
+        out(f"wrote {result.config} (kept out of git via .git/info/exclude)")
     elif result.added_project:
-        out(f"added project {result.project_id} to {result.config_path}")
+        out(f"added project {result.project} to {result.config}")
     else:
-        out(f"project {result.project_id} is already set up in {result.config_path}")
-    out(f"project {result.project_id}: agent {result.agent}")
-    out(f"watcher: {watcher[0]} ({watcher[1]})")
+        out(f"project {result.project} is already set up in {result.config}")
+    out(f"project {result.project}: agent {result.agent}")
+    out(f"watcher: {result.watcher} ({result.watcher_detail})")
     out('next: ao new "describe the task"   then: ao status')
-
-
-def _watcher(config_path: Path) -> tuple[str, str]:
-    from ao.config import load_config
-    from ao.lifecycle.watch import ensure_watcher
-    from ao.sdk.errors import AoError
-    from ao.session.context import Context
-
-    try:
-        return ensure_watcher(Context(load_config(config_path, cached=True)))
-    except AoError as exc:  # no tmux here: the config is still useful
-        return "not started", str(exc)
 
 
 def add_project(
@@ -59,22 +40,13 @@ def add_project(
 ) -> None:
     """Add a repository to the current config (clone a URL first)."""
     from ao.cli.output import emit_json, out
-    from ao.config import find_config_path
-    from ao.sdk.errors import ConfigError
-    from ao.session.projects import start as start_project
 
-    config_path = find_config_path()
-    if config_path is None:
-        raise ConfigError("no config to add to", hint="run `ao start` in a repository first")
-    result = start_project(target, Path.cwd(), name=name, config_path=config_path)
+    result = orchestrator().add_project(target, name=name)
     if json_out:
-        emit_json({
-            "config": str(result.config_path), "project": result.project_id,
-            "added_project": result.added_project, "cloned": result.cloned,
-        })  # fmt: skip
+        emit_json(result.to_json())
         return
     verb = "added" if result.added_project else "already present:"
-    out(f"{verb} project {result.project_id} in {result.config_path}")
+    out(f"{verb} project {result.project} in {result.config}")
 
 
 def remove_project(
@@ -84,20 +56,12 @@ def remove_project(
 ) -> None:
     """Remove a project from the config. Its sessions' state and worktrees are not deleted."""
     from ao.cli.output import emit_json, out
-    from ao.session.context import Context
-    from ao.session.projects import remove_project as remove
 
-    ctx = Context.load()
-    proj = ctx.project(name)
-    live = len(proj.store.list())
-    remove(ctx.loaded.path, name, live_sessions=live, force=force)
+    result = orchestrator().remove_project(name, force=force)
     if json_out:
-        emit_json({
-            "config": str(ctx.loaded.path), "project": name, "state": str(proj.paths.root),
-            "live_sessions": live,
-        })  # fmt: skip
+        emit_json(result.to_json())
         return
-    out(f"removed project {name} from {ctx.loaded.path} (state kept in {proj.paths.root})")
+    out(f"removed project {name} from {result.config} (state kept in {result.state})")
 
 
 def register(app: typer.Typer) -> None:

@@ -1,4 +1,7 @@
-"""Session commands: new, list, status, send, logs, attach, stop, restore."""
+"""Session commands: new, list, status, send, logs, attach, stop, restore.
+
+Each parses its options, calls one ``ao.api.Orchestrator`` method and renders the result.
+"""
 
 from __future__ import annotations
 
@@ -8,26 +11,13 @@ from pathlib import Path
 
 import typer
 
+from ao.cli.common import orchestrator
+
 if t.TYPE_CHECKING:
-    from ao.session.context import Context, Project
-    from ao.session.ops import SessionView
-    from ao.store.state import Session
+    from ao.api import Orchestrator, SessionState
 
 ProjectOpt = typer.Option(None, "--project", "-p", help="Project id (default: the one you are in).")
 JsonOpt = typer.Option(False, "--json", help='Print JSON: {"v": 1, "data": ...}.')
-
-
-def _ctx() -> Context:
-    from ao.session.context import Context
-
-    return Context.load()
-
-
-def _find(ctx: Context, session_id: str, project: str | None) -> tuple[Project, Session]:
-    from ao.store.state import validate_session_id
-
-    validate_session_id(session_id)
-    return ctx.find_session(session_id, project)
 
 
 def _stdin(what: str) -> str:
@@ -48,33 +38,27 @@ def new(
 ) -> None:
     """Start a session: a worktree on its own branch and the agent in its own tmux session."""
     from ao.cli.output import emit_json, out, spinner
-    from ao.session.spawn import spawn
 
     if task == "-":
         task = _stdin("stdin")
-    ctx = _ctx()
-    proj = ctx.select_project(project)
-    with spinner(f"starting a session in {proj.id}"):
-        result = spawn(
-            ctx, proj, task, agent_name=agent, branch=branch, name=name, ready_timeout=ready_timeout
-        )
+    api = orchestrator()
+    with spinner(f"starting a session in {api.select_project(project).id}"):
+        result = api.create(
+            task, project=project, agent=agent, branch=branch, name=name,
+            ready_timeout=ready_timeout,
+        )  # fmt: skip
     if json_out:
-        session = proj.store.read(result.session_id)
-        from ao.session.ops import view
-
-        data = view(ctx, session).to_json()
-        data["delivery"] = result.delivery
-        emit_json(data)
+        emit_json(result.to_json())
         return
     if result.delivery == "queued":
         out(
-            f"queued {result.session_id}: the session limit is reached; `ao watch` starts it "
+            f"queued {result.id}: the session limit is reached; `ao watch` starts it "
             "when a slot frees up"
         )
         return
-    out(f"started {result.session_id} on {result.branch} ({result.delivery})")
+    out(f"started {result.id} on {result.branch} ({result.delivery})")
     out(f"  worktree: {result.worktree}")
-    out(f"  attach:   ao attach {result.session_id}")
+    out(f"  attach:   ao attach {result.id}")
 
 
 def list_(
@@ -83,55 +67,27 @@ def list_(
     json_out: bool = JsonOpt,
 ) -> None:
     """List sessions with their status and live activity."""
-    from ao.session.ops import views
-
-    ctx = _ctx()
-    projects = [ctx.project(project)] if project else ctx.projects()
-    rows = [v.to_json() for v in views(ctx, projects)]
-    if all_:
-        rows += _archived_rows(projects)
-    _render(rows, json_out)
+    _render(orchestrator().sessions(project, archived=all_), json_out)
 
 
-ARCHIVED_KEYS = (
-    "id", "project", "agent", "runtime", "branch", "worktree", "created_at", "updated_at",
-    "task", "error", "archived_at",
-)  # fmt: skip
+COLUMNS = ["SESSION", "PROJECT", "AGENT", "STATUS", "ACTIVITY", "BRANCH", "TASK"]
 
 
-def _archived_rows(projects: list[Project]) -> list[dict[str, t.Any]]:
-    rows = []
-    for proj in projects:
-        for record in proj.store.archived_all():
-            data = record.data
-            rows.append(
-                {
-                    **{key: data.get(key) for key in ARCHIVED_KEYS},
-                    "status": data.get("status", "killed"),
-                    "activity": "exited",
-                    "tmux": None,
-                }
-            )
-    return rows
+def _row(s: SessionState) -> list[str]:
+    return [s.id, s.project or "", s.agent or "", s.status, s.activity, s.branch or "-",
+            _short(s.task or "")]  # fmt: skip
 
 
-def _render(rows: list[dict[str, t.Any]], json_out: bool) -> None:
+def _render(rows: list[SessionState], json_out: bool) -> None:
     from ao.cli.output import emit_json, out, table
 
     if json_out:
-        emit_json(rows)
+        emit_json([r.to_json() for r in rows])
         return
     if not rows:
         out("no sessions (start one with `ao new TASK`)")
         return
-    table(
-        ["SESSION", "PROJECT", "AGENT", "STATUS", "ACTIVITY", "BRANCH", "TASK"],
-        [
-            [r["id"], r["project"], r["agent"], r["status"], r["activity"], r["branch"] or "-",
-             _short(r["task"] or "")]
-            for r in rows
-        ],
-    )  # fmt: skip
+    table(COLUMNS, [_row(r) for r in rows])
 
 
 def _short(text: str, width: int = 48) -> str:
@@ -147,27 +103,19 @@ def status(
     json_out: bool = JsonOpt,
 ) -> None:
     """Show sessions with their live activity, or one session with the evidence behind it."""
-    import dataclasses
-
     from ao.cli.output import emit_json, out
     from ao.sdk.errors import UsageError
-    from ao.session.ops import info, view, views
 
-    ctx = _ctx()
+    api = orchestrator()
     if watch:
         if json_out or session_id:
             raise UsageError("--watch shows all sessions as a table; drop --json/SESSION")
-        _live(ctx, project, interval)
+        _live(api, project, interval)
         return
     if session_id is None:
-        projects = [ctx.project(project)] if project else ctx.projects()
-        _render([v.to_json() for v in views(ctx, projects)], json_out)
+        _render(api.sessions(project), json_out)
         return
-    _, session = _find(ctx, session_id, project)
-    v = view(ctx, session)
-    data = _detail(ctx, v)
-    known = info(ctx, session)
-    data["info"] = dataclasses.asdict(known) if known is not None else None
+    data = api.status(session_id, project=project).to_json()
     if json_out:
         emit_json(data)
         return
@@ -187,7 +135,7 @@ def status(
             out(f"{key:<{width}}  {value}")
 
 
-def _live(ctx: Context, project: str | None, interval: float) -> None:
+def _live(api: Orchestrator, project: str | None, interval: float) -> None:
     """A live table of every session, refreshed from two tmux calls per refresh."""
     import time
 
@@ -195,17 +143,13 @@ def _live(ctx: Context, project: str | None, interval: float) -> None:
     from rich.table import Table
 
     from ao.cli.output import console
-    from ao.session.ops import views
 
     def render() -> Table:
-        projects = [ctx.project(project)] if project else ctx.projects()
         table = Table(title=f"ao sessions · {time.strftime('%H:%M:%S')}", box=None)
-        for col in ("SESSION", "PROJECT", "AGENT", "STATUS", "ACTIVITY", "BRANCH", "TASK"):
+        for col in COLUMNS:
             table.add_column(col)
-        for v in views(ctx, projects):
-            r = v.to_json()
-            table.add_row(r["id"], r["project"], r["agent"], r["status"], r["activity"],
-                          r["branch"] or "-", _short(r["task"] or ""))  # fmt: skip
+        for s in api.sessions(project):
+            table.add_row(*_row(s))
         return table
 
     with Live(render(), console=console(), auto_refresh=False) as live:
@@ -215,18 +159,6 @@ def _live(ctx: Context, project: str | None, interval: float) -> None:
                 live.update(render(), refresh=True)
         except KeyboardInterrupt:
             return
-
-
-def _detail(ctx: Context, v: SessionView) -> dict[str, t.Any]:
-    from ao.session import ports
-
-    data = v.to_json()
-    ev = v.activity.evidence
-    data["evidence"] = {"source": ev.source, "detail": ev.detail, "age": ev.age}
-    data["pane"] = v.session.get("pane_id") or None
-    data["prompt_delivery"] = v.session.get("prompt_delivery") or None
-    data["ports"] = ports.describe(ctx, v.session.get("port_block") or None)
-    return data
 
 
 def send(
@@ -245,7 +177,6 @@ def send(
     """Deliver a message to a session's agent: delivered, queued (busy), or unconfirmed."""
     from ao.cli.output import emit_json, info, out
     from ao.sdk.errors import UsageError
-    from ao.session.ops import send as send_message
 
     sources = [text is not None, file is not None]
     if sum(sources) != 1:
@@ -257,16 +188,12 @@ def send(
     elif text == "-":
         message = _stdin("stdin")
     else:
-        from ao.session.inputs import check_text_size
-
-        message = check_text_size(text)
-    if not message.strip():
-        raise UsageError("the message is empty")
-    ctx = _ctx()
-    proj, session = _find(ctx, session_id, project)
-    result = send_message(ctx, proj, session, message, wait=wait, interrupt=interrupt)
+        message = text
+    result = orchestrator().send(
+        session_id, message, project=project, wait=wait, interrupt=interrupt
+    )
     if json_out:
-        emit_json({"session": session_id, "status": result.status, "detail": result.detail})
+        emit_json(result.to_json())
     else:
         out(f"{result.status}: {result.detail}")
     if result.status == "unconfirmed":
@@ -285,35 +212,14 @@ def logs(
 ) -> None:
     """Print what the session's agent shows (its saved last screen once stopped)."""
     from ao.cli.output import out
-    from ao.session.ops import follow as follow_output
-    from ao.session.ops import logs as read_logs
 
-    ctx = _ctx()
-    from ao.store.state import validate_session_id
-
-    validate_session_id(session_id)
+    api = orchestrator()
     if follow:
-        _, session = _find(ctx, session_id, project)
-        for line in follow_output(ctx, session):
+        for line in api.follow(session_id, project=project):
             out(line)
             sys.stdout.flush()
         return
-    projects = [ctx.project(project)] if project else ctx.projects()
-    holders = [
-        p for p in projects
-        if p.store.exists(session_id) or p.store.archived(session_id) is not None
-    ]  # fmt: skip
-    if len(holders) > 1:
-        from ao.sdk.errors import UsageError
-
-        raise UsageError(
-            f"session {session_id!r} exists in several projects "
-            f"({', '.join(p.id for p in holders)})",
-            hint=f"pass --project, e.g. --project {holders[0].id}",
-        )
-    if not holders:
-        ctx.find_session(session_id, project)  # raises NotFoundError with a suggestion
-    out(read_logs(ctx, holders[0], session_id, lines))
+    out(api.logs(session_id, project=project, lines=lines))
 
 
 def attach(
@@ -328,12 +234,8 @@ def attach(
     import shlex
 
     from ao.cli.output import out
-    from ao.session.context import inside_tmux
-    from ao.session.ops import attach_argv
 
-    ctx = _ctx()
-    _, session = _find(ctx, session_id, project)
-    argv = attach_argv(ctx, session, inside=inside_tmux())
+    argv = orchestrator().attach_command(session_id, project=project)
     if print_only:
         out(shlex.join(argv))
         return
@@ -355,38 +257,27 @@ def stop(
     """Stop sessions: end the agent, archive metadata, keep any worktree holding work."""
     from ao.cli.output import emit_json, out
     from ao.sdk.errors import UsageError
-    from ao.session.stop_restore import stop as stop_session
 
-    ctx = _ctx()
+    api = orchestrator()
     if all_:
         if session_id or not project:
             raise UsageError("use either SESSION or --project P --all")
-        proj = ctx.project(project)
-        targets = [(proj, s) for s in proj.store.list()]
+        results = api.stop_all(project, force=force)
     elif session_id:
-        targets = [_find(ctx, session_id, project)]
+        results = [api.stop(session_id, project=project, force=force)]
     else:
         raise UsageError("name a SESSION, or use --project P --all")
-    results = [stop_session(ctx, proj, s, force=force) for proj, s in targets]
     if json_out:
-        emit_json([
-            {"id": r.session_id, "worktree": r.worktree, "worktree_removed": r.worktree_removed,
-             "snapshot": r.snapshot, "kept_reason": r.kept_reason, "archived": r.archived,
-             "saved": r.saved}
-            for r in results
-        ])  # fmt: skip
+        emit_json([r.to_json() for r in results])
         return
     for r in results:
         if r.kept_reason:
-            out(f"stopped {r.session_id}; kept its worktree ({r.kept_reason}): {r.worktree}")
-            out(f"  resume with `ao restore {r.session_id}`")
+            out(f"stopped {r.id}; kept its worktree ({r.kept_reason}): {r.worktree}")
+            out(f"  resume with `ao restore {r.id}`")
         elif r.snapshot:
-            out(
-                f"stopped {r.session_id}; uncommitted work saved as commit "
-                f"{r.snapshot[:12]} on its branch"
-            )
+            out(f"stopped {r.id}; uncommitted work saved as commit {r.snapshot[:12]} on its branch")
         else:
-            out(f"stopped {r.session_id}")
+            out(f"stopped {r.id}")
         if r.saved:
             out(f"  ignored files and nested repos it held were moved to {r.saved}")
 
@@ -401,32 +292,12 @@ def restore(
 ) -> None:
     """Restart a stopped or exited session in its worktree, on its branch, with the same id."""
     from ao.cli.output import emit_json, out
-    from ao.session.ops import view
-    from ao.session.stop_restore import restore as restore_session
-    from ao.store.state import validate_session_id
 
-    validate_session_id(session_id)
-    ctx = _ctx()
-    candidates = [ctx.project(project)] if project else ctx.projects()
-    found = [p for p in candidates if p.store.exists(session_id) or p.store.archived(session_id)]
-    if not found:
-        from ao.sdk.errors import NotFoundError
-
-        raise NotFoundError(
-            f"no session {session_id!r}, live or archived", hint="see `ao list --all`"
-        )
-    if len(found) > 1:
-        from ao.sdk.errors import UsageError
-
-        raise UsageError(
-            f"session {session_id!r} exists in several projects ({', '.join(p.id for p in found)})",
-            hint=f"pass --project, e.g. --project {found[0].id}",
-        )
-    session = restore_session(ctx, found[0], session_id, resend=resend)
+    session = orchestrator().restore(session_id, project=project, resend=resend)
     if json_out:
-        emit_json(view(ctx, session).to_json())
+        emit_json(session.to_json())
     else:
-        out(f"restored {session_id} in {session.get('worktree')}")
+        out(f"restored {session_id} in {session.worktree or ''}")
 
 
 def register(app: typer.Typer) -> None:

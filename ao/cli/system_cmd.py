@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import typer
 
+from ao.cli.common import orchestrator
+
 JsonOpt = typer.Option(False, "--json", help='Print JSON: {"v": 1, "data": ...}.')
 
 
@@ -16,19 +18,10 @@ def gc(
 ) -> None:
     """Clean up after crashes: half-done spawns, orphan tmux sessions and worktrees, stale locks."""
     from ao.cli.output import emit_json, out
-    from ao.session.context import Context
-    from ao.session.gc import collect
 
-    ctx = Context.load()
-    projects = [ctx.project(project)] if project else ctx.projects()
-    actions = collect(ctx, projects, dry_run=dry_run)
+    actions = orchestrator().gc(project=project, dry_run=dry_run)
     if json_out:
-        emit_json(
-            [
-                {"kind": a.kind, "target": a.target, "detail": a.detail, "done": a.done}
-                for a in actions
-            ]
-        )
+        emit_json([a.to_json() for a in actions])
         return
     if not actions:
         out("nothing to clean up")
@@ -42,15 +35,13 @@ def gc(
 def plugins(json_out: bool = JsonOpt) -> None:
     """List the plugins installed for each slot (built-ins and third-party alike)."""
     from ao.cli.output import emit_json, table
-    from ao.registry import describe
 
-    rows = describe()
+    rows = orchestrator().plugins()
     if json_out:
-        emit_json(rows)
+        emit_json([r.to_json() for r in rows])
         return
     table(
-        ["SLOT", "NAME", "PACKAGE", "TARGET"],
-        [[r["slot"], r["name"], r["package"], r["target"]] for r in rows],
+        ["SLOT", "NAME", "PACKAGE", "TARGET"], [[r.slot, r.name, r.package, r.target] for r in rows]
     )
 
 
@@ -80,9 +71,7 @@ def doctor(
     if agents or agent:
         _doctor_agents(agent or [], timeout, json_out)
         return
-    from ao.api.doctor import run_checks
-
-    checks = run_checks()
+    checks = orchestrator().doctor()
     if json_out:
         emit_json([c._asdict() for c in checks])
     else:
@@ -97,7 +86,6 @@ def _doctor_agents(names: list[str], timeout: float, json_out: bool) -> None:
     import sys
 
     from ao.cli.output import console, emit_json, out
-    from ao.selftest.run import run_agents
 
     with contextlib.ExitStack() as stack:
         progress = None
@@ -107,7 +95,7 @@ def _doctor_agents(names: list[str], timeout: float, json_out: bool) -> None:
             def progress(message: str) -> None:
                 status.update(f"checking {message}")
 
-        results = run_agents(names, timeout=timeout, progress=progress)
+        results = orchestrator().check_agents(names, timeout=timeout, progress=progress)
     if json_out:
         emit_json([r.to_json() for r in results])
     else:

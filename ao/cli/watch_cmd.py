@@ -1,4 +1,4 @@
-"""Lifecycle commands: watch, events, reactions simulate."""
+"""Lifecycle commands: watch, events, reactions simulate (through ``ao.api``)."""
 
 from __future__ import annotations
 
@@ -6,16 +6,29 @@ import typing as t
 
 import typer
 
+from ao.cli.common import orchestrator
+
 if t.TYPE_CHECKING:
-    from ao.lifecycle.report import TickReport
+    import threading
+
+    from ao.api import PassReport
 
 JsonOpt = typer.Option(False, "--json", help='Print JSON: {"v": 1, "data": ...}.')
 
 
-def _report_json(report: TickReport) -> dict[str, t.Any]:
-    from ao.lifecycle.report import report_data
+def _cancel_on_signals() -> threading.Event:
+    """An event that SIGTERM and ^C set: the pass under way finishes, then the command ends."""
+    import signal
+    import threading
 
-    return report_data(report)
+    cancel = threading.Event()
+
+    def stop(signum: int, _frame: object) -> None:
+        cancel.set()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    return cancel
 
 
 def watch(
@@ -35,35 +48,18 @@ def watch(
 ) -> None:
     """Keep sessions moving: detect state, react to CI/reviews/questions, notify humans."""
     import json
-    import signal
 
     from ao.cli.output import emit_json, info, out
-    from ao.config import find_config_path
-    from ao.lifecycle.watch import Watcher
-    from ao.sdk.errors import ConfigError, ConflictError
+    from ao.sdk.errors import ConflictError
 
-    config_path = find_config_path()
-    if config_path is None:
-        raise ConfigError("no agent-orchestrator.yaml found", hint="run `ao start` in a repository")
-    watcher = Watcher(config_path, project)
-
-    def stop(signum: int, _frame: object) -> None:
-        watcher.stopping = True  # finish the current tick, then exit cleanly
-
+    api = orchestrator()
     if once:
-        from ao.lifecycle.passes import run_once
-
-        signal.signal(signal.SIGTERM, stop)
-        signal.signal(signal.SIGINT, stop)
-        outcome = run_once(watcher, timeout)
-        data = {**(outcome.data or {}), "status": outcome.status, "ran_by": outcome.ran_by,
-                "watcher_pid": outcome.watcher_pid}  # fmt: skip
-        if outcome.status != "ran":
-            data["detail"] = outcome.detail
+        outcome = api.run_pass(project=project, timeout=timeout, cancel=_cancel_on_signals())
         if json_out:
-            emit_json(data)
+            emit_json(outcome.to_json())
         elif outcome.status == "ran":
-            _print(data, out)
+            if outcome.report is not None:
+                _print(outcome.report, out)
             by = "the running watcher" if outcome.ran_by == "watcher" else None
             out(f"ran a pass in {by} (pid {outcome.watcher_pid})" if by else "ran a pass")
         if outcome.status == "skipped":
@@ -78,40 +74,33 @@ def watch(
                 "(--timeout 0 skips the pass instead of waiting)",
             )
         return
-    if not watcher.acquire():
-        raise ConflictError(
-            "a watcher is already running", hint="`ao watch --once` is safe to run from cron"
-        )
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    try:
 
-        def on_tick(report: TickReport) -> None:
-            if json_out:
-                out(json.dumps({"v": 1, "data": _report_json(report)}))
-            else:
-                _print(_report_json(report), out)
+    def on_pass(report: PassReport) -> None:
+        if json_out:
+            out(json.dumps({"v": 1, "data": report.to_json()}))
+        else:
+            _print(report, out)
 
-        info(f"ao: watching every {interval:g}s (Ctrl-C to stop)")
-        watcher.run(interval, on_tick)
-    finally:
-        watcher.release()
+    api.watch(
+        on_pass, interval=interval, project=project, cancel=_cancel_on_signals(),
+        on_start=lambda: info(f"ao: watching every {interval:g}s (Ctrl-C to stop)"),
+    )  # fmt: skip
 
 
-def _print(data: dict[str, t.Any], out: t.Callable[[str], None]) -> None:
-    """One line per change of a pass, from its ``--json`` data."""
-    for tr in data["transitions"]:
-        out(f"{tr['session']}: {tr['from']} → {tr['to']} ({tr['rule']})")
-    for a in data["actions"]:
-        state = "ok" if a["ok"] else "FAILED"
-        out(f"{a['session']}: {a['reaction']} {a['kind']} {state}: {a['detail']}")
-    for n in data["notifications"]:
-        state = "ok" if n["ok"] else "FAILED"
-        out(f"{n['session'] or '-'}: {n['reaction']} notification {state}: {n['detail']}")
-    for e in data["errors"]:
-        out(f"{e['session'] or '-'}: error (the pass went on): {e['error']}")
-    if not (data["transitions"] or data["actions"] or data["notifications"] or data["errors"]):
-        out(f"{data['sessions']} session(s), no changes ({data['seconds'] * 1000:.0f} ms)")
+def _print(report: PassReport, out: t.Callable[[str], None]) -> None:
+    """One line per change of a pass."""
+    for tr in report.transitions:
+        out(f"{tr.session}: {tr.before} → {tr.after} ({tr.rule})")
+    for a in report.actions:
+        state = "ok" if a.ok else "FAILED"
+        out(f"{a.session}: {a.reaction} {a.kind} {state}: {a.detail}")
+    for n in report.notifications:
+        state = "ok" if n.ok else "FAILED"
+        out(f"{n.session or '-'}: {n.reaction} notification {state}: {n.detail}")
+    for e in report.errors:
+        out(f"{e.session or '-'}: error (the pass went on): {e.error}")
+    if not report.changed:
+        out(f"{report.sessions} session(s), no changes ({report.seconds * 1000:.0f} ms)")
 
 
 def events_(
@@ -133,52 +122,22 @@ def events_(
     import time
 
     from ao.cli.output import out
-    from ao.sdk.redact import redact_data
-    from ao.session.context import Context
-    from ao.store.events import read
 
-    ctx = Context.load()
-    projects = [ctx.project(project)] if project else ctx.projects()
-
-    def matching() -> list[dict[str, t.Any]]:
-        found = [e for p in projects for e in read(p.paths.events)]
-        found = [e for e in found if session in (None, e["session"])]
-        return sorted(found, key=lambda e: e["ts"])
-
-    def show(event: dict[str, t.Any]) -> None:
-        event = redact_data(event)  # logs written before ao redacted events
-        if json_out:
-            out(json.dumps(event, ensure_ascii=False))
-        else:
-            who = event["session"] or event["project"] or "-"
-            message = " ".join(event["message"].split())
-            out(f"{event['ts']}  {event['priority']:<7} {who:<10} {event['type']:<18} {message}")
-        sys.stdout.flush()
-
-    seen = matching()
-    if session is not None and not seen:
-        known = [p for p in projects if p.store.exists(session) or p.store.archived(session)]
-        if not known:
-            import difflib
-
-            from ao.sdk.errors import NotFoundError
-
-            live = [s.id for p in projects for s in p.store.list()]
-            close = difflib.get_close_matches(session, live, n=1)
-            guess = f"did you mean {close[0]!r}? " if close else ""
-            raise NotFoundError(
-                f"no session {session!r}, live or archived, and no events of it",
-                hint=f"{guess}`ao list --all` shows every session",
-            )
-    for event in seen[-lines:]:
-        show(event)
-    ids = {e["id"] for e in seen}
-    while follow:
+    api = orchestrator()
+    page = api.events(project=project, session=session, limit=lines)
+    while True:
+        for event in page.events:
+            if json_out:
+                out(json.dumps(event.to_json(), ensure_ascii=False))
+            else:
+                who = event.session or event.project or "-"
+                message = " ".join(event.message.split())
+                out(f"{event.ts}  {event.priority:<7} {who:<10} {event.type:<18} {message}")
+            sys.stdout.flush()
+        if not follow:
+            return
         time.sleep(0.5)
-        for event in matching():
-            if event["id"] not in ids:
-                ids.add(event["id"])
-                show(event)
+        page = api.events(page.cursor, project=project, session=session)
 
 
 reactions_app = typer.Typer(help="Inspect reactions.", no_args_is_help=True)
@@ -192,22 +151,16 @@ def simulate(
 ) -> None:
     """What would fire for SESSION now, and why — without doing it."""
     from ao.cli.output import emit_json, out
-    from ao.lifecycle.watch import tick
-    from ao.session.context import Context
-    from ao.store.state import validate_session_id
 
-    validate_session_id(session_id)
-    ctx = Context.load()
-    proj, _ = ctx.find_session(session_id, project)
-    report = tick(ctx, [proj], dry_run=True, only=session_id)
+    report = orchestrator().simulate(session_id, project=project)
     if json_out:
-        emit_json(_report_json(report))
+        emit_json(report.to_json())
         return
-    for _, a, b, rule in report.transitions:
-        out(f"status: {a} → {b} ({rule})")
-    for _, p, _ok, _detail in report.actions:
-        out(f"would {p.kind} ({p.reaction}, {p.priority}): {p.why}")
-        out("  " + p.message.replace("\n", "\n  "))
+    for tr in report.transitions:
+        out(f"status: {tr.before} → {tr.after} ({tr.rule})")
+    for a in report.actions:
+        out(f"would {a.kind} ({a.reaction}, {a.priority}): {a.why}")
+        out("  " + (a.message or "").replace("\n", "\n  "))
     if not report.transitions and not report.actions:
         out("nothing would fire now")
 

@@ -36,6 +36,13 @@ class LoadedConfig:
     model: AoConfig
     raw: dict[str, t.Any]
 
+    def runtime_options(self, name: str) -> dict[str, t.Any]:
+        """Options the config keeps for runtime plugin ``name`` outside ``plugins.<name>``:
+        the top-level ``tmux`` block, for the tmux runtime (also on a cached view)."""
+        if name != "tmux":
+            return {}
+        return dict(self.model.tmux.model_dump(exclude_none=True))
+
 
 @dataclass
 class Expansion:

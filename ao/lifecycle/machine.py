@@ -12,13 +12,10 @@ import dataclasses
 import typing as t
 
 from ao.sdk.contracts import PrState
+from ao.store.state import ENDED_STATUSES, STATUSES
 
-STATUSES = (
-    "queued", "spawning", "working", "ready", "needs_input", "stuck", "blocked",
-    "pr_open", "ci_failed", "review_pending", "changes_requested", "approved", "mergeable",
-    "merged", "done", "errored", "killed", "exited",
-)  # fmt: skip
-TERMINAL = frozenset({"merged", "done", "errored", "killed", "exited"})
+TERMINAL = frozenset(ENDED_STATUSES)
+__all__ = ["STATUSES", "TERMINAL", "Decision", "Facts", "decide"]
 Activity = t.Literal["starting", "working", "ready", "needs_input", "blocked", "exited", "unknown"]
 
 

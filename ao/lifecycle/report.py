@@ -19,7 +19,7 @@ class TickReport:
     notifications: list[Flushed] = dataclasses.field(default_factory=list)
     errors: list[tuple[str, str]] = dataclasses.field(default_factory=list)  # (session, error)
     seconds: float = 0.0
-    cpu_seconds: float = 0.0  # this process's CPU time (excludes the tmux server's)
+    cpu_seconds: float = 0.0  # this process's CPU time (excludes the runtime server's)
 
 
 def report_data(report: TickReport) -> dict[str, t.Any]:

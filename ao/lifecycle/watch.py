@@ -1,6 +1,6 @@
 """``ao watch``: one tick observes every session and moves it through the lifecycle.
 
-A tick costs O(1) runtime calls (one ``list-panes -a``, one batched capture) and one
+A tick costs O(1) runtime calls (one probe, one batched capture per runtime) and one
 batched SCM call per project, then runs the pure transition function and reactions for
 each session. Writes are atomic and each session's bookkeeping is written right after
 its actions, so a watcher killed mid-tick loses nothing: the next pass picks up from
@@ -308,7 +308,7 @@ def _drain(
 def _restore_after_reboot(
     ctx: Context, project: Project, session: Session, report: TickReport
 ) -> bool:
-    """Relaunch a live session whose tmux session vanished (reboot, killed server)."""
+    """Relaunch a live session whose runtime session vanished (reboot, killed server)."""
     from ao.sdk.errors import AoError
     from ao.session.stop_restore import restore
 
@@ -502,10 +502,10 @@ class Watcher:
 
 
 def ensure_watcher(ctx: Context) -> tuple[str, str]:
-    """Run ``ao watch`` in its own tmux session unless one already watches this config.
+    """Run ``ao watch`` in its own runtime session unless one already watches this config.
 
     Returns (state, detail): ``started``, ``running`` (adopted) or ``external`` (a watcher
-    outside tmux holds the lock). Never starts a second copy.
+    outside the runtime holds the lock). Never starts a second copy.
     """
     from ao.sdk.contracts import RuntimeSpec
     from ao.store.locks import try_lock
@@ -519,10 +519,8 @@ def ensure_watcher(ctx: Context) -> tuple[str, str]:
     if fd is None:
         return "external", "another `ao watch` holds the lock"
     os.close(fd)
-    if pane is not None:  # a dead watcher pane: replace it
-        from ao.sdk.contracts import RuntimeHandle
-
-        runtime.destroy(RuntimeHandle("tmux", name, f"={name}:"), grace=0.5)
+    if pane is not None:  # a dead watcher: replace it
+        runtime.destroy(runtime.handle(name), grace=0.5)
     env = {"AO_CONFIG": str(ctx.loaded.path)}
     if os.environ.get("AO_HOME"):
         env["AO_HOME"] = os.environ["AO_HOME"]

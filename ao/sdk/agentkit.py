@@ -1,8 +1,9 @@
-"""Shared helpers for agent adapters: screen chrome, native log tails, version probes.
+"""Shared helpers for agent adapters: screen chrome, native log tails, settings files,
+version probes (``ao.sdk.agent.AgentBase`` is the base class that uses them).
 
-Everything here is cheap and side-effect free except ``probe_version`` (one
-subprocess per binary per process, cached) and ``write_private``. Adapters import
-this module, ``ao.sdk.contracts``, ``ao.sdk.errors``, ``ao.sdk.proc`` and ``ao.sdk.textsafe`` only.
+Everything here is cheap and side-effect free except ``probe_version`` (one subprocess
+per binary per process, cached) and the writers (``write_private``, ``write_json``,
+``link_shared``, ``write_instructions``). Adapters import ``ao.sdk`` modules only.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ import shutil
 import tempfile
 import time
 import typing as t
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Container, Iterable, Mapping, Sequence
+from datetime import datetime
 from pathlib import Path
 
 from ao.sdk import proc
@@ -230,6 +232,82 @@ def write_private(path: Path, text: str) -> None:
         raise
 
 
+_JSONC_COMMENT = re.compile(r'("(?:\\.|[^"\\])*")|//[^\n]*|/\*.*?\*/', re.S)
+
+
+def read_jsonc(path: Path) -> dict[str, t.Any]:
+    """A JSON-with-comments object from ``path`` (``//`` and ``/* */``), or ``{}`` when
+    missing, unreadable or not an object."""
+    try:
+        text = path.read_text(encoding="utf-8")
+        data = json.loads(_JSONC_COMMENT.sub(lambda m: m.group(1) or "", text))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def iso_epoch(stamp: object) -> float | None:
+    """Epoch seconds of an ISO-8601 timestamp (``...Z`` allowed); None when it is not one."""
+    if not isinstance(stamp, str):
+        return None
+    try:
+        return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+
+
+def process_start(pid: int | None) -> float | None:
+    """Epoch seconds at which process ``pid`` started (Linux ``/proc``), or None."""
+    if not pid:
+        return None
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii")
+        boot = next(
+            float(line.split()[1])
+            for line in Path("/proc/stat").read_text(encoding="ascii").splitlines()
+            if line.startswith("btime ")
+        )
+        ticks = int(stat.rsplit(")", 1)[1].split()[19])
+        return boot + ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, StopIteration):
+        return None
+
+
+# ----------------------------------------------------------------------------- settings files
+
+
+def write_json(path: Path, data: object) -> None:
+    """Write ``data`` as indented JSON, privately and atomically (``write_private``)."""
+    write_private(path, json.dumps(data, indent=2) + "\n")
+
+
+def link_shared(user: Path, target: Path, private: Container[str] = ()) -> None:
+    """Symlink each entry of the user's config dir ``user`` into a session's ``target``
+    (logins, downloaded tools), except the ``private`` names the session keeps to itself.
+
+    Idempotent: an existing entry or link is left alone; an unreadable ``user`` links nothing.
+    """
+    with contextlib.suppress(OSError):
+        for source in user.iterdir():
+            link = target / source.name
+            if source.name not in private and not link.exists() and not link.is_symlink():
+                link.symlink_to(source)
+
+
+def write_instructions(target: Path, user_file: Path, rules: str | None) -> None:
+    """A session's global instructions file (``AGENTS.md``, ``GEMINI.md``): the user's own
+    file followed by the project's agent ``rules``; removed when there are neither."""
+    parts = []
+    with contextlib.suppress(OSError):
+        parts.append(user_file.read_text(encoding="utf-8"))
+    if rules:
+        parts.append(rules)
+    if parts:
+        write_private(target, "\n\n".join(part.strip() for part in parts) + "\n")
+    elif target.exists():
+        target.unlink()
+
+
 # ----------------------------------------------------------------------------- environment
 
 
@@ -241,10 +319,10 @@ def passthrough_env(
 ) -> dict[str, str]:
     """Non-secret variables of the caller's environment an agent CLI reads.
 
-    tmux gives a new pane the *server's* environment, which may predate the user's
-    current shell; passing these explicitly makes a base URL or config dir set now
-    take effect. Names that look like secrets are left to the tmux environment so
-    they never appear on a tmux command line.
+    A runtime's server may give a new session the environment *it* started with, which
+    may predate the user's current shell; passing these explicitly makes a base URL or
+    config dir set now take effect. Names that look like secrets are left to that
+    environment so they never appear on a command line.
     """
     env = os.environ if environ is None else environ
     out: dict[str, str] = {}

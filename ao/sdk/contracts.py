@@ -4,62 +4,111 @@ This module imports only the standard library so that plugin authors can depend 
 it without pulling in ao's machinery. Every plugin class exposes ``api_version`` (the
 contract version it implements, currently ``API_VERSION``) and is constructed with one
 argument: a mapping of its options from the config (may be empty).
+
+What the core may ask beyond a slot's Protocol is an optional capability, a Protocol of
+its own (``Resumable``, ``SetsAside``...; ``CAPABILITIES`` lists them per slot). The core
+checks a plugin with ``isinstance`` against these Protocols, never by probing for a
+member's name. docs/plugins.md tells how to write a plugin.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import pathlib
 import typing as t
+
+from ao.sdk.data import (
+    Activity,
+    ActivityState,
+    AuthState,
+    Check,
+    DialogAnswer,
+    Evidence,
+    HostCheck,
+    Issue,
+    LaunchContext,
+    LaunchSpec,
+    Notification,
+    Observation,
+    PaneState,
+    PrState,
+    ReviewComment,
+    RuntimeHandle,
+    RuntimeSpec,
+    SessionInfo,
+    WorkspaceInfo,
+    WorkspaceRequest,
+    WorkspaceStatus,
+)
+
+__all__ = [
+    "API_VERSION",
+    "CAPABILITIES",
+    "SLOTS",
+    "SLOT_PROTOCOLS",
+    "Activity",
+    "ActivityState",
+    "Agent",
+    "AgentDetails",
+    "AuthReporting",
+    "AuthState",
+    "Check",
+    "DialogAnswer",
+    "DialogAnswering",
+    "Evidence",
+    "HostCheck",
+    "Interruptible",
+    "Issue",
+    "IssueListing",
+    "IssuePrompting",
+    "IssueUpdating",
+    "LaunchContext",
+    "LaunchSpec",
+    "MenuAnswering",
+    "Notification",
+    "Notifier",
+    "Observation",
+    "PaneState",
+    "PrOpening",
+    "PrState",
+    "Resumable",
+    "ReviewComment",
+    "Runtime",
+    "RuntimeHandle",
+    "RuntimeSpec",
+    "Scm",
+    "ScmDetails",
+    "SelfTestable",
+    "SessionInfo",
+    "SessionInfoReader",
+    "SetsAside",
+    "Slot",
+    "Terminal",
+    "Tracker",
+    "TrackerDetails",
+    "Versioned",
+    "Workspace",
+    "WorkspaceInfo",
+    "WorkspaceRequest",
+    "WorkspaceStatus",
+]
 
 API_VERSION = 1
 
 SLOTS = ("runtime", "agent", "workspace", "tracker", "scm", "notifier", "terminal")
-
-ActivityState = t.Literal[
-    "starting", "working", "ready", "needs_input", "blocked", "exited", "unknown"
-]
+Slot = t.Literal["runtime", "agent", "workspace", "tracker", "scm", "notifier", "terminal"]
 
 
 # ----------------------------------------------------------------------------- runtime
 
 
-@dataclasses.dataclass(frozen=True)
-class RuntimeSpec:
-    """What a runtime needs to start a session's process."""
-
-    name: str  # runtime-level name, unique on the runtime (e.g. tmux session name)
-    argv: list[str]  # the agent's own command: it becomes the pane's process
-    cwd: pathlib.Path
-    env: dict[str, str] = dataclasses.field(default_factory=dict)
-    width: int = 200
-    height: int = 50
-    owner: str = ""  # who started it (ao's state root); `list_names(owner=)` finds only these
-
-
-@dataclasses.dataclass(frozen=True)
-class RuntimeHandle:
-    """Where a session runs, as recorded in its metadata."""
-
-    runtime: str
-    name: str
-    target: str  # exact address of the process's input (tmux pane id like ``%3``)
-
-
-@dataclasses.dataclass(frozen=True)
-class PaneState:
-    """Liveness of one session's process, read in one batch for all sessions."""
-
-    alive: bool  # the runtime object (tmux session) exists
-    running: bool  # the agent process is still running
-    exit_status: int | None = None
-    pid: int | None = None
-    current_command: str = ""
-    last_activity: float | None = None  # epoch seconds of the last output, if known
-
-
+@t.runtime_checkable
 class Runtime(t.Protocol):
-    """Runs a session's agent process and moves bytes in and out of it."""
+    """Runs a session's agent process and moves bytes in and out of it.
+
+    The core never builds names, targets or server addresses itself: it derives a
+    session's ``RuntimeSpec.name`` from its id, records the handle ``create`` returns,
+    and asks ``handle`` for one it never recorded.
+    """
 
     api_version: int
 
@@ -80,7 +129,9 @@ class Runtime(t.Protocol):
         """Deliver ``text`` as one (bracketed) paste, byte-exact, without pressing Enter."""
 
     def send_keys(self, handle: RuntimeHandle, *keys: str) -> None:
-        """Press named keys (``Enter``, ``Escape``, ``C-c``...) in order."""
+        """Press named keys in order: ``Enter``, ``Escape``, ``Tab``, ``BTab``, ``BSpace``,
+        ``Up``/``Down``/``Left``/``Right``, ``C-<key>`` for a control key, or one character
+        (the names agents use in ``DialogAnswer.keys`` and their interrupt and menu keys)."""
 
     def capture(self, handle: RuntimeHandle, lines: int = 200) -> str:
         """The last ``lines`` lines of the session's screen and scrollback, as plain text."""
@@ -88,98 +139,38 @@ class Runtime(t.Protocol):
     def capture_many(self, handles: list[RuntimeHandle], lines: int = 60) -> dict[str, str]:
         """Screens of many sessions keyed by runtime name, in as few calls as possible."""
 
-    def attach_argv(self, handle: RuntimeHandle, *, inside: bool) -> list[str]:
-        """The command a human runs to view the session (switch-client when ``inside``)."""
+    def attach_argv(self, handle: RuntimeHandle, *, inside: bool | None = None) -> list[str]:
+        """The command a human runs to view the session. ``inside``: whether the human is
+        already in one of this runtime's own views (then the view switches instead); None:
+        the runtime tells from this process's environment."""
+
+    def handle(self, name: str) -> RuntimeHandle:
+        """The handle of the session called ``name`` on this runtime, for one whose handle
+        was never recorded (a spawn killed before it wrote it, the watcher's session)."""
+
+    def host_checks(self) -> list[HostCheck]:
+        """What this runtime needs on this machine (programs, versions), for ``ao doctor``."""
+
+    def sandbox_env(self, tag: str) -> dict[str, str]:
+        """Environment variables that make ao processes run their sessions on a private
+        instance of this runtime named by ``tag`` (``ao doctor --agents``, tests), apart
+        from the user's sessions; ``{}`` when nothing is shared anyway."""
+
+    def end_sandbox(self, tag: str) -> None:
+        """End every process of that private instance and the instance itself."""
 
 
 # ----------------------------------------------------------------------------- agent
 
 
-@dataclasses.dataclass(frozen=True)
-class LaunchContext:
-    """Everything an agent adapter may use to build its launch command."""
-
-    session_id: str
-    worktree: pathlib.Path
-    task: str
-    model: str | None = None
-    permissions: str = "default"
-    rules: str | None = None
-    options: t.Mapping[str, t.Any] = dataclasses.field(default_factory=dict)
-    # a private per-session directory outside the repo for the CLI's config/home files
-    state_dir: pathlib.Path | None = None
-
-
-@dataclasses.dataclass(frozen=True)
-class LaunchSpec:
-    """How to start an agent and how it takes its first prompt."""
-
-    argv: list[str]
-    env: dict[str, str] = dataclasses.field(default_factory=dict)
-    prompt_delivery: t.Literal["argv", "post-launch", "none"] = "post-launch"
-    # recorded in session metadata, e.g. {"native_session_id": ..., "agent_home": ...}
-    metadata: dict[str, str] = dataclasses.field(default_factory=dict)
-
-
-@dataclasses.dataclass(frozen=True)
-class Evidence:
-    """Why an activity state was decided: where it came from and what matched."""
-
-    source: str  # "runtime", "screen", "native:<file>", ...
-    detail: str
-    age: float | None = None  # seconds since the signal was produced, when known
-
-
-@dataclasses.dataclass(frozen=True)
-class Activity:
-    """An agent's state with the evidence that decided it."""
-
-    state: ActivityState
-    evidence: Evidence
-
-
-@dataclasses.dataclass(frozen=True)
-class Observation:
-    """What the core observed of a session, handed to the agent to interpret.
-
-    ``session`` is the session's metadata (``worktree``, ``native_session_id``,
-    ``agent_home``, ``created_at``...), so adapters can find their native signals.
-    """
-
-    pane: PaneState
-    screen: str | None = None  # captured text; None when not captured this time
-    session: t.Mapping[str, str] = dataclasses.field(default_factory=dict)
-
-
-@dataclasses.dataclass(frozen=True)
-class AuthState:
-    """How an agent CLI would authenticate, read from local files and env only."""
-
-    kind: t.Literal["api-key", "subscription", "none"]
-    detail: str
-
-
-@dataclasses.dataclass(frozen=True)
-class DialogAnswer:
-    """A known dialog on screen and the keys that answer it."""
-
-    name: str  # e.g. "trust-folder", "theme", "api-key-confirm"
-    keys: tuple[str, ...]  # tmux key names, sent in order
-
-
-@dataclasses.dataclass(frozen=True)
-class SessionInfo:
-    """What an agent's own records say about a session."""
-
-    native_session_id: str | None = None
-    summary: str | None = None
-    input_tokens: int | None = None
-    output_tokens: int | None = None
-    cost_usd: float | None = None
-
-
+@t.runtime_checkable
 class Agent(t.Protocol):
-    """Adapter for one coding-agent CLI."""
+    """Adapter for one coding-agent CLI.
+
+    Optional capabilities are the Protocols below (``Resumable``, ``Interruptible``...):
+    an adapter has one when it has its members, and says so by listing the Protocol among
+    its bases; the core asks with ``isinstance``.
+    """
 
     api_version: int
     binary: str  # the executable the adapter launches (checked in preflight)
@@ -194,113 +185,86 @@ class Agent(t.Protocol):
         """Seconds to wait between pasting a message and pressing Enter."""
 
 
-class AgentDetails(t.Protocol):
-    """Optional richer adapter surface (agent CLIs); the core checks with ``hasattr``.
+@t.runtime_checkable
+class Resumable(t.Protocol):
+    """Agent capability: continue a session's own conversation (``ao restore``)."""
 
-    ``version`` returns the installed version or None; ``auth`` probes local files and
-    env only; ``dialog`` recognises a known first-run dialog on screen; ``session_info``
-    reads the CLI's own records; ``resume`` gives the launch that continues a session.
-    An ``interrupt_keys`` attribute (e.g. ``("Escape",)``) names the keys that stop the
-    current turn without ending the session (``ao send --interrupt``).
-    """
+    def resume(self, ctx: LaunchContext, session: t.Mapping[str, str]) -> LaunchSpec | None:
+        """The launch that continues the session whose metadata is ``session``; None when
+        there is nothing to continue (the core then calls ``launch``)."""
 
-    def version(self) -> str | None: ...
 
-    def auth(self) -> AuthState: ...
+@t.runtime_checkable
+class Interruptible(t.Protocol):
+    """Agent capability: keys that stop the current turn without ending the session
+    (``ao send --interrupt``), e.g. ``("Escape",)``."""
 
-    def dialog(self, screen: str) -> DialogAnswer | None: ...
+    interrupt_keys: tuple[str, ...]
 
-    def session_info(self, session: t.Mapping[str, str]) -> SessionInfo: ...
 
-    def resume(self, ctx: LaunchContext, session: t.Mapping[str, str]) -> LaunchSpec | None: ...
+@t.runtime_checkable
+class MenuAnswering(t.Protocol):
+    """Agent capability: answer the CLI's own permission menu from a reply's text."""
+
+    def answer_keys(self, screen: str, text: str) -> tuple[str, ...] | None:
+        """Keys that pick the option ``text`` names in the menu on ``screen``; None when no
+        menu of this CLI is on screen (the generic numbered-menu rule then applies). May
+        raise ``UsageError`` for a text the menu cannot take."""
+
+
+@t.runtime_checkable
+class DialogAnswering(t.Protocol):
+    """Agent capability: recognise and answer known first-run dialogs."""
+
+    def dialog(self, screen: str) -> DialogAnswer | None:
+        """The known dialog on ``screen`` and the keys that answer it, or None."""
+
+
+@t.runtime_checkable
+class SessionInfoReader(t.Protocol):
+    """Agent capability: read the CLI's own records of a session (``ao status``)."""
+
+    def session_info(self, session: t.Mapping[str, str]) -> SessionInfo:
+        """Id, summary, tokens and cost of the session whose metadata is ``session``
+        (local files only)."""
+
+
+@t.runtime_checkable
+class Versioned(t.Protocol):
+    """Agent capability: report the installed CLI's version (``ao agents``, doctor)."""
+
+    def version(self) -> str | None:
+        """The installed version, or None when unknown."""
+
+
+@t.runtime_checkable
+class AuthReporting(t.Protocol):
+    """Agent capability: say how the CLI would authenticate (``ao agents``, ``auto``)."""
+
+    def auth(self) -> AuthState:
+        """From local files and env only: no network, no CLI call."""
+
+
+@t.runtime_checkable
+class SelfTestable(t.Protocol):
+    """Agent capability: run against ao's scripted model (``ao doctor --agents``)."""
+
+    def selftest_env(self, model_url: str, home: pathlib.Path) -> dict[str, str]:
+        """Seed a scratch ``home`` so the CLI talks to the model server at ``model_url``;
+        return the env that makes it do so."""
+
+
+class AgentDetails(
+    Versioned, AuthReporting, DialogAnswering, SessionInfoReader, Resumable, t.Protocol
+):
+    """Deprecated (one release): five agent capabilities as one Protocol; use each
+    capability's own Protocol."""
 
 
 # ----------------------------------------------------------------------------- workspace
 
 
-@dataclasses.dataclass(frozen=True)
-class WorkspaceRequest:
-    """A request for an isolated checkout of a project's repository."""
-
-    repo: pathlib.Path
-    session_id: str
-    path: pathlib.Path  # where the checkout goes
-    branch: str
-    base: str  # default branch of the project
-    copy: tuple[str, ...] = ()
-    symlinks: tuple[str, ...] = ()
-    post_create: tuple[tuple[str, ...], ...] = ()
-    post_create_timeout: float = 300.0  # for commands without their own timeout
-    log_path: pathlib.Path | None = None
-    post_create_timeouts: tuple[float, ...] = ()  # seconds for each ``post_create`` command
-
-    def post_create_steps(self) -> tuple[tuple[tuple[str, ...], float], ...]:
-        """Each post-create argv with its own timeout (``post_create_timeout`` if unset)."""
-        timeouts = self.post_create_timeouts
-        return tuple(
-            (argv, timeouts[i] if i < len(timeouts) else self.post_create_timeout)
-            for i, argv in enumerate(self.post_create)
-        )
-
-
-@dataclasses.dataclass(frozen=True)
-class WorkspaceInfo:
-    """A checkout that exists, as recorded in session metadata."""
-
-    path: pathlib.Path
-    branch: str
-    base: str
-    created_branch: bool  # this workspace created the branch (rollback may delete it)
-
-
-@dataclasses.dataclass(frozen=True)
-class WorkspaceStatus:
-    """Whether a checkout holds work that exists nowhere else.
-
-    Besides uncommitted changes and unpushed commits, that is what a commit cannot carry:
-    ``ignored`` files someone made or changed after setup (regenerable output such as
-    ``node_modules`` or ``__pycache__`` aside), and ``nested`` repositories (their own
-    ``.git``, not a registered submodule), whatever their state.
-    """
-
-    exists: bool
-    dirty: tuple[str, ...] = ()  # `git status --porcelain` lines (nested repos not included)
-    unpushed: int = 0  # commits on the branch not on any remote or the base
-    ignored: tuple[str, ...] = ()  # relative paths; a directory ends with "/"
-    nested: tuple[str, ...] = ()  # relative paths of nested repositories
-
-    @property
-    def has_work(self) -> bool:
-        """True when destroying the checkout would lose something."""
-        return bool(self.dirty or self.ignored or self.nested) or self.unpushed > 0
-
-    def describe(self) -> str:
-        """What it holds, for messages: '2 uncommitted changes, 1 unpushed commit and 1
-        nested repo (vendor/lib)'; 'no work' when there is nothing."""
-
-        def count(n: int, word: str) -> str:
-            return f"{n} {word}" if n == 1 else f"{n} {word}s"
-
-        def names(paths: tuple[str, ...]) -> str:
-            shown = ["".join(c if c.isprintable() else "?" for c in p) for p in paths[:3]]
-            more = f", +{len(paths) - 3} more" if len(paths) > 3 else ""
-            return f"({', '.join(shown)}{more})"
-
-        parts = []
-        if self.dirty:
-            parts.append(count(len(self.dirty), "uncommitted change"))
-        if self.unpushed:
-            parts.append(count(self.unpushed, "unpushed commit"))
-        if self.ignored:
-            made = count(len(self.ignored), "ignored file")
-            parts.append(f"{made} made after setup {names(self.ignored)}")
-        if self.nested:
-            parts.append(f"{count(len(self.nested), 'nested repo')} {names(self.nested)}")
-        if not parts:
-            return "no work"
-        return parts[0] if len(parts) == 1 else f"{', '.join(parts[:-1])} and {parts[-1]}"
-
-
+@t.runtime_checkable
 class Workspace(t.Protocol):
     """Creates and removes isolated checkouts of a repository."""
 
@@ -315,16 +279,6 @@ class Workspace(t.Protocol):
     def destroy(self, repo: pathlib.Path, info: WorkspaceInfo, *, force: bool = False) -> None:
         """Remove the checkout; refuse (ConflictError) if it holds work unless ``force``."""
 
-    def set_aside(
-        self, repo: pathlib.Path, info: WorkspaceInfo, dest: pathlib.Path
-    ) -> tuple[str, ...]:
-        """Move the ``ignored`` and ``nested`` work of ``status`` to the same relative paths
-        under ``dest`` (created only when there is something to move); return those paths.
-
-        Called before ``snapshot`` when a checkout holding work is removed. The core checks
-        with ``hasattr``: without it, such a checkout is kept.
-        """
-
     def snapshot(self, repo: pathlib.Path, info: WorkspaceInfo, message: str) -> str | None:
         """Commit uncommitted work on the branch (a WIP commit); return its id, or None.
 
@@ -338,9 +292,28 @@ class Workspace(t.Protocol):
         """Paths of every checkout of ``repo`` this plugin manages."""
 
 
+@t.runtime_checkable
+class SetsAside(t.Protocol):
+    """Workspace capability: move what a commit cannot carry out of a checkout.
+
+    Without it, a checkout holding ignored files or nested repositories is kept when its
+    session stops.
+    """
+
+    def set_aside(
+        self, repo: pathlib.Path, info: WorkspaceInfo, dest: pathlib.Path
+    ) -> tuple[str, ...]:
+        """Move the ``ignored`` and ``nested`` work of ``status`` to the same relative paths
+        under ``dest`` (created only when there is something to move); return those paths.
+
+        Called before ``snapshot`` when a checkout holding work is removed.
+        """
+
+
 # ----------------------------------------------------------------------------- terminal
 
 
+@t.runtime_checkable
 class Terminal(t.Protocol):
     """Opens a human view of a session."""
 
@@ -353,18 +326,7 @@ class Terminal(t.Protocol):
 # ----------------------------------------------------------------------------- tracker / scm
 
 
-@dataclasses.dataclass(frozen=True)
-class Issue:
-    """An issue from a tracker; text fields are untrusted."""
-
-    id: str
-    title: str
-    body: str
-    url: str
-    labels: tuple[str, ...] = ()
-    state: str = "open"
-
-
+@t.runtime_checkable
 class Tracker(t.Protocol):
     """Reads and updates issues."""
 
@@ -377,12 +339,17 @@ class Tracker(t.Protocol):
         """A git-safe branch name for work on ``issue``."""
 
 
-class TrackerDetails(t.Protocol):
-    """Optional richer tracker surface; the core checks with ``hasattr``.
+@t.runtime_checkable
+class IssuePrompting(t.Protocol):
+    """Tracker capability: its own task text for an agent working on an issue."""
 
-    ``issue_prompt`` is the task text for an agent with the issue's (untrusted) text
-    fenced as data; ``close`` takes ``completed`` or ``not_planned``.
-    """
+    def issue_prompt(self, issue: Issue, project_repo: str = "") -> str:
+        """The task for an agent, the issue's (untrusted) text fenced as data."""
+
+
+@t.runtime_checkable
+class IssueListing(t.Protocol):
+    """Tracker capability: list issues by labels, assignee and state."""
 
     def list_issues(
         self,
@@ -392,67 +359,32 @@ class TrackerDetails(t.Protocol):
         assignee: str | None = None,
         state: str = "open",
         limit: int = 100,
-    ) -> list[Issue]: ...
-
-    def issue_prompt(self, issue: Issue, project_repo: str = "") -> str: ...
-
-    def comment(self, project_repo: str, issue_id: str, body: str) -> None: ...
-
-    def add_labels(self, project_repo: str, issue_id: str, labels: t.Sequence[str]) -> None: ...
-
-    def close(self, project_repo: str, issue_id: str, reason: str = "completed") -> None: ...
-
-    def is_completed(self, project_repo: str, issue_id: str) -> bool: ...
+    ) -> list[Issue]:
+        """Up to ``limit`` issues, newest first."""
 
 
-@dataclasses.dataclass(frozen=True)
-class Check:
-    """One CI check of a pull request's head commit."""
+@t.runtime_checkable
+class IssueUpdating(t.Protocol):
+    """Tracker capability: comment on, label, close issues and ask if one is done."""
 
-    name: str
-    state: t.Literal["passing", "failing", "pending"]
-    url: str = ""
-    log_excerpt: str = ""  # failing checks: the failing tests and last lines (untrusted)
+    def comment(self, project_repo: str, issue_id: str, body: str) -> None:
+        """Add a comment."""
 
+    def add_labels(self, project_repo: str, issue_id: str, labels: t.Sequence[str]) -> None:
+        """Add labels (existing ones stay)."""
 
-@dataclasses.dataclass(frozen=True)
-class ReviewComment:
-    """A review comment (untrusted text), with where it points."""
+    def close(self, project_repo: str, issue_id: str, reason: str = "completed") -> None:
+        """Close it as ``completed`` or ``not_planned``."""
 
-    id: str
-    author: str
-    body: str
-    path: str = ""
-    line: int | None = None
+    def is_completed(self, project_repo: str, issue_id: str) -> bool:
+        """Whether it is closed (or done)."""
 
 
-@dataclasses.dataclass(frozen=True)
-class PrState:
-    """Everything the lifecycle needs to know about one pull request."""
-
-    number: int
-    url: str
-    state: t.Literal["open", "closed", "merged"]
-    head_sha: str
-    draft: bool = False
-    checks: tuple[Check, ...] = ()
-    review_decision: t.Literal["approved", "changes_requested", "review_required", "none"] = "none"
-    comments: tuple[ReviewComment, ...] = ()
-    mergeable: bool | None = None  # None: the forge has not computed it yet
-    conflicts: bool = False
-    labels: tuple[str, ...] = ()
-
-    @property
-    def ci(self) -> t.Literal["passing", "failing", "pending", "none"]:
-        """The rollup of all checks."""
-        if not self.checks:
-            return "none"
-        states = {c.state for c in self.checks}
-        if "failing" in states:
-            return "failing"
-        return "pending" if "pending" in states else "passing"
+class TrackerDetails(IssuePrompting, IssueListing, IssueUpdating, t.Protocol):
+    """Deprecated (one release): the tracker capabilities as one Protocol."""
 
 
+@t.runtime_checkable
 class Scm(t.Protocol):
     """Reads and acts on pull requests."""
 
@@ -465,33 +397,25 @@ class Scm(t.Protocol):
         """Merge ``pr`` with ``merge``, ``squash`` or ``rebase``; raise AoError on refusal."""
 
 
-class ScmDetails(t.Protocol):
-    """Optional richer SCM surface; the core checks with ``hasattr``.
-
-    ``open_pr`` opens a pull request from ``head`` into ``base`` (or returns the open one
-    that already exists for ``head``).
-    """
+@t.runtime_checkable
+class PrOpening(t.Protocol):
+    """SCM capability: open pull requests (``ao finalize --pr``)."""
 
     def open_pr(
         self, repo: str, *, head: str, base: str, title: str, body: str = "", draft: bool = False
-    ) -> PrState: ...
+    ) -> PrState:
+        """Open a pull request from ``head`` into ``base``, or return the open one that
+        already exists for ``head``."""
+
+
+class ScmDetails(PrOpening, t.Protocol):
+    """Deprecated (one release): use ``PrOpening``."""
 
 
 # ----------------------------------------------------------------------------- notifier
 
 
-@dataclasses.dataclass(frozen=True)
-class Notification:
-    """An event a human should see."""
-
-    title: str
-    message: str
-    priority: t.Literal["urgent", "action", "warning", "info"] = "info"
-    session: str | None = None
-    project: str | None = None
-    data: t.Mapping[str, t.Any] = dataclasses.field(default_factory=dict)
-
-
+@t.runtime_checkable
 class Notifier(t.Protocol):
     """Delivers notifications to a human."""
 
@@ -499,3 +423,32 @@ class Notifier(t.Protocol):
 
     def notify(self, note: Notification) -> None:
         """Deliver ``note``; raise AoError on failure."""
+
+
+# ----------------------------------------------------------------------------- slots
+
+
+# the Protocol a plugin of each slot satisfies (the registry checks it on load)
+SLOT_PROTOCOLS: dict[str, type] = {
+    "runtime": Runtime,
+    "agent": Agent,
+    "workspace": Workspace,
+    "tracker": Tracker,
+    "scm": Scm,
+    "notifier": Notifier,
+    "terminal": Terminal,
+}
+
+# the optional capabilities the core asks each slot's plugins for (with ``isinstance``)
+CAPABILITIES: dict[str, tuple[type, ...]] = {
+    "runtime": (),
+    "agent": (
+        Resumable, Interruptible, MenuAnswering, DialogAnswering, SessionInfoReader, Versioned,
+        AuthReporting, SelfTestable,
+    ),
+    "workspace": (SetsAside,),
+    "tracker": (IssuePrompting, IssueListing, IssueUpdating),
+    "scm": (PrOpening,),
+    "notifier": (),
+    "terminal": (),
+}  # fmt: skip

@@ -47,7 +47,7 @@ class UsageError(AoError):
 
 
 class CommandError(AoError):
-    """An external command (git, tmux, an agent CLI) failed or is missing."""
+    """An external command (git, a runtime's, an agent CLI) failed or is missing."""
 
     exit_code = 6
 

@@ -37,7 +37,7 @@ def private_dir(path: Path) -> Path:
 
     Directories that already exist are left as they are (see :func:`tighten`). A file
     where a directory belongs is a ``NotADirectoryError`` naming it. The process umask
-    is never changed: the tmux server and agents inherit it.
+    is never changed: the runtime's server and the agents inherit it.
     """
     path = Path(path)
     if path.is_dir():

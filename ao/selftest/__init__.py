@@ -5,7 +5,7 @@
 - ``chat``: OpenAI Chat Completions (OpenCode, Aider, Pi);
 - ``gemini``: the Gemini API (Gemini CLI);
 - ``combined``: one server that speaks all of them (what the doctor starts);
-- ``run``: the doctor's run (scratch repo, private tmux server, the real ``ao`` CLI).
+- ``run``: the doctor's run (scratch repo, a private runtime, the real ``ao`` CLI).
 
 Nothing here is imported by the CLI at start-up; ``ao doctor --agents`` imports it lazily.
 """

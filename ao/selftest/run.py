@@ -2,7 +2,7 @@
 
 For every selected agent whose adapter has ``selftest_env`` and whose CLI is installed:
 a scratch directory (HOME, AO_HOME, a git repo with a bare origin, a config), the
-scripted model on 127.0.0.1, and a private tmux server (``tmux -L ao-doctor-<pid>``).
+scripted model on 127.0.0.1, and a private instance of the runtime (``Runtime.sandbox_env``).
 The checks run through the real ``ao`` CLI (``ao new``, ``ao status --json``, ``ao
 send``) in subprocesses, so what is checked is exactly what ``ao status`` reports:
 
@@ -14,9 +14,9 @@ send``) in subprocesses, so what is checked is exactly what ``ao status`` report
 4. ``needs_input``: a scripted tool call that needs permission shows as ``needs_input``;
 5. ``answer``: ``ao send SESSION no`` answers it and the agent is ``ready`` again.
 
-Everything (panes' process groups, the tmux server, the model, the scratch directory)
-is cleaned up, also on Ctrl-C. The core never prints: progress goes to a callback and
-the results are returned.
+Everything (the sessions' processes, the private runtime, the model, the scratch
+directory) is cleaned up, also on Ctrl-C. The core never prints: progress goes to a
+callback and the results are returned.
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ import dataclasses
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -34,7 +33,11 @@ import time
 import typing as t
 from pathlib import Path
 
+from ao.sdk.contracts import SelfTestable, Versioned
 from ao.sdk.errors import AoError, NotFoundError
+
+if t.TYPE_CHECKING:
+    from ao.sdk.contracts import Runtime
 
 StepStatus = t.Literal["ok", "failed", "skipped"]
 Progress = t.Callable[[str], None]
@@ -132,18 +135,17 @@ def check_agent(
         agent = registry.load("agent", name)
     except AoError as exc:
         return AgentResult(name, "", None, None, "failed", f"the adapter does not load: {exc}")
-    binary = str(getattr(agent, "binary", "") or "")
+    binary = agent.binary
     path = shutil.which(binary) if binary else None
-    setup = getattr(agent, "selftest_env", None)
-    if setup is None:
+    if not isinstance(agent, SelfTestable):
         return AgentResult(name, binary, path, None, "skipped", NOT_SUPPORTED)
+    setup = agent.selftest_env
     if path is None:
         return AgentResult(
             name, binary, None, None, "skipped", f"not installed (`{binary}` not on PATH)"
         )
-    probe = getattr(agent, "version", None)
     try:
-        version = probe() if probe is not None else None
+        version = agent.version() if isinstance(agent, Versioned) else None
     except AoError:
         version = None
     result = AgentResult(name, binary, path, version, "ok", "")
@@ -166,18 +168,18 @@ def check_agent(
 # ----------------------------------------------------------------------------- scratch
 
 
-def socket_file(name: str) -> Path:
-    """Where ``tmux -L name`` keeps its socket (it stays after ``kill-server``)."""
-    return Path(os.environ.get("TMUX_TMPDIR") or "/tmp", f"tmux-{os.getuid()}", name)
-
-
 class _Scratch:
-    """A temp dir with HOME, AO_HOME, a repo + bare origin and a config; the model; tmux."""
+    """A temp dir with HOME, AO_HOME, a repo + bare origin and a config; the model; a
+    private instance of the default runtime."""
 
     def __init__(self, agent: str, setup: t.Callable[[str, Path], dict[str, str]]) -> None:
+        from ao import registry
+        from ao.config.models import Defaults
+
         self.agent = agent
         self.setup = setup
-        self.socket = f"ao-doctor-{os.getpid()}"
+        self.sandbox = f"ao-doctor-{os.getpid()}"
+        self.runtime: Runtime = registry.load("runtime", Defaults().runtime)
         self.root = Path(tempfile.mkdtemp(prefix=f"ao-doctor-{agent}-")).resolve()
         self.env: dict[str, str] = {}
         self.model: t.Any = None
@@ -203,7 +205,7 @@ class _Scratch:
         env.update({
             "HOME": str(home), "AO_HOME": str(self.root / "ao-home"),
             "AO_CONFIG": str(self.root / "agent-orchestrator.yaml"),
-            "AO_TMUX_SOCKET": self.socket, "GIT_CONFIG_NOSYSTEM": "1",
+            **self.runtime.sandbox_env(self.sandbox), "GIT_CONFIG_NOSYSTEM": "1",
             "GIT_AUTHOR_NAME": "ao doctor", "GIT_AUTHOR_EMAIL": "ao-doctor@example.invalid",
             "GIT_COMMITTER_NAME": "ao doctor", "GIT_COMMITTER_EMAIL": "ao-doctor@example.invalid",
         })  # fmt: skip
@@ -234,18 +236,9 @@ class _Scratch:
         )  # fmt: skip
 
     def close(self) -> None:
-        """Kill every pane's process group and the tmux server, stop the model, remove files."""
-        tmux = ["tmux", "-L", self.socket]
+        """End the private runtime (every session's processes), stop the model, remove files."""
         with contextlib.suppress(Exception):
-            r = subprocess.run([*tmux, "list-panes", "-a", "-F", "#{pane_pid}"],
-                               capture_output=True, text=True, timeout=10)  # fmt: skip
-            for pid in r.stdout.split():
-                if pid.isdigit():
-                    with contextlib.suppress(OSError):
-                        os.killpg(int(pid), signal.SIGKILL)
-        with contextlib.suppress(Exception):
-            subprocess.run([*tmux, "kill-server"], capture_output=True, timeout=10)
-        socket_file(self.socket).unlink(missing_ok=True)  # tmux leaves it behind
+            self.runtime.end_sandbox(self.sandbox)
         if self.model is not None:
             self.model.close()
             self.model = None

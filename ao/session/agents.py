@@ -1,7 +1,7 @@
 """What agent CLIs are installed and logged in, and which one `defaults.agent: auto` picks.
 
-Probes read local files and the environment only (no network): each adapter's optional
-``version()`` and ``auth()`` (see ``ao.sdk.contracts.AgentDetails``).
+Probes read local files and the environment only (no network): the adapters' optional
+capabilities ``Versioned`` (``version()``) and ``AuthReporting`` (``auth()``).
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import shutil
 import typing as t
 
 from ao import registry
+from ao.sdk.contracts import AuthReporting, Versioned
 from ao.sdk.errors import AoError, PluginError
 
 if t.TYPE_CHECKING:
@@ -50,14 +51,12 @@ def inventory(ctx: Context) -> list[AgentStatus]:
         path = shutil.which(agent.binary)
         version = auth = detail = None
         if path:
-            probe = getattr(agent, "version", None)
             try:
-                version = probe() if probe else None
+                version = agent.version() if isinstance(agent, Versioned) else None
             except AoError:
                 version = None
-            check = getattr(agent, "auth", None)
-            if check is not None:
-                state = check()
+            if isinstance(agent, AuthReporting):
+                state = agent.auth()
                 auth, detail = state.kind, state.detail
         rows.append(AgentStatus(name, agent.binary, path, version, auth or "none", detail or ""))
     return rows

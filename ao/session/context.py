@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import os
 import shutil
 import typing as t
 from pathlib import Path
@@ -14,9 +13,13 @@ from ao.store.paths import ProjectPaths
 from ao.store.state import Session, SessionStore
 
 if t.TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from ao.config import LoadedConfig
     from ao.config.models import ProjectConfig
-    from ao.sdk.contracts import Agent, Runtime, Scm, Terminal, Tracker, Workspace
+    from ao.sdk.contracts import Agent, Runtime, Scm, Slot, Terminal, Tracker, Workspace
+
+Options = dict[str, t.Any]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,10 +45,14 @@ class Project:
 class Context:
     """The loaded config plus cached plugin instances for one ao invocation."""
 
-    def __init__(self, loaded: LoadedConfig) -> None:
+    def __init__(
+        self, loaded: LoadedConfig, *, plugins: Mapping[tuple[str, str], object] | None = None
+    ) -> None:
+        """``plugins``: instances to use instead of loading them, keyed by (slot, name):
+        how a test puts an in-memory runtime (``tests/fakes/fakeruntime.py``) under the core."""
         self.loaded = loaded
         self.config = loaded.model
-        self._plugins: dict[tuple[str, str], t.Any] = {}
+        self._plugins: dict[tuple[str, str], t.Any] = dict(plugins or {})
 
     @classmethod
     def load(cls, cwd: Path | None = None) -> Context:
@@ -83,8 +90,24 @@ class Context:
 
     def find_session(self, session_id: str, project: str | None = None) -> tuple[Project, Session]:
         """Locate a live session by id across projects (or within ``project``)."""
+        proj = self.session_project(session_id, project)
+        return proj, proj.store.read(session_id)
+
+    def session_project(
+        self, session_id: str, project: str | None = None, *, archived: bool = False
+    ) -> Project:
+        """The one project holding ``session_id``: live, or also archived with ``archived``.
+
+        The only place that decides which project an id belongs to: an id that (from
+        older state) exists in several projects is a UsageError asking for the project,
+        never a guess; an unknown id is a NotFoundError with a did-you-mean.
+        """
         candidates = [self.project(project)] if project else self.projects()
-        found = [proj for proj in candidates if proj.store.exists(session_id)]
+        found = [
+            proj for proj in candidates
+            if proj.store.exists(session_id)
+            or (archived and proj.store.archived(session_id) is not None)
+        ]  # fmt: skip
         if len(found) > 1:
             names = ", ".join(p.id for p in found)
             raise UsageError(
@@ -92,37 +115,52 @@ class Context:
                 hint=f"pass --project, e.g. --project {found[0].id}",
             )
         if found:
-            return found[0], found[0].store.read(session_id)
+            return found[0]
         live = [s.id for p in candidates for s in p.store.list()]
         import difflib
 
         close = difflib.get_close_matches(session_id, live, n=1)
         hint = f"did you mean {close[0]!r}?" if close else "see `ao list`"
+        if archived:
+            hint = f"did you mean {close[0]!r}?" if close else "see `ao list --all`"
+            raise NotFoundError(f"no session {session_id!r}, live or archived", hint=hint)
         raise NotFoundError(f"no session {session_id!r}", hint=hint)
 
     # ----------------------------------------------------------------- plugins
 
-    def _plugin(self, slot: str, name: str, options: dict[str, t.Any]) -> t.Any:
+    @t.overload
+    def _plugin(self, slot: t.Literal["runtime"], name: str, options: Options) -> Runtime: ...
+    @t.overload
+    def _plugin(self, slot: t.Literal["agent"], name: str, options: Options) -> Agent: ...
+    @t.overload
+    def _plugin(self, slot: t.Literal["workspace"], name: str, options: Options) -> Workspace: ...
+    @t.overload
+    def _plugin(self, slot: t.Literal["tracker"], name: str, options: Options) -> Tracker: ...
+    @t.overload
+    def _plugin(self, slot: t.Literal["scm"], name: str, options: Options) -> Scm: ...
+    @t.overload
+    def _plugin(self, slot: t.Literal["terminal"], name: str, options: Options) -> Terminal: ...
+    def _plugin(self, slot: Slot, name: str, options: Options) -> object:
+        """Plugin ``name`` of ``slot``, loaded once (``registry.load`` checks its contract)."""
         key = (slot, name)
         if key not in self._plugins:
             self._plugins[key] = registry.load(slot, name, options)
         return self._plugins[key]
 
     def runtime(self, name: str | None = None) -> Runtime:
-        """The runtime plugin (tmux options come from the config's ``tmux`` block)."""
+        """The runtime plugin, with its ``plugins.<name>`` options and those the config
+        keeps for it elsewhere (``LoadedConfig.runtime_options``)."""
         name = name or self.config.defaults.runtime
-        options = self.config.tmux.model_dump(exclude_none=True) if name == "tmux" else {}
-        return t.cast("Runtime", self._plugin("runtime", name, options))
+        options = {**self._options(name), **self.loaded.runtime_options(name)}
+        return self._plugin("runtime", name, options)
 
     def workspace(self, name: str | None = None) -> Workspace:
         """The workspace plugin."""
-        return t.cast(
-            "Workspace", self._plugin("workspace", name or self.config.defaults.workspace, {})
-        )
+        return self._plugin("workspace", name or self.config.defaults.workspace, {})
 
     def scm(self, name: str) -> Scm:
         """The SCM plugin ``name``."""
-        return t.cast("Scm", self._plugin("scm", name, self._options(name)))
+        return self._plugin("scm", name, self._options(name))
 
     def project_scm(self, project: Project) -> Scm | None:
         """The project's SCM plugin, or None when none is installed or it is misconfigured
@@ -140,7 +178,7 @@ class Context:
 
     def tracker(self, name: str) -> Tracker:
         """The tracker plugin ``name``."""
-        return t.cast("Tracker", self._plugin("tracker", name, self._options(name)))
+        return self._plugin("tracker", name, self._options(name))
 
     def _options(self, name: str) -> dict[str, t.Any]:
         """``plugins.<name>`` as plain data (the cached config hands out read-only views)."""
@@ -150,7 +188,7 @@ class Context:
 
     def terminal(self) -> Terminal:
         """The terminal plugin."""
-        return t.cast("Terminal", self._plugin("terminal", self.config.defaults.terminal, {}))
+        return self._plugin("terminal", self.config.defaults.terminal, {})
 
     def agent_name(self, project: Project, requested: str | None = None) -> str:
         """The agent a new session uses: explicit, project, default, or the best installed."""
@@ -170,12 +208,7 @@ class Context:
         """The agent plugin ``name`` with its ``agents.<name>`` options."""
         opts = self.config.agents.get(name)
         options = opts.model_dump(exclude_none=True) if opts else {}
-        return t.cast("Agent", self._plugin("agent", name, options))
-
-
-def inside_tmux() -> bool:
-    """Whether this process runs inside a tmux client."""
-    return bool(os.environ.get("TMUX"))
+        return self._plugin("agent", name, options)
 
 
 def require_binary(binary: str, what: str) -> str:

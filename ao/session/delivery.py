@@ -17,7 +17,15 @@ import uuid
 from collections.abc import Mapping
 from pathlib import Path
 
-from ao.sdk.contracts import Activity, DialogAnswer, Evidence, Observation, PaneState
+from ao.sdk.contracts import (
+    Activity,
+    DialogAnswer,
+    DialogAnswering,
+    Evidence,
+    MenuAnswering,
+    Observation,
+    PaneState,
+)
 from ao.sdk.errors import ConflictError
 
 if t.TYPE_CHECKING:
@@ -57,10 +65,9 @@ def answer_dialog(
     runtime: Runtime, agent: Agent, handle: RuntimeHandle, obs: Observation
 ) -> DialogAnswer | None:
     """If a known dialog is on screen, press its keys and say which one it was."""
-    recognise = getattr(agent, "dialog", None)
-    if recognise is None or not obs.screen or not obs.pane.running:
+    if not isinstance(agent, DialogAnswering) or not obs.screen or not obs.pane.running:
         return None
-    answer: DialogAnswer | None = recognise(obs.screen)
+    answer = agent.dialog(obs.screen)
     if answer is not None:
         runtime.send_keys(handle, *answer.keys)
     return answer
@@ -205,11 +212,11 @@ def _answer_menu(
     the CLI has drawn its menu; a choice like "no" then waits up to ``wait_menu`` for the
     menu, because typed and submitted, it would pick the highlighted option instead.
     """
-    custom = getattr(agent, "answer_keys", None)
+    custom = agent if isinstance(agent, MenuAnswering) else None
     deadline = time.monotonic() + wait_menu
     while True:
         screen = runtime.capture(handle, 60)
-        keys = custom(screen, text) if custom is not None else None
+        keys = custom.answer_keys(screen, text) if custom is not None else None
         keys = keys or menu_keys(screen, text)
         if keys or time.monotonic() >= deadline:
             break

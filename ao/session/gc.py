@@ -1,8 +1,8 @@
 """``ao gc``: repair what crashes and manual meddling leave behind, without losing work.
 
 - half-done spawns (``spawning`` records whose ``ao new`` process is gone): undo their steps;
-- tmux sessions in this config's namespace (``{hash}-*``) with no session record, except
-  the watcher's: end them;
+- runtime sessions in this config's namespace (``{hash}-*``) that this ``$AO_HOME``
+  started, with no session record, except the watcher's: end them;
 - worktrees under the namespace with no session record: remove if they hold no work;
 - lock files of sessions that no longer exist: delete;
 - forge cache entries (``$AO_HOME/cache``) unused for 30 days: delete.
@@ -15,8 +15,9 @@ import os
 import re
 import typing as t
 
-from ao.sdk.contracts import RuntimeHandle, WorkspaceInfo
+from ao.sdk.contracts import WorkspaceInfo
 from ao.store import events
+from ao.store.handles import recorded_name
 from ao.store.paths import ProjectPaths
 from ao.store.state import Session, SessionStore, now_iso
 
@@ -31,7 +32,7 @@ class GcAction:
     """One thing gc did (or would do with --dry-run)."""
 
     kind: (
-        str  # half-spawn | orphan-tmux | orphan-worktree | stale-lock | kept-worktree
+        str  # half-spawn | orphan-<runtime> | orphan-worktree | stale-lock | kept-worktree
         # | stale-cache | quarantined | temp-file
     )
     target: str
@@ -58,8 +59,8 @@ def collect(ctx: Context, projects: list[Project], *, dry_run: bool = False) -> 
         actions += _unreadable(project, dry_run)
         actions += _half_spawns(ctx, project, dry_run)
         actions += _temp_files(project, dry_run)
-    # every project of the config shares one tmux namespace: checked once, not per project
-    actions += _orphan_tmux(ctx, projects, dry_run)
+    # every project of the config shares one runtime namespace: checked once, not per project
+    actions += _orphan_runtime_sessions(ctx, projects, dry_run)
     for project in projects:
         actions += _orphan_worktrees(ctx, project, dry_run)
         actions += _stale_locks(project, dry_run)
@@ -186,10 +187,10 @@ def _end_runtime(ctx: Context, project: Project, session: Session) -> None:
     runtime = ctx.runtime(session.get("runtime") or None)
     handle = handle_of(session)
     if handle is None:
-        name = project.paths.tmux_name(session.id)
+        name = project.paths.runtime_name(session.id)
         if name not in runtime.list_names(owner=runtime_owner()):
             return
-        handle = RuntimeHandle("tmux", name, f"={name}:")
+        handle = runtime.handle(name)
     runtime.destroy(handle, grace=0.5)
 
 
@@ -210,31 +211,34 @@ def _interrupted_restore(
     return GcAction("half-spawn", session.id, detail, not dry_run)
 
 
-def _orphan_tmux(ctx: Context, projects: list[Project], dry_run: bool) -> list[GcAction]:
-    """Every ``{hash}-*`` tmux session this ``$AO_HOME`` started that is neither a live
-    record nor the watcher (another state root's sessions are never touched)."""
+def _orphan_runtime_sessions(
+    ctx: Context, projects: list[Project], dry_run: bool
+) -> list[GcAction]:
+    """Every ``{hash}-*`` runtime session this ``$AO_HOME`` started that is neither a live
+    record nor the watcher (another state root's sessions are never touched). The action
+    is ``orphan-<runtime plugin>``."""
     from ao.session.spawn import runtime_owner
     from ao.store.paths import watcher_name
 
     if not projects:
         return []
     namespace = f"{projects[0].paths.hash}-"
-    known = _recorded_tmux_names(projects[0].paths) | {watcher_name(ctx.loaded.path)}
+    known = _recorded_runtime_names(projects[0].paths) | {watcher_name(ctx.loaded.path)}
     actions = []
-    for runtime_name in dict.fromkeys(p.config.runtime for p in projects):
+    default = ctx.config.defaults.runtime
+    for runtime_name in dict.fromkeys(p.config.runtime or default for p in projects):
         runtime = ctx.runtime(runtime_name)
         for name in runtime.list_names(owner=runtime_owner()):
             if not name.startswith(namespace) or name in known:
                 continue
             if not dry_run:
-                runtime.destroy(RuntimeHandle("tmux", name, f"={name}:"), grace=0.5)
-            actions.append(
-                GcAction("orphan-tmux", name, "tmux session without a session record", not dry_run)
-            )
+                runtime.destroy(runtime.handle(name), grace=0.5)
+            detail = f"{runtime_name} session without a session record"
+            actions.append(GcAction(f"orphan-{runtime_name}", name, detail, not dry_run))
     return actions
 
 
-def _recorded_tmux_names(paths: ProjectPaths) -> set[str]:
+def _recorded_runtime_names(paths: ProjectPaths) -> set[str]:
     """Runtime names of every live record in the config's namespace.
 
     Every ``{hash}-{project}/`` directory counts, including projects removed from the
@@ -247,9 +251,9 @@ def _recorded_tmux_names(paths: ProjectPaths) -> set[str]:
             continue
         other = ProjectPaths(paths.config_path, root.name.removeprefix(prefix), root.parent)
         for session in SessionStore(other).list():
-            names.add(other.tmux_name(session.id))
-            if session.get("tmux_name"):
-                names.add(session.get("tmux_name"))
+            names.add(other.runtime_name(session.id))
+            if recorded_name(session):
+                names.add(recorded_name(session))
     return names
 
 

@@ -15,7 +15,7 @@ import time
 import typing as t
 from pathlib import Path
 
-from ao.sdk.contracts import WorkspaceInfo, WorkspaceStatus
+from ao.sdk.contracts import SetsAside, WorkspaceInfo, WorkspaceStatus
 from ao.sdk.errors import AoError, ConflictError
 from ao.store import events
 
@@ -87,7 +87,7 @@ def _set_aside(
     status: WorkspaceStatus,
     dest: Path,
 ) -> None:
-    if not hasattr(workspace, "set_aside"):
+    if not isinstance(workspace, SetsAside):
         raise ConflictError(
             f"it holds {status.describe()}, which its workspace plugin cannot set aside"
         )

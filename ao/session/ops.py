@@ -11,14 +11,17 @@ from pathlib import Path
 from ao.sdk.contracts import (
     Activity,
     Evidence,
+    Interruptible,
     Observation,
     PaneState,
     RuntimeHandle,
     SessionInfo,
+    SessionInfoReader,
     WorkspaceInfo,
 )
 from ao.sdk.errors import ConflictError, NotFoundError
 from ao.store import events
+from ao.store.handles import recorded_handle, recorded_name
 from ao.store.state import ENDED_STATUSES, Session
 
 if t.TYPE_CHECKING:
@@ -31,10 +34,7 @@ GONE = PaneState(alive=False, running=False)
 
 def handle_of(session: Session) -> RuntimeHandle | None:
     """The runtime handle recorded for ``session``, if it got that far."""
-    name, target = session.get("tmux_name"), session.get("pane_id")
-    if not name or not target:
-        return None
-    return RuntimeHandle(runtime=session.get("runtime", "tmux"), name=name, target=target)
+    return recorded_handle(session)
 
 
 def workspace_info(session: Session) -> WorkspaceInfo | None:
@@ -95,7 +95,7 @@ class SessionView:
             "activity": self.activity.state,
             "created_at": s.get("created_at"),
             "updated_at": s.get("updated_at") or None,
-            "tmux": s.get("tmux_name") or None,
+            "tmux": recorded_name(s) or None,  # the v1 contract's name for the runtime name
             "task": s.get("task"),
             "error": s.get("error") or None,
         }
@@ -171,8 +171,7 @@ def info(ctx: Context, session: Session) -> SessionInfo | None:
 
     try:
         agent = ctx.agent(session.get("agent"))
-        reader = getattr(agent, "session_info", None)
-        return reader(session.data) if reader is not None else None
+        return agent.session_info(session.data) if isinstance(agent, SessionInfoReader) else None
     except (AoError, OSError, ValueError):
         return None
 
@@ -189,7 +188,7 @@ def _interrupt(
 
     if agent.activity(look(runtime, handle, session.data)).state != "working":
         return ""
-    keys: tuple[str, ...] | None = getattr(agent, "interrupt_keys", None)
+    keys = agent.interrupt_keys if isinstance(agent, Interruptible) else ()
     if not keys:
         raise UsageError(
             f"ao cannot interrupt {session.get('agent') or 'this'} agent",
@@ -203,6 +202,36 @@ def _interrupt(
         message=f"interrupted {session.id}'s turn ({' '.join(keys)})", data={"keys": list(keys)},
     )  # fmt: skip
     return f"interrupted the turn ({' '.join(keys)})"
+
+
+def interrupt(
+    ctx: Context, project: Project, session: Session, *, lock_timeout: float = 60.0
+) -> str:
+    """Stop the agent's turn in progress (its interrupt keys); what was done, or "" when
+    it was not working. Holds the session's operation lock, like ``send``."""
+    with project.store.operation(session.id, timeout=lock_timeout):
+        session = project.store.read(session.id)
+        handle = _live_handle(session)
+        runtime = ctx.runtime(session.get("runtime") or None)
+        return _interrupt(project, session, runtime, ctx.agent(session.get("agent")), handle)
+
+
+def send_keys(
+    ctx: Context, project: Project, session: Session, keys: t.Sequence[str],
+    *, lock_timeout: float = 60.0,
+) -> None:  # fmt: skip
+    """Press ``keys`` (runtime key names: ``Enter``, ``Escape``, ``C-c``, ``Down``...) in
+    the session's agent, one after another, under the session's operation lock."""
+    with project.store.operation(session.id, timeout=lock_timeout):
+        session = project.store.read(session.id)
+        handle = _live_handle(session)
+        runtime = ctx.runtime(session.get("runtime") or None)
+        for key in keys:
+            runtime.send_keys(handle, key)
+        events.append(
+            project.paths, "message.keys", session=session.id,
+            message=f"keys to {session.id}: {' '.join(keys)}", data={"keys": list(keys)},
+        )  # fmt: skip
 
 
 def send(
@@ -359,12 +388,15 @@ def _overlap(old: list[str], new: list[str]) -> int:
     return common
 
 
-def attach_argv(ctx: Context, session: Session, *, inside: bool) -> list[str]:
-    """The command that puts a human in front of the session."""
+def attach_argv(ctx: Context, session: Session, *, inside: bool | None = None) -> list[str]:
+    """The command that puts a human in front of the session (``inside``: already in one
+    of the runtime's own views; None: the runtime tells)."""
     handle = _live_handle(session)
-    runtime = ctx.runtime(session.get("runtime") or None)
+    runtime_name = session.get("runtime") or ctx.config.defaults.runtime
+    runtime = ctx.runtime(runtime_name)
     if not runtime.probe().get(handle.name, GONE).alive:
         raise ConflictError(
-            f"session {session.id} has no tmux session", hint=f"`ao restore {session.id}`"
+            f"session {session.id} has no {runtime_name} session",
+            hint=f"`ao restore {session.id}`",
         )
     return ctx.terminal().open_argv(runtime.attach_argv(handle, inside=inside))

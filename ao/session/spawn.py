@@ -19,6 +19,7 @@ from pathlib import Path
 from ao.sdk.contracts import (
     DialogAnswer,
     LaunchContext,
+    Resumable,
     RuntimeHandle,
     RuntimeSpec,
     WorkspaceInfo,
@@ -27,6 +28,7 @@ from ao.sdk.contracts import (
 from ao.sdk.errors import AoError, ConflictError, SpawnError, UsageError
 from ao.sdk.textsafe import strip_controls
 from ao.store import events, faults
+from ao.store.handles import handle_fields
 
 if t.TYPE_CHECKING:
     from ao.sdk.contracts import Runtime, Workspace
@@ -134,7 +136,7 @@ def launch(
     if cfg.workdir:
         cwd = cwd / cfg.workdir
         if not cwd.is_dir():
-            # tmux would silently start the agent in its server's cwd instead
+            # a runtime could silently start the agent somewhere else instead
             raise SpawnError(
                 f"working directory {cwd} does not exist in the worktree",
                 hint=f"fix `projects.{project.id}.workdir` ({cfg.workdir!r}) in the config",
@@ -153,9 +155,8 @@ def launch(
         state_dir=state_dir,
     )
     spec = None
-    resumer = getattr(agent, "resume", None)
-    if resume is not None and resumer is not None:
-        spec = resumer(launch_ctx, resume)
+    if resume is not None and isinstance(agent, Resumable):
+        spec = agent.resume(launch_ctx, resume)
     if spec is None:
         spec = agent.launch(launch_ctx)
     if spec.metadata:
@@ -167,7 +168,7 @@ def launch(
     runtime = ctx.runtime(cfg.runtime)
     handle = runtime.create(
         RuntimeSpec(
-            name=project.paths.tmux_name(session_id),
+            name=project.paths.runtime_name(session_id),
             argv=spec.argv,
             cwd=cwd,
             env={**env, **spec.env},
@@ -180,7 +181,7 @@ def launch(
 def runtime_owner() -> str:
     """The tag a runtime keeps on every session this ``$AO_HOME`` starts, so ``ao gc``
     only ever ends sessions that provably are its own (another ``AO_HOME``, e.g. a test
-    or a second config root, may share the tmux server and the config's hash)."""
+    or a second config root, may share the runtime's server and the config's hash)."""
     from ao.sdk.home import ao_home
 
     return str(ao_home().resolve())
@@ -290,7 +291,7 @@ def names_lock(project: Project) -> contextlib.AbstractContextManager[None]:
 def check_name_free(ctx: Context, project: Project, name: str) -> None:
     """Refuse a ``--name`` that another project of the config has or may take.
 
-    All projects of a config share one tmux namespace (``{hash}-{id}``) and, when they
+    All projects of a config share one runtime namespace (``{hash}-{id}``) and, when they
     share a repository, one branch namespace (``ao/{id}``): a session id must be unique
     across all of them, and must not be the watcher's name or in another project's
     ``{prefix}-N`` range (that project would hand the same id out later).
@@ -301,7 +302,7 @@ def check_name_free(ctx: Context, project: Project, name: str) -> None:
     from ao.store.state import validate_session_id
 
     validate_session_id(name)
-    if project.paths.tmux_name(name) == watcher_name(ctx.loaded.path):
+    if project.paths.runtime_name(name) == watcher_name(ctx.loaded.path):
         raise ConflictError(
             f"session name {name!r} is reserved for the watcher", hint="pick another --name"
         )
@@ -422,9 +423,7 @@ def _build_locked(
         faults.point("spawn.workspace")
         handle, mode = launch(ctx, project, session_id, agent_name, info.path, task)
         faults.point("spawn.runtime-created")
-        store.update(
-            session_id, {"step": "runtime", "tmux_name": handle.name, "pane_id": handle.target}
-        )
+        store.update(session_id, {"step": "runtime", **handle_fields(handle)})
         faults.point("spawn.runtime")
         delivery = "none"
         if mode == "post-launch" and task:

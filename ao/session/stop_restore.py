@@ -19,6 +19,7 @@ from ao.sdk.errors import ConflictError, NotFoundError
 from ao.session.keepwork import settle
 from ao.session.ops import GONE, handle_of, workspace_info
 from ao.store import events, faults
+from ao.store.handles import handle_fields
 from ao.store.locks import write_private
 from ao.store.state import Session, now_iso
 
@@ -176,9 +177,9 @@ def _restore_locked(ctx: Context, project: Project, session_id: str, *, resend: 
         session = store.update(
             session_id,
             {
-                "status": "working", "step": "done", "tmux_name": handle.name,
-                "pane_id": handle.target, "worktree": str(info.path), "restored_at": now_iso(),
-                "error": None, "spawner_pid": None,
+                "status": "working", "step": "done", **handle_fields(handle),
+                "worktree": str(info.path), "restored_at": now_iso(), "error": None,
+                "spawner_pid": None,
             },
         )  # fmt: skip
     except BaseException as exc:

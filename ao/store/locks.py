@@ -5,8 +5,8 @@ directory. The kernel releases them when the holder dies, so a crashed writer ne
 leaves a lock that blocks others; ``ao gc`` only removes unused lock files.
 
 Files ao writes under ``$AO_HOME`` are the owner's alone (0600, directories 0700), made
-so with explicit modes: the process umask is never changed, because the tmux server and
-the agents inherit it and write into the user's repository.
+so with explicit modes: the process umask is never changed, because the runtime's server
+and the agents inherit it and write into the user's repository.
 """
 
 from __future__ import annotations

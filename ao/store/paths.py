@@ -67,8 +67,9 @@ class ProjectPaths:
         """Messages queued for a busy agent, delivered in file-name order."""
         return self.root / "outbox" / session_id
 
-    def tmux_name(self, session_id: str) -> str:
-        """The runtime name of a session: namespaced by the config hash."""
+    def runtime_name(self, session_id: str) -> str:
+        """The runtime name of a session: namespaced by the config hash (every project of
+        a config shares one runtime namespace, ``{hash}-{id}``, with the watcher's)."""
         return f"{self.hash}-{session_id}"
 
     def ensure(self) -> None:

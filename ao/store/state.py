@@ -32,8 +32,13 @@ SESSION_ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 # archive/{id}_{UTC stamp}[-n]: matched whole, since ids may themselves contain "_"
 ARCHIVE_SUFFIX = r"_\d{8}T\d{6}Z(?:-\d+)?"
 
-# Statuses a session can be in; the lifecycle engine adds PR-driven ones later.
-LIVE_STATUSES = ("spawning", "working", "ready", "needs_input", "stuck", "blocked", "queued")
+# Every status a session can be in, defined once (the lifecycle's table moves between
+# them): waiting to start, live (agent-driven, then PR-driven), and ended.
+STATUSES = (
+    "queued", "spawning", "working", "ready", "needs_input", "stuck", "blocked",
+    "pr_open", "ci_failed", "review_pending", "changes_requested", "approved", "mergeable",
+    "merged", "done", "errored", "killed", "exited",
+)  # fmt: skip
 ENDED_STATUSES = ("errored", "exited", "killed", "done", "merged")
 
 
@@ -71,7 +76,7 @@ class Session:
 
 
 def validate_session_id(session_id: str) -> str:
-    """Reject ids that are not safe as file and tmux names."""
+    """Reject ids that are not safe as file and runtime session names."""
     if not SESSION_ID_RE.fullmatch(session_id):
         raise UsageError(
             f"invalid session name {session_id!r}",

@@ -22,18 +22,24 @@ import typing as t
 from collections.abc import Mapping
 from pathlib import Path
 
-from ao.sdk.agentkit import passthrough_env, probe_version, write_private
+from ao.sdk.agent import AgentBase, ProbedVersion
+from ao.sdk.agentkit import write_private
 from ao.sdk.contracts import (
-    API_VERSION,
     Activity,
     ActivityState,
+    AuthReporting,
     AuthState,
     DialogAnswer,
+    DialogAnswering,
     Evidence,
+    Interruptible,
     LaunchContext,
     LaunchSpec,
     Observation,
+    Resumable,
+    SelfTestable,
     SessionInfo,
+    SessionInfoReader,
 )
 
 from . import native, screen
@@ -60,22 +66,19 @@ EXCLUDE_LINE = ".aider*"
 FRESH = 1.5  # seconds after a transcript write in which the screen may still lag
 
 
-class AiderAgent:
+class AiderAgent(
+    AgentBase, ProbedVersion, Resumable, Interruptible, DialogAnswering, SessionInfoReader,
+    AuthReporting, SelfTestable,
+):  # fmt: skip
     """Adapter for Aider (``aider``), tested with 0.86.2."""
 
-    api_version = API_VERSION
     name = "aider"
+    default_command = ("aider",)
+    default_settle = SETTLE
+    process = "aider"
+    env_prefixes = ENV_PREFIXES
     # one Ctrl-C stops the reply (a second one in quick succession would quit aider)
     interrupt_keys = ("C-c",)
-
-    def __init__(self, options: Mapping[str, t.Any] | None = None) -> None:
-        options = options or {}
-        command = options.get("command") or ["aider"]
-        self.command: list[str] = [str(part) for part in command]
-        self.binary = self.command[0]
-        self.model: str | None = options.get("model")
-        self.permissions: str | None = options.get("permissions")
-        self._settle = float(options.get("settle_delay") or options.get("settleDelay") or SETTLE)
 
     # ------------------------------------------------------------------ launch
 
@@ -91,14 +94,8 @@ class AiderAgent:
         return self._spec(ctx, ["--restore-chat-history"])
 
     def _spec(self, ctx: LaunchContext, extra: list[str]) -> LaunchSpec:
-        level = ctx.permissions
-        if level == "default" and self.permissions:
-            level = self.permissions
-        argv = [*self.command]
-        model = ctx.model or self.model
-        if model:
-            argv += ["--model", model]
-        argv += [*PERMISSION_FLAGS.get(level, []), "--no-gitignore", *extra]
+        flags = PERMISSION_FLAGS.get(self.level(ctx), [])
+        argv = [*self.command, *self.model_args(ctx), *flags, "--no-gitignore", *extra]
         metadata = {"native_cwd": os.path.realpath(ctx.worktree)}
         if ctx.state_dir is not None:
             state = ctx.state_dir
@@ -116,25 +113,16 @@ class AiderAgent:
                 argv += ["--read", str(conventions)]
             metadata["agent_home"] = str(state)
         hide_aider_files(ctx.worktree)
-        env = passthrough_env(ENV_PREFIXES)
+        env = self.passthrough()
         delivery: t.Literal["post-launch", "none"] = "post-launch" if ctx.task else "none"
         return LaunchSpec(argv=argv, env=env, prompt_delivery=delivery, metadata=metadata)
-
-    def settle_delay(self) -> float:
-        """Pause between paste and Enter so prompt_toolkit has taken the whole paste."""
-        return self._settle
 
     # ------------------------------------------------------------------ activity
 
     def activity(self, obs: Observation) -> Activity:
         """Aider's transcript and waiting marker first, then liveness, then its chrome."""
-        pane = obs.pane
-        if not pane.alive:
-            return Activity("exited", Evidence("runtime", "the tmux session is gone"))
-        if not pane.running:
-            return Activity(
-                "exited", Evidence("runtime", f"aider exited with status {pane.exit_status}")
-            )
+        if (ended := self.ended(obs.pane)) is not None:
+            return ended
         reading = screen.read(obs.screen) if obs.screen is not None else None
         if reading is not None and reading.state in ("needs_input", "blocked"):
             return Activity(reading.state, Evidence("screen", reading.detail))
@@ -187,10 +175,6 @@ class AiderAgent:
             "OPENAI_API_KEY": "sk-fake",
             "LITELLM_LOCAL_MODEL_COST_MAP": "True",
         }
-
-    def version(self) -> str | None:
-        """``aider --version``, once per process."""
-        return probe_version(self.binary)
 
     def auth(self) -> AuthState:
         """API keys Aider would use, from env and its config files only."""

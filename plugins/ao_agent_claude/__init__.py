@@ -17,24 +17,24 @@ import uuid
 from collections.abc import Mapping
 from pathlib import Path
 
-from ao.sdk.agentkit import (
-    passthrough_env,
-    probe_output,
-    probe_version,
-    read_json,
-    write_private,
-)
+from ao.sdk.agent import AgentBase, ProbedVersion
+from ao.sdk.agentkit import probe_output, read_json, write_json
 from ao.sdk.contracts import (
-    API_VERSION,
     Activity,
     ActivityState,
+    AuthReporting,
     AuthState,
     DialogAnswer,
+    DialogAnswering,
     Evidence,
+    Interruptible,
     LaunchContext,
     LaunchSpec,
     Observation,
+    Resumable,
+    SelfTestable,
     SessionInfo,
+    SessionInfoReader,
 )
 
 from . import native, screen
@@ -46,7 +46,7 @@ PERMISSION_MODES = {
     "auto": "auto",
     "bypass": "bypassPermissions",
 }
-SETTLE = 0.5
+SETTLE = 0.5  # seconds between paste and Enter: Claude folds a large paste first
 TURN_ACTIVITY: dict[str, ActivityState] = {
     "finished": "ready", "running": "working", "blocked": "blocked", "error": "ready",
     "empty": "starting",
@@ -59,21 +59,18 @@ CLOUD_PROVIDERS = (
 ENV_PREFIXES = ("ANTHROPIC_", "CLAUDE_CODE_", "CLAUDE_CONFIG_DIR")
 
 
-class ClaudeCodeAgent:
+class ClaudeCodeAgent(
+    AgentBase, ProbedVersion, Resumable, Interruptible, DialogAnswering, SessionInfoReader,
+    AuthReporting, SelfTestable,
+):  # fmt: skip
     """Adapter for Claude Code (``claude``), tested with 2.1.330."""
 
-    api_version = API_VERSION
     name = "claude-code"
+    default_command = ("claude",)
+    default_settle = SETTLE
+    process = "claude"
+    env_prefixes = ENV_PREFIXES
     interrupt_keys = ("Escape",)  # Escape stops the turn; the conversation stays
-
-    def __init__(self, options: Mapping[str, t.Any] | None = None) -> None:
-        options = options or {}
-        command = options.get("command") or ["claude"]
-        self.command: list[str] = [str(part) for part in command]
-        self.binary = self.command[0]
-        self.model: str | None = options.get("model")
-        self.permissions: str | None = options.get("permissions")
-        self._settle = float(options.get("settle_delay") or SETTLE)
 
     # ------------------------------------------------------------------ launch
 
@@ -92,24 +89,20 @@ class ClaudeCodeAgent:
         return self._spec(ctx, ["--resume", session_id], session_id)
 
     def _spec(self, ctx: LaunchContext, identity: list[str], session_id: str) -> LaunchSpec:
-        mode = PERMISSION_MODES.get(self._permissions(ctx), "manual")
+        mode = PERMISSION_MODES.get(self.level(ctx), "manual")
         if mode == "manual" and not self._knows_manual():
             mode = "default"  # the asking mode's name before Claude Code 2.1.2xx
-        argv = [*self.command, *identity]
-        model = ctx.model or self.model
-        if model:
-            argv += ["--model", model]
-        argv += ["--permission-mode", mode]
+        argv = [*self.command, *identity, *self.model_args(ctx), "--permission-mode", mode]
         settings: dict[str, t.Any] = {"spinnerTipsEnabled": False}
         if mode == "bypassPermissions":
             settings["skipDangerousModePermissionPrompt"] = True
         if ctx.state_dir is not None:
             path = ctx.state_dir / "claude-settings.json"
-            write_private(path, json.dumps(settings, indent=2) + "\n")
+            write_json(path, settings)
             argv += ["--settings", str(path)]
         if ctx.rules:
             argv += ["--append-system-prompt", ctx.rules]
-        env = passthrough_env(ENV_PREFIXES)
+        env = self.passthrough()
         env["CLAUDE_CODE_DISABLE_FEEDBACK_SURVEY"] = "1"
         if mode == "bypassPermissions" and hasattr(os, "geteuid") and os.geteuid() == 0:
             env["IS_SANDBOX"] = "1"  # Claude refuses to bypass permissions as root otherwise
@@ -121,31 +114,17 @@ class ClaudeCodeAgent:
         }
         return LaunchSpec(argv=argv, env=env, prompt_delivery="post-launch", metadata=metadata)
 
-    def _permissions(self, ctx: LaunchContext) -> str:
-        # the project's level wins; the agent's own option fills in the project default
-        if ctx.permissions == "default" and self.permissions:
-            return self.permissions
-        return ctx.permissions
-
     def _knows_manual(self) -> bool:
         help_text = probe_output(self.binary, ("--help",))
         return help_text is None or '"manual"' in help_text or "default" not in help_text
-
-    def settle_delay(self) -> float:
-        """Pause between paste and Enter: Claude folds a large paste into a placeholder first."""
-        return self._settle
 
     # ------------------------------------------------------------------ activity
 
     def activity(self, obs: Observation) -> Activity:
         """A dead pane is ``exited``; then native records; then Claude's screen chrome."""
         pane = obs.pane
-        if not pane.alive:
-            return Activity("exited", Evidence("runtime", "the tmux session is gone"))
-        if not pane.running:
-            return Activity(
-                "exited", Evidence("runtime", f"claude exited with status {pane.exit_status}")
-            )
+        if (ended := self.ended(pane)) is not None:
+            return ended
         meta = obs.session
         home = Path(meta.get("agent_home") or native.config_dir())
         record = native.live_record(home, pane.pid, meta.get("native_session_id"))
@@ -226,10 +205,6 @@ class ClaudeCodeAgent:
             "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
             "DISABLE_AUTOUPDATER": "1",
         }
-
-    def version(self) -> str | None:
-        """``claude --version``, once per process."""
-        return probe_version(self.binary)
 
     def auth(self) -> AuthState:
         """How the CLI would log in, from env and local files only (no network, no CLI call)."""

@@ -23,7 +23,7 @@ import typing as t
 from collections.abc import Mapping
 from pathlib import Path
 
-from ao.sdk.agentkit import estimate_cost, iter_records, read_json, tail_records
+from ao.sdk.agentkit import estimate_cost, iso_epoch, iter_records, read_json, tail_records
 
 _NON_ALNUM = re.compile(r"[^A-Za-z0-9]")
 MAX_FOLDER = 200  # longer encoded folder names are shortened by the CLI
@@ -93,7 +93,7 @@ def turn_state(path: Path) -> TurnState:
     """The state of the last turn, from the transcript's tail (one bounded read)."""
     for record in reversed(tail_records(path)):
         kind = record.get("type")
-        at = _epoch(record.get("timestamp"))
+        at = iso_epoch(record.get("timestamp"))
         if kind == "system" and record.get("subtype") == "turn_duration":
             return TurnState("finished", "turn finished", at)
         if kind == "assistant":
@@ -132,17 +132,6 @@ def _api_error(record: Mapping[str, t.Any], at: float | None) -> TurnState:
     if error in ("rate_limit", "billing_error") or record.get("apiErrorStatus") == 429:
         return TurnState("blocked", f"rate limited: {text or error}", at)
     return TurnState("error", f"the last turn ended with an API error: {text or error}", at)
-
-
-def _epoch(stamp: object) -> float | None:
-    if not isinstance(stamp, str):
-        return None
-    try:
-        from datetime import datetime
-
-        return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
 
 
 @dataclasses.dataclass

@@ -11,7 +11,6 @@ TUI's chrome. See docs/agents.md.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import time
@@ -20,18 +19,24 @@ import typing as t
 from collections.abc import Mapping
 from pathlib import Path
 
-from ao.sdk.agentkit import passthrough_env, probe_version, read_json, write_private
+from ao.sdk.agent import AgentBase, ProbedVersion
+from ao.sdk.agentkit import read_json, write_instructions, write_private
 from ao.sdk.contracts import (
-    API_VERSION,
     Activity,
     ActivityState,
+    AuthReporting,
     AuthState,
     DialogAnswer,
+    DialogAnswering,
     Evidence,
+    Interruptible,
     LaunchContext,
     LaunchSpec,
     Observation,
+    Resumable,
+    SelfTestable,
     SessionInfo,
+    SessionInfoReader,
 )
 
 from . import native, screen
@@ -52,21 +57,18 @@ TURN_ACTIVITY: dict[str, ActivityState] = {
 }  # fmt: skip
 
 
-class CodexAgent:
+class CodexAgent(
+    AgentBase, ProbedVersion, Resumable, Interruptible, DialogAnswering, SessionInfoReader,
+    AuthReporting, SelfTestable,
+):  # fmt: skip
     """Adapter for Codex (``codex``), tested with 0.169.0."""
 
-    api_version = API_VERSION
     name = "codex"
+    default_command = ("codex",)
+    default_settle = SETTLE
+    process = "codex"
+    env_prefixes = ENV_PREFIXES
     interrupt_keys = ("Escape",)  # Escape stops the turn; the conversation stays
-
-    def __init__(self, options: Mapping[str, t.Any] | None = None) -> None:
-        options = options or {}
-        command = options.get("command") or ["codex"]
-        self.command: list[str] = [str(part) for part in command]
-        self.binary = self.command[0]
-        self.model: str | None = options.get("model")
-        self.permissions: str | None = options.get("permissions")
-        self._settle = float(options.get("settle_delay") or SETTLE)
 
     # ------------------------------------------------------------------ launch
 
@@ -91,19 +93,9 @@ class CodexAgent:
     def _spec(
         self, ctx: LaunchContext, tail: list[str], session_id: str | None = None
     ) -> LaunchSpec:
-        level = ctx.permissions
-        if level == "default" and self.permissions:
-            level = self.permissions
-        argv = [
-            *self.command,
-            "--no-daemon",
-            *PERMISSION_FLAGS.get(level, PERMISSION_FLAGS["default"]),
-        ]
-        model = ctx.model or self.model
-        if model:
-            argv += ["--model", model]
-        argv += tail
-        env = passthrough_env(ENV_PREFIXES)
+        flags = PERMISSION_FLAGS.get(self.level(ctx), PERMISSION_FLAGS["default"])
+        argv = [*self.command, "--no-daemon", *flags, *self.model_args(ctx), *tail]
+        env = self.passthrough()
         metadata: dict[str, str] = {}
         if ctx.state_dir is not None:
             home = ctx.state_dir / "codex-home"
@@ -114,21 +106,12 @@ class CodexAgent:
             metadata["native_session_id"] = session_id
         return LaunchSpec(argv=argv, env=env, prompt_delivery="post-launch", metadata=metadata)
 
-    def settle_delay(self) -> float:
-        """Pause between paste and Enter so the composer has taken the whole paste."""
-        return self._settle
-
     # ------------------------------------------------------------------ activity
 
     def activity(self, obs: Observation) -> Activity:
         """A dead pane is ``exited``; then the rollout; then the TUI's chrome."""
-        pane = obs.pane
-        if not pane.alive:
-            return Activity("exited", Evidence("runtime", "the tmux session is gone"))
-        if not pane.running:
-            return Activity(
-                "exited", Evidence("runtime", f"codex exited with status {pane.exit_status}")
-            )
+        if (ended := self.ended(obs.pane)) is not None:
+            return ended
         meta = obs.session
         reading = screen.read(obs.screen) if obs.screen is not None else None
         home = meta.get("agent_home")
@@ -172,10 +155,6 @@ class CodexAgent:
             "supports_websockets = false\n"
         )
         return {"HOME": str(home), "FAKE_OPENAI_KEY": "sk-fake"}
-
-    def version(self) -> str | None:
-        """``codex --version``, once per process."""
-        return probe_version(self.binary)
 
     def auth(self) -> AuthState:
         """How Codex would authenticate, from env and local files only."""
@@ -248,16 +227,7 @@ def prepare_home(home: Path, user: Path, worktree: Path, rules: str | None) -> N
             write_private(
                 home / "auth.json", json.dumps({"auth_mode": "apikey", "OPENAI_API_KEY": key})
             )
-    instructions = []
-    with contextlib.suppress(OSError):
-        instructions.append((user / "AGENTS.md").read_text(encoding="utf-8"))
-    if rules:
-        instructions.append(rules)
-    target = home / "AGENTS.md"
-    if instructions:
-        write_private(target, "\n\n".join(part.strip() for part in instructions) + "\n")
-    elif target.exists():
-        target.unlink()
+    write_instructions(home / "AGENTS.md", user / "AGENTS.md", rules)
 
 
 def _provider(home: Path) -> dict[str, t.Any] | None:

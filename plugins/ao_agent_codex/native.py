@@ -17,10 +17,9 @@ import json
 import os
 import typing as t
 from collections.abc import Mapping
-from datetime import datetime
 from pathlib import Path
 
-from ao.sdk.agentkit import estimate_cost, iter_records, tail_records
+from ao.sdk.agentkit import estimate_cost, iso_epoch, iter_records, tail_records
 
 
 def user_home(environ: Mapping[str, str] | None = None) -> Path:
@@ -77,7 +76,7 @@ def turn_state(path: Path) -> TurnState:
     for record in reversed(tail_records(path)):
         kind = record.get("type")
         payload = record.get("payload") or {}
-        at = _epoch(record.get("timestamp"))
+        at = iso_epoch(record.get("timestamp"))
         event = payload.get("type")
         if kind == "event_msg" and event == "task_complete":
             error = payload.get("error")
@@ -153,15 +152,6 @@ def _failed(error: object, at: float | None) -> TurnState:
     ):
         return TurnState("blocked", f"authentication failed: {short}", at)
     return TurnState("error", f"the last turn failed: {short}", at)
-
-
-def _epoch(stamp: object) -> float | None:
-    if not isinstance(stamp, str):
-        return None
-    try:
-        return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
 
 
 @dataclasses.dataclass

@@ -16,21 +16,24 @@ from __future__ import annotations
 
 import hashlib
 import os
-import typing as t
 from collections.abc import Mapping
 from pathlib import Path
 
-from ao.sdk.agentkit import passthrough_env, probe_version, read_json
+from ao.sdk.agent import AgentBase, ProbedVersion
+from ao.sdk.agentkit import read_json
 from ao.sdk.contracts import (
-    API_VERSION,
     Activity,
+    AuthReporting,
     AuthState,
     DialogAnswer,
+    DialogAnswering,
     Evidence,
     LaunchContext,
     LaunchSpec,
     Observation,
+    Resumable,
     SessionInfo,
+    SessionInfoReader,
 )
 
 from . import screen
@@ -44,24 +47,19 @@ PERMISSION_FLAGS = {
     "bypass": ["--force", "--sandbox", "disabled", "--approve-mcps"],
 }
 SETTLE = 0.5
-ARGV_PROMPT_LIMIT = 8000
 ENV_PREFIXES = ("CURSOR_",)
 
 
-class CursorAgent:
+class CursorAgent(
+    AgentBase, ProbedVersion, Resumable, DialogAnswering, SessionInfoReader, AuthReporting
+):
     """Adapter for Cursor's CLI (``cursor-agent``); screen rules from documentation only."""
 
-    api_version = API_VERSION
     name = "cursor"
-
-    def __init__(self, options: Mapping[str, t.Any] | None = None) -> None:
-        options = options or {}
-        command = options.get("command") or ["cursor-agent"]
-        self.command: list[str] = [str(part) for part in command]
-        self.binary = self.command[0]
-        self.model: str | None = options.get("model")
-        self.permissions: str | None = options.get("permissions")
-        self._settle = float(options.get("settle_delay") or options.get("settleDelay") or SETTLE)
+    default_command = ("cursor-agent",)
+    default_settle = SETTLE
+    process = "cursor-agent"
+    env_prefixes = ENV_PREFIXES
 
     # ------------------------------------------------------------------ launch
 
@@ -79,46 +77,24 @@ class CursorAgent:
         return self._spec(ctx, ["--resume", chat], chat)
 
     def _spec(self, ctx: LaunchContext, extra: list[str], chat: str | None = None) -> LaunchSpec:
-        level = ctx.permissions
-        if level == "default" and self.permissions:
-            level = self.permissions
-        argv = [*self.command, *extra]
-        model = ctx.model or self.model
-        if model:
-            argv += ["--model", model]
-        argv += PERMISSION_FLAGS.get(level, [])
-        delivery: t.Literal["argv", "post-launch", "none"] = "none"
         prompt = ctx.task
         if prompt and ctx.rules and not extra:
             prompt = f"{ctx.rules.strip()}\n\n{prompt}"
-        if prompt:
-            plain = not prompt.startswith("-")
-            if plain and len(prompt.encode()) <= ARGV_PROMPT_LIMIT:
-                argv.append(prompt)
-                delivery = "argv"
-            else:
-                delivery = "post-launch"
+        words, delivery = self.prompt_args(prompt, unsafe=("-",))
+        flags = PERMISSION_FLAGS.get(self.level(ctx), [])
+        argv = [*self.command, *extra, *self.model_args(ctx), *flags, *words]
         metadata = {"native_cwd": os.path.realpath(ctx.worktree)}
         if chat:
             metadata["native_session_id"] = chat
-        env = passthrough_env(ENV_PREFIXES)
+        env = self.passthrough()
         return LaunchSpec(argv=argv, env=env, prompt_delivery=delivery, metadata=metadata)
-
-    def settle_delay(self) -> float:
-        """Pause between paste and Enter."""
-        return self._settle
 
     # ------------------------------------------------------------------ activity
 
     def activity(self, obs: Observation) -> Activity:
         """Liveness, then the CLI's chrome; without a screen the state is unknown."""
-        pane = obs.pane
-        if not pane.alive:
-            return Activity("exited", Evidence("runtime", "the tmux session is gone"))
-        if not pane.running:
-            return Activity(
-                "exited", Evidence("runtime", f"cursor-agent exited with status {pane.exit_status}")
-            )
+        if (ended := self.ended(obs.pane)) is not None:
+            return ended
         if obs.screen is None:
             return Activity(
                 "unknown", Evidence("runtime", "cursor-agent is running; its state shows on screen")
@@ -133,10 +109,6 @@ class CursorAgent:
     def dialog(self, screen_text: str) -> DialogAnswer | None:
         """The workspace-trust question (its "Trust this workspace" key)."""
         return screen.find_dialog(screen_text)
-
-    def version(self) -> str | None:
-        """``cursor-agent --version``, once per process."""
-        return probe_version(self.binary)
 
     def auth(self) -> AuthState:
         """``CURSOR_API_KEY``, or a login recorded in the CLI's config (files only)."""

@@ -13,7 +13,6 @@ See docs/agents-more.md.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import re
 import time
@@ -22,17 +21,29 @@ import uuid
 from collections.abc import Mapping
 from pathlib import Path
 
-from ao.sdk.agentkit import passthrough_env, probe_version, read_json, write_private
+from ao.sdk.agent import AgentBase, ProbedVersion
+from ao.sdk.agentkit import (
+    link_shared,
+    read_json,
+    read_jsonc,
+    write_instructions,
+    write_json,
+)
 from ao.sdk.contracts import (
-    API_VERSION,
     Activity,
+    AuthReporting,
     AuthState,
     DialogAnswer,
+    DialogAnswering,
     Evidence,
+    Interruptible,
     LaunchContext,
     LaunchSpec,
     Observation,
+    Resumable,
+    SelfTestable,
     SessionInfo,
+    SessionInfoReader,
 )
 
 from . import native, screen
@@ -48,7 +59,6 @@ APPROVAL_MODES = {
 # Enter within 30 ms of the CLI *processing* a paste becomes a newline, and a large
 # paste takes a while to process: leave it time
 SETTLE = 1.0
-ARGV_PROMPT_LIMIT = 8000  # bytes; longer tasks are pasted (tmux caps a command's size)
 QUIET = 5.0  # seconds of unchanged screen after which a drawn prompt counts without a log
 FRESH = 3.0  # seconds a just-submitted prompt counts as working before the screen shows it
 ARGV_GRACE = 60.0  # seconds a task given on the command line may take to reach the chat log
@@ -56,24 +66,20 @@ ENV_PREFIXES = ("GEMINI_", "GOOGLE_", "CLOUD_SDK_")
 # the user's .gemini entries a session home must not share (ao writes its own)
 PRIVATE = {"settings.json", "trustedFolders.json", "GEMINI.md", "tmp", "history",
            "projects.json", "state.json"}  # fmt: skip
-_COMMENT = re.compile(r'("(?:\\.|[^"\\])*")|//[^\n]*|/\*.*?\*/', re.S)
 
 
-class GeminiAgent:
+class GeminiAgent(
+    AgentBase, ProbedVersion, Resumable, Interruptible, DialogAnswering, SessionInfoReader,
+    AuthReporting, SelfTestable,
+):  # fmt: skip
     """Adapter for Gemini CLI (``gemini``), tested with 0.61.0."""
 
-    api_version = API_VERSION
     name = "gemini"
+    default_command = ("gemini",)
+    default_settle = SETTLE
+    process = "gemini"
+    env_prefixes = ENV_PREFIXES
     interrupt_keys = ("Escape",)  # Escape cancels the request; the chat stays
-
-    def __init__(self, options: Mapping[str, t.Any] | None = None) -> None:
-        options = options or {}
-        command = options.get("command") or ["gemini"]
-        self.command: list[str] = [str(part) for part in command]
-        self.binary = self.command[0]
-        self.model: str | None = options.get("model")
-        self.permissions: str | None = options.get("permissions")
-        self._settle = float(options.get("settle_delay") or options.get("settleDelay") or SETTLE)
 
     # ------------------------------------------------------------------ launch
 
@@ -91,21 +97,10 @@ class GeminiAgent:
         return self._spec(ctx, ["--resume", session_id], session_id)
 
     def _spec(self, ctx: LaunchContext, identity: list[str], session_id: str) -> LaunchSpec:
-        level = ctx.permissions
-        if level == "default" and self.permissions:
-            level = self.permissions
-        argv = [*self.command, *identity, "--approval-mode", APPROVAL_MODES.get(level, "default")]
-        model = ctx.model or self.model
-        if model:
-            argv += ["--model", model]
-        delivery: t.Literal["argv", "post-launch", "none"] = "none"
-        if ctx.task:
-            if len(ctx.task.encode()) <= ARGV_PROMPT_LIMIT:
-                argv.append(f"--prompt-interactive={ctx.task}")
-                delivery = "argv"
-            else:
-                delivery = "post-launch"
-        env = passthrough_env(ENV_PREFIXES)
+        mode = APPROVAL_MODES.get(self.level(ctx), "default")
+        words, delivery = self.prompt_args(ctx.task, flag="--prompt-interactive=")
+        argv = [*self.command, *identity, "--approval-mode", mode, *self.model_args(ctx), *words]
+        env = self.passthrough()
         env.setdefault("COLORTERM", os.environ.get("COLORTERM") or "truecolor")
         # Gemini CLI treats any CI environment (CI, CI_*, CONTINUOUS_INTEGRATION: the
         # is-in-ci rules) as non-interactive and exits 42 without a prompt; the pane is a
@@ -125,21 +120,13 @@ class GeminiAgent:
             metadata["agent_home"] = str(native.user_dir().parent)
         return LaunchSpec(argv=argv, env=env, prompt_delivery=delivery, metadata=metadata)
 
-    def settle_delay(self) -> float:
-        """Pause between paste and Enter so the input box has taken the whole paste."""
-        return self._settle
-
     # ------------------------------------------------------------------ activity
 
     def activity(self, obs: Observation) -> Activity:
         """The chat log first, then liveness, then the CLI's chrome."""
         pane = obs.pane
-        if not pane.alive:
-            return Activity("exited", Evidence("runtime", "the tmux session is gone"))
-        if not pane.running:
-            return Activity(
-                "exited", Evidence("runtime", f"gemini exited with status {pane.exit_status}")
-            )
+        if (ended := self.ended(pane)) is not None:
+            return ended
         meta = obs.session
         reading = screen.read(obs.screen) if obs.screen is not None else None
         if reading is not None and reading.state in ("needs_input", "blocked"):
@@ -212,10 +199,6 @@ class GeminiAgent:
             "GEMINI_API_KEY": "fake-gemini-key",
         }
 
-    def version(self) -> str | None:
-        """``gemini --version``, once per process."""
-        return probe_version(self.binary)
-
     def auth(self) -> AuthState:
         """How the CLI would authenticate, from env and local files only."""
         env = os.environ
@@ -253,19 +236,6 @@ class GeminiAgent:
 # ----------------------------------------------------------------------------- home
 
 
-def load_settings(path: Path) -> dict[str, t.Any]:
-    """A Gemini settings file (JSON with comments allowed), or ``{}``."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError:
-        return {}
-    try:
-        data = json.loads(_COMMENT.sub(lambda m: m.group(1) or "", text))
-    except ValueError:
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
 def prepare_home(home: Path, user: Path, worktree: Path, rules: str | None) -> None:
     """Fill a per-session ``GEMINI_CLI_HOME`` from the user's ``.gemini``.
 
@@ -273,12 +243,8 @@ def prepare_home(home: Path, user: Path, worktree: Path, rules: str | None) -> N
     """
     gem = home / ".gemini"
     gem.mkdir(parents=True, exist_ok=True)
-    with contextlib.suppress(OSError):
-        for source in user.iterdir():
-            link = gem / source.name
-            if source.name not in PRIVATE and not link.exists() and not link.is_symlink():
-                link.symlink_to(source)
-    settings = load_settings(user / "settings.json")
+    link_shared(user, gem, PRIVATE)
+    settings = read_jsonc(user / "settings.json")  # JSON with comments allowed
     auth = _section(_section(settings, "security"), "auth")
     if not auth.get("selectedType"):
         if os.environ.get("GEMINI_API_KEY"):
@@ -288,21 +254,12 @@ def prepare_home(home: Path, user: Path, worktree: Path, rules: str | None) -> N
         elif native.has_oauth(user):
             auth["selectedType"] = "oauth-personal"
     _section(settings, "hooksConfig").setdefault("notifications", False)
-    write_private(gem / "settings.json", json.dumps(settings, indent=2) + "\n")
+    write_json(gem / "settings.json", settings)
     trusted = read_json(user / "trustedFolders.json") or {}
     for path in {str(worktree), os.path.realpath(worktree)}:
         trusted[path] = "TRUST_FOLDER"
-    write_private(gem / "trustedFolders.json", json.dumps(trusted, indent=2) + "\n")
-    memory = []
-    with contextlib.suppress(OSError):
-        memory.append((user / "GEMINI.md").read_text(encoding="utf-8"))
-    if rules:
-        memory.append(rules)
-    target = gem / "GEMINI.md"
-    if memory:
-        write_private(target, "\n\n".join(part.strip() for part in memory) + "\n")
-    elif target.exists():
-        target.unlink()
+    write_json(gem / "trustedFolders.json", trusted)
+    write_instructions(gem / "GEMINI.md", user / "GEMINI.md", rules)
 
 
 def _section(doc: dict[str, t.Any], key: str) -> dict[str, t.Any]:

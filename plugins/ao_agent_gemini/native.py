@@ -20,10 +20,9 @@ import os
 import re
 import typing as t
 from collections.abc import Iterable, Mapping
-from datetime import datetime
 from pathlib import Path
 
-from ao.sdk.agentkit import iter_records, read_json, tail_records
+from ao.sdk.agentkit import iso_epoch, iter_records, process_start, read_json, tail_records
 
 IGNORED_PREFIXES = ("<session_context>", "<hook_context>", "/", "?")
 AUTH_ERROR = re.compile(
@@ -130,7 +129,7 @@ def turn_state(path: Path) -> TurnState:
     """The state of the last turn, from the log's tail (one bounded read)."""
     for message in reversed(replay(tail_records(path))):
         kind = message.get("type")
-        at = _epoch(message.get("timestamp"))
+        at = iso_epoch(message.get("timestamp"))
         if kind == "error":
             return classify_error(text_of(message.get("content")), at)
         if kind == "gemini":
@@ -165,15 +164,6 @@ def classify_error(text: str, at: float | None = None) -> TurnState:
     if AUTH_ERROR.search(line):
         return TurnState("blocked", f"authentication failed: {short}", at)
     return TurnState("error", f"the last turn ended with an error: {short}", at)
-
-
-def _epoch(stamp: object) -> float | None:
-    if not isinstance(stamp, str):
-        return None
-    try:
-        return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
 
 
 @dataclasses.dataclass
@@ -277,28 +267,11 @@ def last_input(logs: Path, session_id: str | None) -> tuple[float, str] | None:
         if session_id and entry.get("sessionId") not in (session_id, None):
             continue
         text = str(entry.get("message") or "").strip()
-        at = _epoch(entry.get("timestamp"))
+        at = iso_epoch(entry.get("timestamp"))
         if at is None or not text or text.startswith(IGNORED_PREFIXES):
             return None
         return at, text
     return None
-
-
-def process_start(pid: int | None) -> float | None:
-    """Epoch seconds at which process ``pid`` started (Linux ``/proc``), or None."""
-    if not pid:
-        return None
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii")
-        boot = next(
-            float(line.split()[1])
-            for line in Path("/proc/stat").read_text(encoding="ascii").splitlines()
-            if line.startswith("btime ")
-        )
-        ticks = int(stat.rsplit(")", 1)[1].split()[19])
-        return boot + ticks / os.sysconf("SC_CLK_TCK")
-    except (OSError, ValueError, IndexError, StopIteration):
-        return None
 
 
 def has_oauth(user: Path) -> bool:

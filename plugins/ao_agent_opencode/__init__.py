@@ -11,29 +11,39 @@ chrome. See docs/agents-more.md.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import re
 import time
 import typing as t
 from collections.abc import Mapping
 from pathlib import Path
 
-from ao.agentkit import passthrough_env, probe_version, read_json, write_private
-from ao.contracts import (
-    API_VERSION,
+from ao.sdk.agent import AgentBase, ProbedVersion
+from ao.sdk.agentkit import (
+    link_shared,
+    process_start,
+    read_json,
+    read_jsonc,
+    write_json,
+    write_private,
+)
+from ao.sdk.contracts import (
     Activity,
     ActivityState,
+    AuthReporting,
     AuthState,
-    DialogAnswer,
     Evidence,
+    Interruptible,
     LaunchContext,
     LaunchSpec,
+    MenuAnswering,
     Observation,
+    Resumable,
+    SelfTestable,
     SessionInfo,
+    SessionInfoReader,
 )
-from ao.errors import UsageError
+from ao.sdk.errors import UsageError
 
 from . import native, screen
 
@@ -51,7 +61,6 @@ PERMISSIONS: dict[str, dict[str, str]] = {
     "bypass": {},  # plus --auto: approve everything not explicitly denied
 }
 SETTLE = 0.5
-ARGV_PROMPT_LIMIT = 8000  # bytes; longer tasks are pasted (tmux caps a command's size)
 ENV_PREFIXES = ("OPENCODE_",)
 ENV_NAMES = ("XDG_CONFIG_HOME", "XDG_CACHE_HOME")
 # entries of the user's data dir each session keeps to itself
@@ -61,26 +70,27 @@ TURN_ACTIVITY: dict[str, ActivityState] = {
     "finished": "ready", "running": "working", "asking": "needs_input", "blocked": "blocked",
     "error": "ready", "idle": "ready", "loading": "starting",
 }  # fmt: skip
-_COMMENT = re.compile(r'("(?:\\.|[^"\\])*")|//[^\n]*|/\*.*?\*/', re.S)
 
 
-class OpenCodeAgent:
-    """Adapter for OpenCode (``opencode``), tested with 1.18.33."""
+class OpenCodeAgent(
+    AgentBase, ProbedVersion, Resumable, Interruptible, MenuAnswering, SessionInfoReader,
+    AuthReporting, SelfTestable,
+):  # fmt: skip
+    """Adapter for OpenCode (``opencode``), tested with 1.18.33. Started this way, OpenCode
+    shows no first-run dialogs."""
 
-    api_version = API_VERSION
     name = "opencode"
+    default_command = ("opencode",)
+    default_settle = SETTLE
+    process = "opencode"
+    env_prefixes = ENV_PREFIXES
+    env_names = ENV_NAMES
     # the first Escape arms "esc again to interrupt", the second stops the turn
     interrupt_keys = ("Escape", "Escape")
 
     def __init__(self, options: Mapping[str, t.Any] | None = None) -> None:
-        options = options or {}
-        command = options.get("command") or ["opencode"]
-        self.command: list[str] = [str(part) for part in command]
-        self.binary = self.command[0]
-        self.model: str | None = options.get("model")
-        self.permissions: str | None = options.get("permissions")
-        self.agent: str | None = options.get("agent")
-        self._settle = float(options.get("settle_delay") or options.get("settleDelay") or SETTLE)
+        super().__init__(options)
+        self.agent: str | None = self.options.get("agent")
 
     # ------------------------------------------------------------------ launch
 
@@ -104,25 +114,15 @@ class OpenCodeAgent:
     def _spec(
         self, ctx: LaunchContext, identity: list[str], session_id: str | None = None
     ) -> LaunchSpec:
-        level = ctx.permissions
-        if level == "default" and self.permissions:
-            level = self.permissions
-        argv = [*self.command, *identity]
-        model = ctx.model or self.model
-        if model:
-            argv += ["--model", model]
+        level = self.level(ctx)
+        argv = [*self.command, *identity, *self.model_args(ctx)]
         if self.agent:
             argv += ["--agent", self.agent]
         if level == "bypass":
             argv.append("--auto")
-        delivery: t.Literal["argv", "post-launch", "none"] = "none"
-        if ctx.task:
-            if len(ctx.task.encode()) <= ARGV_PROMPT_LIMIT:
-                argv.append(f"--prompt={ctx.task}")
-                delivery = "argv"
-            else:
-                delivery = "post-launch"
-        env = passthrough_env(ENV_PREFIXES, ENV_NAMES)
+        words, delivery = self.prompt_args(ctx.task, flag="--prompt=")
+        argv += words
+        env = self.passthrough()
         env.setdefault("OPENCODE_DISABLE_AUTOUPDATE", "1")
         metadata = {"native_cwd": os.path.realpath(ctx.worktree)}
         if session_id:
@@ -137,21 +137,13 @@ class OpenCodeAgent:
             metadata["agent_home"] = str(data)
         return LaunchSpec(argv=argv, env=env, prompt_delivery=delivery, metadata=metadata)
 
-    def settle_delay(self) -> float:
-        """Pause between paste and Enter so the input has taken the whole paste."""
-        return self._settle
-
     # ------------------------------------------------------------------ activity
 
     def activity(self, obs: Observation) -> Activity:
         """The session's log first, then liveness, then the TUI's chrome."""
         pane = obs.pane
-        if not pane.alive:
-            return Activity("exited", Evidence("runtime", "the tmux session is gone"))
-        if not pane.running:
-            return Activity(
-                "exited", Evidence("runtime", f"opencode exited with status {pane.exit_status}")
-            )
+        if (ended := self.ended(pane)) is not None:
+            return ended
         reading = screen.read(obs.screen) if obs.screen is not None else None
         if reading is not None and reading.state in ("needs_input", "blocked"):
             return Activity(reading.state, Evidence("screen", reading.detail))
@@ -161,7 +153,7 @@ class OpenCodeAgent:
             if reading is not None:
                 return Activity(reading.state, Evidence("screen", reading.detail))
             return Activity("starting", Evidence("runtime", "opencode is running; no log yet"))
-        turn = native.turn_state(path, native.process_start(pane.pid))
+        turn = native.turn_state(path, process_start(pane.pid))
         age = None if turn.at is None else max(0.0, time.time() - turn.at)
         source = "native:log"
         state = TURN_ACTIVITY[turn.state]
@@ -178,10 +170,6 @@ class OpenCodeAgent:
         return Activity(state, Evidence(source, turn.detail, age))
 
     # ------------------------------------------------------------------ details
-
-    def dialog(self, screen_text: str) -> DialogAnswer | None:
-        """OpenCode shows no first-run dialogs when started this way."""
-        return None
 
     def answer_keys(self, screen_text: str, text: str) -> tuple[str, ...] | None:
         """Keys that answer the permission prompt on screen as ``text`` says.
@@ -222,10 +210,6 @@ class OpenCodeAgent:
             "XDG_CONFIG_HOME": str(config_home),
             "OPENCODE_DISABLE_MODELS_FETCH": "1",
         }
-
-    def version(self) -> str | None:
-        """``opencode --version``, once per process."""
-        return probe_version(self.binary)
 
     def auth(self) -> AuthState:
         """Credentials OpenCode would use, from env and its ``auth.json`` only."""
@@ -303,21 +287,11 @@ def _first_prompt(data: Mapping[str, t.Any]) -> str | None:
 # ----------------------------------------------------------------------------- files
 
 
-def load_jsonc(path: Path) -> dict[str, t.Any]:
-    """A JSON-with-comments file as a dict, or ``{}``."""
-    try:
-        text = path.read_text(encoding="utf-8")
-        data = json.loads(_COMMENT.sub(lambda m: m.group(1) or "", text))
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
 def _user_config() -> dict[str, t.Any]:
     base = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config") / "opencode"
     for name in ("opencode.jsonc", "opencode.json", "config.json"):
         if (base / name).exists():
-            return load_jsonc(base / name)
+            return read_jsonc(base / name)
     return {}
 
 
@@ -326,7 +300,7 @@ def write_config(path: Path, permission: Mapping[str, str], ctx: LaunchContext) 
     config: dict[str, t.Any] = {}
     custom = os.environ.get("OPENCODE_CONFIG")
     if custom and Path(custom).resolve() != path.resolve():
-        config = load_jsonc(Path(custom))
+        config = read_jsonc(Path(custom))
     config.setdefault("$schema", "https://opencode.ai/config.json")
     if permission:
         config["permission"] = {**_dict(config.get("permission")), **permission}
@@ -336,15 +310,11 @@ def write_config(path: Path, permission: Mapping[str, str], ctx: LaunchContext) 
         config["instructions"] = [*_list(config.get("instructions")), str(rules_file)]
     elif rules_file.exists():
         rules_file.unlink()
-    write_private(path, json.dumps(config, indent=2) + "\n")
+    write_json(path, config)
 
 
 def prepare_data(data: Path, user: Path) -> None:
     """A per-session ``XDG_DATA_HOME`` whose ``opencode`` dir links the user's shared files."""
     target = data / "opencode"
     target.mkdir(parents=True, exist_ok=True)
-    with contextlib.suppress(OSError):
-        for source in user.iterdir():
-            link = target / source.name
-            if source.name not in PRIVATE and not link.exists() and not link.is_symlink():
-                link.symlink_to(source)
+    link_shared(user, target, PRIVATE)

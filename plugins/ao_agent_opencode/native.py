@@ -16,6 +16,13 @@ restarts (each process has its own ``run``). The lines that matter:
 
 Lines with ``small=true`` belong to side requests (titles, summaries) and are skipped.
 
+The TUI is not the only writer: every OpenCode command run with the same data dir appends
+its own run, e.g. ``opencode export`` (``session_info``, so every ``ao status SESSION``)
+writes ``creating instance``/``fromDirectory``/``bootstrapping``/``init`` and exits. Such
+a run never has a conversation line (``TUI_ONLY``), so the TUI's run is the first one that
+started with the pane's process and has one; "the run of the last line" is not (under
+load an export's lines land after the TUI's and would read as a CLI with no prompt yet).
+
 Token counts and cost live in OpenCode's SQLite database; ``opencode export <id>``
 prints them as JSON (a subprocess, so only ``session_info`` uses it).
 """
@@ -27,11 +34,12 @@ import json
 import os
 import re
 import typing as t
-from datetime import datetime
+from collections.abc import Mapping
 from pathlib import Path
 
-from ao import proc
-from ao.errors import AoError
+from ao.sdk import proc
+from ao.sdk.agentkit import iso_epoch
+from ao.sdk.errors import AoError
 
 FIELD = re.compile(r'(\w[\w.]*)=("(?:\\.|[^"\\])*"|\S*)')
 AUTH_ERROR = re.compile(
@@ -39,6 +47,12 @@ AUTH_ERROR = re.compile(
     r"API key not valid|No API key|Missing API key",
     re.I,
 )
+TAIL_BYTES = 128 * 1024
+MAX_TAIL_BYTES = 2 * 1024 * 1024  # read when the last 128 kB hold no line of the TUI's run
+CLOCK_SLACK = 1.0  # seconds: /proc's start time (whole-second btime) vs the log's stamps
+# messages only the interactive CLI writes (an ``opencode export`` run has none of them)
+TUI_ONLY = frozenset({"booting location services", "process", "stream", "stream error",
+                      "loop", "asking", "exiting loop"})  # fmt: skip
 USAGE_ERROR = re.compile(
     r"exceeded your current quota|insufficient_quota|usage limit|quota exceeded|"
     r"rate limit|\b429\b|credit balance|out of credits|payment required",
@@ -55,11 +69,19 @@ def data_dir(environ: t.Mapping[str, str] | None = None) -> Path:
 
 def log_path(home: Path) -> Path | None:
     """The newest log of a session's data home (the ``XDG_DATA_HOME`` ao set)."""
+    newest: tuple[float, Path] | None = None
     try:
         logs = list((home / "opencode" / "log").glob("*.log"))
     except OSError:
         return None
-    return max(logs, key=lambda p: p.stat().st_mtime) if logs else None
+    for path in logs:
+        try:
+            mtime = path.stat().st_mtime
+        except OSError:
+            continue  # removed since the listing (OpenCode prunes old logs)
+        if newest is None or mtime > newest[0]:
+            newest = (mtime, path)
+    return newest[1] if newest else None
 
 
 def parse(line: str) -> dict[str, str]:
@@ -75,18 +97,29 @@ def parse(line: str) -> dict[str, str]:
     return out
 
 
-def tail_lines(path: Path, max_bytes: int = 128 * 1024) -> list[str]:
+def tail_lines(path: Path, max_bytes: int = TAIL_BYTES) -> list[str]:
     """The complete lines of the last ``max_bytes`` of a text file."""
+    return _tail(path, max_bytes)[0]
+
+
+def _tail(path: Path, max_bytes: int) -> tuple[list[str], bool]:
+    """The complete lines of the file's last ``max_bytes``, and whether that is all of it.
+
+    A line still being written (no newline yet) is left out: cut short, a quoted value
+    reads differently (``error="…Incorrect API k`` is no auth error).
+    """
     try:
         with path.open("rb") as fh:
             fh.seek(0, os.SEEK_END)
             size = fh.tell()
             fh.seek(max(0, size - max_bytes))
-            chunk = fh.read()
+            chunk = fh.read(max_bytes)
     except OSError:
-        return []
-    lines = chunk.decode("utf-8", "replace").splitlines()
-    return lines[1:] if size > max_bytes else lines
+        return [], True
+    whole = size <= max_bytes
+    lines = chunk.decode("utf-8", "replace").split("\n")
+    lines.pop()  # "" after the last newline, or a line not finished yet
+    return (lines if whole else lines[1:]), whole
 
 
 @dataclasses.dataclass(frozen=True)
@@ -100,25 +133,63 @@ class TurnState:
 
 
 def turn_state(path: Path, started: float | None = None) -> TurnState:
-    """The state of the newest process's session, from the log's tail.
+    """The state of the TUI's session, from the log's tail.
 
-    Lines older than ``started`` (the CLI process's start) belong to an earlier run.
+    ``started`` is the CLI process's start (epoch seconds): runs that began before it
+    belong to earlier processes. Of the runs since, the TUI's is the first with a
+    conversation line; runs without one (``opencode export``…) are other commands that
+    share the data dir. Without ``started``, the newest run with such a line. The tail
+    read grows (``TAIL_BYTES``, then ``MAX_TAIL_BYTES``) while it holds no such run and
+    has not reached back to the process's start.
     """
-    records = [parse(line) for line in tail_lines(path)]
-    records = [r for r in records if r.get("message")]
-    if not records:
-        return TurnState("loading", "the log is empty")
-    run = records[-1].get("run")
-    mine = [r for r in records if r.get("run") == run]
-    first_at = _epoch(mine[0].get("timestamp")) if mine else None
-    if started is not None and (_epoch(records[-1].get("timestamp")) or 0.0) < started - 1.0:
-        return TurnState("loading", "the CLI has not written to its log since it started")
-    session = next((r["session.id"] for r in reversed(records) if r.get("session.id")), None)
+    for limit in (TAIL_BYTES, MAX_TAIL_BYTES):
+        lines, whole = _tail(path, limit)
+        records = [r for r in map(parse, lines) if r.get("message")]
+        if not records:
+            return TurnState("loading", "the log is empty")
+        runs: dict[str, list[dict[str, str]]] = {}
+        for record in records:
+            runs.setdefault(record.get("run", ""), []).append(record)
+        # reading further back cannot find a run that began after the process started
+        before_start = (
+            started is not None
+            and (iso_epoch(records[0].get("timestamp")) or 0.0) < started - CLOCK_SLACK
+        )
+        if started is not None:
+            runs = {
+                run: mine
+                for run, mine in runs.items()
+                if (iso_epoch(mine[0].get("timestamp")) or 0.0) >= started - CLOCK_SLACK
+            }
+        session = next((r["session.id"] for r in reversed(records) if r.get("session.id")), None)
+        if not runs:
+            return TurnState(
+                "loading", "the CLI has not written to its log since it started", None, session
+            )
+        tui = [mine for mine in runs.values() if any(_tui_only(r) for r in mine)]
+        if tui:
+            mine = tui[0] if started is not None else tui[-1]
+            own = next((r["session.id"] for r in reversed(mine) if r.get("session.id")), None)
+            return _fold(mine, own or session)
+        if whole or before_start:
+            break
+    first = next(iter(runs.values())) if started is not None else list(runs.values())[-1]
+    return TurnState("loading", "no prompt yet", iso_epoch(first[0].get("timestamp")), session)
+
+
+def _tui_only(record: Mapping[str, str]) -> bool:
+    """A line only the interactive CLI writes: it booted, or its conversation moved."""
+    return record.get("message") in TUI_ONLY and record.get("small") != "true"
+
+
+def _fold(mine: list[dict[str, str]], session: str | None) -> TurnState:
+    """The state after one run's lines, folded in order."""
     booted = any(r.get("message") == "booting location services" for r in mine)
+    first_at = iso_epoch(mine[0].get("timestamp"))
     state = TurnState("idle" if booted else "loading", "no prompt yet", first_at, session)
     for record in mine:
         message = record.get("message", "")
-        at = _epoch(record.get("timestamp"))
+        at = iso_epoch(record.get("timestamp"))
         level = record.get("level")
         if record.get("small") == "true":
             continue  # a side request (session title, summary), not the conversation
@@ -153,39 +224,14 @@ def classify(error: str, at: float | None, session: str | None, *, final: bool) 
     return TurnState("running", f"retrying after an error: {text}", at, session)
 
 
-def _epoch(stamp: object) -> float | None:
-    if not isinstance(stamp, str):
-        return None
-    try:
-        return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
-
-
-def process_start(pid: int | None) -> float | None:
-    """Epoch seconds at which process ``pid`` started (Linux ``/proc``), or None."""
-    if not pid:
-        return None
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii")
-        boot = next(
-            float(line.split()[1])
-            for line in Path("/proc/stat").read_text(encoding="ascii").splitlines()
-            if line.startswith("btime ")
-        )
-        ticks = int(stat.rsplit(")", 1)[1].split()[19])
-        return boot + ticks / os.sysconf("SC_CLK_TCK")
-    except (OSError, ValueError, IndexError, StopIteration):
-        return None
-
-
 def export(binary: str, session_id: str, home: Path | None, cwd: str | None) -> dict[str, t.Any]:
     """``opencode export <id>`` as JSON (``{}`` when it fails)."""
     env = {"XDG_DATA_HOME": str(home)} if home is not None else None
+    # it appends to the session's log like any OpenCode command: errors only, not its
+    # ~10 start-up lines per call (``ao status`` calls this every time)
+    argv = [binary, "export", "--log-level", "ERROR", session_id]
     try:
-        result = proc.run(
-            [binary, "export", session_id], timeout=30, check=False, env=env, cwd=cwd or None
-        )
+        result = proc.run(argv, timeout=30, check=False, env=env, cwd=cwd or None)
     except AoError:
         return {}
     text = result.stdout

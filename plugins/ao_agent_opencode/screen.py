@@ -15,8 +15,8 @@ from __future__ import annotations
 import dataclasses
 import re
 
-from ao.agentkit import screen_lines
-from ao.contracts import ActivityState
+from ao.sdk.agentkit import screen_lines
+from ao.sdk.contracts import ActivityState
 
 BOX_EDGE = re.compile(r"^\s*╹▀{10,}")
 BUSY = re.compile(r"esc (?:again to )?interrupt", re.I)

@@ -18,24 +18,27 @@ import typing as t
 from collections.abc import Mapping
 from pathlib import Path
 
-from ao.sdk.agentkit import passthrough_env, probe_version, read_json, write_private
+from ao.sdk.agent import AgentBase, ProbedVersion
+from ao.sdk.agentkit import read_json, write_private
 from ao.sdk.contracts import (
-    API_VERSION,
     Activity,
     ActivityState,
+    AuthReporting,
     AuthState,
-    DialogAnswer,
     Evidence,
+    Interruptible,
     LaunchContext,
     LaunchSpec,
     Observation,
+    Resumable,
+    SelfTestable,
     SessionInfo,
+    SessionInfoReader,
 )
 
 from . import native, screen
 
 SETTLE = 0.3
-ARGV_PROMPT_LIMIT = 8000  # bytes; longer tasks are pasted (tmux caps a command's size)
 ENV_PREFIXES = ("PI_",)
 API_KEYS = ("ANTHROPIC_API_KEY", "ANTHROPIC_OAUTH_TOKEN", "OPENAI_API_KEY", "GEMINI_API_KEY",
             "OPENROUTER_API_KEY", "GROQ_API_KEY", "XAI_API_KEY", "MISTRAL_API_KEY",
@@ -45,22 +48,23 @@ TURN_ACTIVITY: dict[str, ActivityState] = {
 }  # fmt: skip
 
 
-class PiAgent:
-    """Adapter for Pi (``pi``), tested with 0.73.1."""
+class PiAgent(
+    AgentBase, ProbedVersion, Resumable, Interruptible, SessionInfoReader, AuthReporting,
+    SelfTestable,
+):  # fmt: skip
+    """Adapter for Pi (``pi``), tested with 0.73.1. Pi shows no first-run dialogs."""
 
-    api_version = API_VERSION
     name = "pi"
+    default_command = ("pi",)
+    default_settle = SETTLE
+    process = "pi"
+    env_prefixes = ENV_PREFIXES
     interrupt_keys = ("Escape",)  # Escape aborts the turn; the session stays
 
     def __init__(self, options: Mapping[str, t.Any] | None = None) -> None:
-        options = options or {}
-        command = options.get("command") or ["pi"]
-        self.command: list[str] = [str(part) for part in command]
-        self.binary = self.command[0]
-        self.model: str | None = options.get("model")
-        tools = options.get("tools")
+        super().__init__(options)
+        tools = self.options.get("tools")
         self.tools: str | None = ",".join(tools) if isinstance(tools, list) else tools
-        self._settle = float(options.get("settle_delay") or options.get("settleDelay") or SETTLE)
 
     # ------------------------------------------------------------------ launch
 
@@ -82,26 +86,17 @@ class PiAgent:
             session_file = base / "pi-session.jsonl"
             if session_file.exists():  # a fresh launch in a reused state dir: new file
                 session_file = base / f"pi-session-{time.strftime('%Y%m%dT%H%M%S')}.jsonl"
-        argv = [*self.command, "--session", str(session_file)]
-        model = ctx.model or self.model
-        if model:
-            argv += ["--model", model]
+        argv = [*self.command, "--session", str(session_file), *self.model_args(ctx)]
         if self.tools:
             argv += ["--tools", self.tools]
         if ctx.rules and state is not None:
             rules = state / "pi-rules.md"
             write_private(rules, ctx.rules.strip() + "\n")
             argv += ["--append-system-prompt", str(rules)]
-        delivery: t.Literal["argv", "post-launch", "none"] = "none"
-        if ctx.task:
-            # a leading "-" would be an option and "@" a file to attach: paste those
-            plain = not ctx.task.startswith(("-", "@"))
-            if plain and len(ctx.task.encode()) <= ARGV_PROMPT_LIMIT:
-                argv.append(ctx.task)
-                delivery = "argv"
-            else:
-                delivery = "post-launch"
-        env = passthrough_env(ENV_PREFIXES)
+        # a leading "-" would be an option and "@" a file to attach: paste those
+        words, delivery = self.prompt_args(ctx.task, unsafe=("-", "@"))
+        argv += words
+        env = self.passthrough()
         metadata = {
             "native_session_file": str(session_file),
             "agent_home": str(native.agent_dir()),
@@ -109,21 +104,12 @@ class PiAgent:
         }
         return LaunchSpec(argv=argv, env=env, prompt_delivery=delivery, metadata=metadata)
 
-    def settle_delay(self) -> float:
-        """Pause between paste and Enter so the editor has taken the whole paste."""
-        return self._settle
-
     # ------------------------------------------------------------------ activity
 
     def activity(self, obs: Observation) -> Activity:
         """The session file first, then liveness, then Pi's chrome."""
-        pane = obs.pane
-        if not pane.alive:
-            return Activity("exited", Evidence("runtime", "the tmux session is gone"))
-        if not pane.running:
-            return Activity(
-                "exited", Evidence("runtime", f"pi exited with status {pane.exit_status}")
-            )
+        if (ended := self.ended(obs.pane)) is not None:
+            return ended
         reading = screen.read(obs.screen) if obs.screen is not None else None
         if reading is not None and reading.state == "blocked":
             return Activity("blocked", Evidence("screen", reading.detail))
@@ -144,10 +130,6 @@ class PiAgent:
 
     # ------------------------------------------------------------------ details
 
-    def dialog(self, screen_text: str) -> DialogAnswer | None:
-        """Pi shows no first-run dialogs."""
-        return None
-
     def selftest_env(self, model_url: str, home: Path) -> dict[str, str]:
         """Point Pi at a local scripted model (``ao doctor --agents``).
 
@@ -165,10 +147,6 @@ class PiAgent:
         settings = {"defaultProvider": "fake", "defaultModel": "fake-model"}
         (agent_dir / "settings.json").write_text(json.dumps(settings))
         return {"HOME": str(home), "PI_OFFLINE": "1"}
-
-    def version(self) -> str | None:
-        """``pi --version``, once per process."""
-        return probe_version(self.binary)
 
     def auth(self) -> AuthState:
         """Credentials Pi would use, from env, ``auth.json`` and ``models.json`` only."""

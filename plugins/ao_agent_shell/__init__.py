@@ -12,31 +12,40 @@ import typing as t
 from collections.abc import Mapping
 from pathlib import Path
 
-from ao.sdk.contracts import API_VERSION, Activity, Evidence, LaunchContext, LaunchSpec, Observation
+from ao.sdk.agent import AgentBase
+from ao.sdk.contracts import (
+    Activity,
+    Evidence,
+    Interruptible,
+    LaunchContext,
+    LaunchSpec,
+    Observation,
+)
 
 SHELLS = {"sh", "bash", "zsh", "fish", "dash", "ksh", "mksh", "tcsh", "csh"}
 
 
-class ShellAgent:
+class ShellAgent(AgentBase, Interruptible):
     """Runs a shell or any configured command as the session's agent."""
 
-    api_version = API_VERSION
     name = "shell"
+    default_settle = 0.15
     interrupt_keys = ("C-c",)  # Ctrl-C stops the foreground program; the shell stays
 
     def __init__(self, options: Mapping[str, t.Any] | None = None) -> None:
-        options = options or {}
-        command = options.get("command") or [os.environ.get("SHELL") or "/bin/sh"]
-        self.command: list[str] = [str(part) for part in command]
-        self.binary = self.command[0]
+        super().__init__(options)
+        options = self.options
         pattern = options.get("ready_pattern") or options.get("readyPattern")
         self.ready_pattern = re.compile(pattern) if pattern else None
-        self._settle = float(options.get("settle_delay") or options.get("settleDelay") or 0.15)
         question = options.get("question_pattern") or options.get("questionPattern")
         self.question_pattern = re.compile(question) if question else None
         self._own = {Path(self.binary).name} | (
             SHELLS if Path(self.binary).name in SHELLS else set()
         )
+
+    def initial_command(self) -> list[str]:
+        """``$SHELL``, else ``/bin/sh``."""
+        return [os.environ.get("SHELL") or "/bin/sh"]
 
     def launch(self, ctx: LaunchContext) -> LaunchSpec:
         """The configured command; the task is delivered after the program is ready."""
@@ -44,19 +53,11 @@ class ShellAgent:
             argv=list(self.command), prompt_delivery="post-launch" if ctx.task else "none"
         )
 
-    def settle_delay(self) -> float:
-        """Pause between paste and Enter, so the program has taken the whole paste."""
-        return self._settle
-
     def activity(self, obs: Observation) -> Activity:
         """Ready when the program's own process is in the foreground with output on screen."""
         pane = obs.pane
-        if not pane.alive:
-            return Activity("exited", Evidence("runtime", "the tmux session is gone"))
-        if not pane.running:
-            return Activity(
-                "exited", Evidence("runtime", f"process exited with status {pane.exit_status}")
-            )
+        if (ended := self.ended(pane)) is not None:
+            return ended
         command = pane.current_command
         if command and command not in self._own:
             return Activity("working", Evidence("runtime", f"foreground process: {command}"))

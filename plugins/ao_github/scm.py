@@ -28,7 +28,7 @@ from urllib.parse import quote
 
 import httpx
 
-from ao.sdk.contracts import API_VERSION, PrState
+from ao.sdk.contracts import API_VERSION, PrOpening, PrState, Scm
 from ao.sdk.errors import AoError, RateLimitError, UsageError
 from ao.sdk.httpcache import DiskCache
 from ao_github import queries as q
@@ -40,7 +40,7 @@ STRATEGIES = ("merge", "squash", "rebase")
 MAX_LOG_BYTES = 64 * 1024 * 1024
 
 
-class GitHubScm:
+class GitHubScm(Scm, PrOpening):
     """Pull requests and CI on GitHub or GitHub Enterprise Server.
 
     Options (all optional): ``apiUrl``, ``graphqlUrl``, ``tokenEnv``, ``timeout``,

@@ -14,7 +14,14 @@ from collections.abc import Callable, Mapping, Sequence
 
 import httpx
 
-from ao.sdk.contracts import API_VERSION, Issue
+from ao.sdk.contracts import (
+    API_VERSION,
+    Issue,
+    IssueListing,
+    IssuePrompting,
+    IssueUpdating,
+    Tracker,
+)
 from ao.sdk.errors import UsageError
 from ao.sdk.forge import issue_branch, label_names
 from ao.sdk.textsafe import issue_task
@@ -37,7 +44,7 @@ def issue_prompt(issue: Issue, repo: str = "") -> str:
     return issue_task(issue, f"GitHub issue #{issue.id}{where}")
 
 
-class GitHubTracker:
+class GitHubTracker(Tracker, IssuePrompting, IssueListing, IssueUpdating):
     """Issues on GitHub or GitHub Enterprise Server.
 
     Options: those of the HTTP client (``apiUrl``, ``tokenEnv``, ``timeout``, ``reserve``…)

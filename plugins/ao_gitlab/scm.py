@@ -27,7 +27,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 import httpx
 
-from ao.sdk.contracts import API_VERSION, PrState
+from ao.sdk.contracts import API_VERSION, PrOpening, PrState, Scm
 from ao.sdk.errors import AoError, ConflictError, RateLimitError, UsageError
 from ao.sdk.forge import one_line
 from ao.sdk.httpcache import DiskCache
@@ -67,7 +67,7 @@ class Pipes:
     complete: bool  # read to the end: every pipeline of the project is here
 
 
-class GitLabScm:
+class GitLabScm(Scm, PrOpening):
     """Merge requests and pipelines on gitlab.com or a self-managed GitLab.
 
     Options (all optional): ``url``, ``tokenEnv``, ``timeout``, ``retries``, ``maxWait``,

@@ -13,7 +13,14 @@ from collections.abc import Callable, Mapping, Sequence
 
 import httpx
 
-from ao.sdk.contracts import API_VERSION, Issue
+from ao.sdk.contracts import (
+    API_VERSION,
+    Issue,
+    IssueListing,
+    IssuePrompting,
+    IssueUpdating,
+    Tracker,
+)
 from ao.sdk.errors import UsageError
 from ao.sdk.forge import issue_branch, label_names
 from ao.sdk.textsafe import issue_task
@@ -35,7 +42,7 @@ def issue_iid(issue_id: str) -> int:
     return int(match.group(1) or match.group(2))
 
 
-class GitLabTracker:
+class GitLabTracker(Tracker, IssuePrompting, IssueListing, IssueUpdating):
     """Issues on gitlab.com or a self-managed GitLab.
 
     Options: those of the HTTP client (``url``, ``tokenEnv``, ``timeout``, ``reserve``…)

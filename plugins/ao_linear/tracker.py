@@ -18,7 +18,14 @@ from collections.abc import Callable, Mapping, Sequence
 
 import httpx
 
-from ao.sdk.contracts import API_VERSION, Issue
+from ao.sdk.contracts import (
+    API_VERSION,
+    Issue,
+    IssueListing,
+    IssuePrompting,
+    IssueUpdating,
+    Tracker,
+)
 from ao.sdk.errors import AoError, NotFoundError, UsageError
 from ao.sdk.gitref import slugify, validate_branch
 from ao.sdk.textsafe import issue_task, strip_controls
@@ -75,7 +82,7 @@ class _Ref(t.NamedTuple):
     state_type: str
 
 
-class LinearTracker:
+class LinearTracker(Tracker, IssuePrompting, IssueListing, IssueUpdating):
     """Issues in Linear (linear.app), read and updated over its GraphQL API.
 
     Options: those of ``LinearClient`` (``apiUrl``, ``tokenEnv``, ``authScheme``,

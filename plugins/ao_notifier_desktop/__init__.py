@@ -13,7 +13,7 @@ import typing as t
 from collections.abc import Mapping
 
 from ao.sdk import proc
-from ao.sdk.contracts import API_VERSION, Notification
+from ao.sdk.contracts import API_VERSION, Notification, Notifier
 from ao.sdk.errors import AoError, CommandError
 from ao.sdk.textsafe import strip_controls
 
@@ -76,7 +76,7 @@ def osascript_argv(note: Notification, *, sound: bool = True) -> list[str]:
     return [*argv, "ao", _line(note.title, 200) or "ao", _body(note.message), subtitle]
 
 
-class DesktopNotifier:
+class DesktopNotifier(Notifier):
     """Shows a notification on this machine's desktop.
 
     Options: ``appName`` (default ``ao``), ``sound`` (macOS, urgent only; default

@@ -28,7 +28,7 @@ from collections.abc import Mapping
 import httpx
 
 from ao import __version__
-from ao.sdk.contracts import API_VERSION, Notification
+from ao.sdk.contracts import API_VERSION, Notification, Notifier
 from ao.sdk.errors import AoError
 from ao.sdk.textsafe import strip_controls
 
@@ -233,7 +233,7 @@ class _Sender:
                 time.sleep(wait)
 
 
-class _HttpNotifier:
+class _HttpNotifier(Notifier):
     """Shared constructor state of the HTTP notifiers."""
 
     api_version = API_VERSION

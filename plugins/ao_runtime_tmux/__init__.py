@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
+import shutil
 import signal
 import time
 import typing as t
@@ -18,11 +20,13 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from ao.sdk import proc
-from ao.sdk.contracts import API_VERSION, PaneState, RuntimeHandle, RuntimeSpec
+from ao.sdk.contracts import API_VERSION, HostCheck, PaneState, RuntimeHandle, RuntimeSpec
 from ao.sdk.errors import CommandError, ConflictError, NotFoundError, SpawnError
 from ao.sdk.textsafe import strip_controls
 
 TIMEOUT = 10.0
+SOCKET_ENV = "AO_TMUX_SOCKET"  # the socket (``tmux -L`` name, or a path) every ao call uses
+MIN_VERSION = (3, 0)
 OWNER_OPTION = "@ao_owner"  # a user option on each session: which ao state root made it
 _FIELDS = (
     "#{session_name}",
@@ -43,7 +47,7 @@ class TmuxRuntime:
 
     def __init__(self, options: Mapping[str, t.Any] | None = None) -> None:
         options = options or {}
-        self.socket: str | None = os.environ.get("AO_TMUX_SOCKET") or options.get("socket")
+        self.socket: str | None = os.environ.get(SOCKET_ENV) or options.get("socket")
 
     # --------------------------------------------------------------------- plumbing
 
@@ -197,10 +201,56 @@ class TmuxRuntime:
                 chunk.append(line)
         return screens
 
-    def attach_argv(self, handle: RuntimeHandle, *, inside: bool) -> list[str]:
-        """``tmux attach`` (or ``switch-client`` from inside tmux) to the exact session."""
+    def attach_argv(self, handle: RuntimeHandle, *, inside: bool | None = None) -> list[str]:
+        """``tmux attach`` (or ``switch-client`` from inside tmux: ``$TMUX`` is set, unless
+        ``inside`` says otherwise) to the exact session."""
+        if inside is None:
+            inside = bool(os.environ.get("TMUX"))
         verb = "switch-client" if inside else "attach-session"
         return [*self.base_argv(), verb, "-t", f"={handle.name}"]
+
+    def handle(self, name: str) -> RuntimeHandle:
+        """The exact target of session ``name``'s window (``=name:``)."""
+        return RuntimeHandle(runtime=self.name, name=name, target=f"={name}:")
+
+    # --------------------------------------------------------------------- host
+
+    def host_checks(self) -> list[HostCheck]:
+        """tmux on PATH, version 3.0 or newer."""
+        found = None
+        if shutil.which("tmux"):
+            with contextlib.suppress(Exception):
+                r = proc.run(["tmux", "-V"], timeout=TIMEOUT, check=False)
+                found = r.stdout.strip() or r.stderr.strip() or None
+        if found is None:
+            return [HostCheck("tmux", False, "tmux not found on PATH; install tmux 3.0 or newer")]
+        m = re.search(r"(\d+)\.(\d+)", found)
+        ok = m is not None and (int(m.group(1)), int(m.group(2))) >= MIN_VERSION
+        return [HostCheck("tmux", ok, found + ("" if ok else " (need 3.0+)"))]
+
+    def sandbox_env(self, tag: str) -> dict[str, str]:
+        """A private tmux server: the socket ``tag`` (``tmux -L tag``)."""
+        return {SOCKET_ENV: tag}
+
+    def end_sandbox(self, tag: str) -> None:
+        """Kill every pane's process group and the ``tag`` server; remove its socket file
+        (tmux leaves it behind after ``kill-server``)."""
+        tmux = ["tmux", "-L", tag]
+        with contextlib.suppress(Exception):
+            r = proc.run([*tmux, "list-panes", "-a", "-F", "#{pane_pid}"], timeout=TIMEOUT,
+                         check=False)  # fmt: skip
+            for pid in r.stdout.split():
+                if pid.isdigit():
+                    with contextlib.suppress(OSError):
+                        os.killpg(int(pid), signal.SIGKILL)
+        with contextlib.suppress(Exception):
+            proc.run([*tmux, "kill-server"], timeout=TIMEOUT, check=False)
+        socket_file(tag).unlink(missing_ok=True)
+
+
+def socket_file(name: str) -> Path:
+    """Where ``tmux -L name`` keeps its socket (it stays after ``kill-server``)."""
+    return Path(os.environ.get("TMUX_TMPDIR") or "/tmp", f"tmux-{os.getuid()}", name)
 
 
 def _session_members(sid: int) -> list[int]:

@@ -22,7 +22,14 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from ao.sdk.contracts import API_VERSION, WorkspaceInfo, WorkspaceRequest, WorkspaceStatus
+from ao.sdk.contracts import (
+    API_VERSION,
+    SetsAside,
+    Workspace,
+    WorkspaceInfo,
+    WorkspaceRequest,
+    WorkspaceStatus,
+)
 from ao.sdk.errors import (
     AoError,
     CommandError,
@@ -62,7 +69,7 @@ DEFAULT_FETCH_TTL = 300.0
 _NO_OPTIONS: Mapping[str, Any] = MappingProxyType({})
 
 
-class WorktreeWorkspace:
+class WorktreeWorkspace(Workspace, SetsAside):
     """Creates, inspects and removes git worktrees of a project's repository."""
 
     api_version = API_VERSION

@@ -127,7 +127,7 @@ class Harness:
 
     def metadata(self, session: str) -> dict[str, str]:
         """The session's recorded metadata, read in-process like the core does."""
-        from ao.context import Context
+        from ao.session.context import Context
 
         ctx = Context.load(self.repo.parent)
         _, found = ctx.find_session(session)
@@ -148,6 +148,7 @@ def harness(
     monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
 ) -> Harness:
+    assert server.socket_name is not None  # libtmux's fixture names its server
     monkeypatch.setenv("AO_TMUX_SOCKET", server.socket_name)
     monkeypatch.setenv("TMUX_TMPDIR", str(tmp_path))
     return Harness(git_repo, server, ao, fake)

@@ -169,7 +169,7 @@ def test_version_and_home_isolation(tmp_path: Path, isolated_env: Path) -> None:
         pytest.skip("codex is not installed")
     assert (CodexAgent().version() or "").startswith("0.")
     seed_codex_home(isolated_env, "http://127.0.0.1:9")
-    from ao.contracts import LaunchContext
+    from ao.sdk.contracts import LaunchContext
 
     ctx = LaunchContext(
         session_id="d-9", worktree=tmp_path / "wt", task="", state_dir=tmp_path / "s"

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from ao_agent_cursor import CursorAgent, chats_dir, newest_chat, screen
 
-from ao.contracts import LaunchContext, Observation, PaneState
+from ao.sdk.contracts import LaunchContext, Observation, PaneState
 
 SCREENS = Path(__file__).parent / "screens_more"
 

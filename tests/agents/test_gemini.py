@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from ao_agent_gemini import GeminiAgent, native, prepare_home, screen
 
-from ao.contracts import LaunchContext, Observation, PaneState
+from ao.sdk.contracts import LaunchContext, Observation, PaneState
 
 from . import fakemodel as fm
 from .conftest import Harness, agent_bin, require_cli, wait_for

@@ -17,8 +17,8 @@ from ao_agent_claude import native as claude_native
 from ao_agent_codex import CodexAgent, prepare_home
 from ao_agent_codex import native as codex_native
 
-from ao.agentkit import estimate_cost, passthrough_env, tail_records
-from ao.contracts import LaunchContext, Observation, PaneState
+from ao.sdk.agentkit import estimate_cost, passthrough_env, tail_records
+from ao.sdk.contracts import LaunchContext, Observation, PaneState
 
 SCREENS = Path(__file__).parent / "screens"
 RUNNING = PaneState(alive=True, running=True, pid=4242, current_command="claude")

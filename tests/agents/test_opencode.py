@@ -12,14 +12,16 @@ import json
 import os
 import signal
 import time
+import typing as t
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 from ao_agent_opencode import OpenCodeAgent, native, screen
 
-from ao.contracts import LaunchContext, Observation, PaneState
-from ao.errors import UsageError
+from ao.sdk.contracts import LaunchContext, Observation, PaneState
+from ao.sdk.errors import UsageError
 
 from . import fakemodel as fm
 from .conftest import Harness, agent_bin, require_cli, wait_for
@@ -81,8 +83,14 @@ def test_text_for_the_permission_prompt_is_refused_not_typed() -> None:
 # ----------------------------------------------------------------------------- native
 
 
-def _line(message: str, level: str = "INFO", run: str = "r1", **fields: str) -> str:
-    stamp = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
+def _stamp(at: float | None = None) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(at))
+
+
+def _line(
+    message: str, level: str = "INFO", run: str = "r1", at: float | None = None, **fields: str
+) -> str:
+    stamp = _stamp(at)
     extra = " ".join(f"{k.replace('_', '.')}={json.dumps(v) if ' ' in v else v}"
                      for k, v in fields.items())  # fmt: skip
     return f"timestamp={stamp} level={level} run={run} message={json.dumps(message) if ' ' in message else message} {extra}\n"
@@ -124,6 +132,94 @@ def test_log_turns(tmp_path: Path) -> None:
     write(_line("booting location services", run="r2"))
     assert native.turn_state(log).state == "idle"
     assert native.turn_state(log).session_id == "ses_1"  # still known for resume
+
+
+def _epoch(stamp: str) -> float:
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+
+
+def test_log_lines_of_opencode_export_do_not_hide_the_tui(tmp_path: Path) -> None:
+    """Recorded at load 11: `ao status` ran `opencode export`, whose start-up lines (its own
+    run) landed after the TUI's finished turn. Read as "the newest run", the session fell
+    back from working to "starting: no prompt yet" and never reached ready."""
+    recorded = (SCREENS / "opencode-log-export-after-turn.log").read_text(encoding="utf-8")
+    lines = recorded.splitlines(keepends=True)
+    started = _epoch(native.parse(lines[0])["timestamp"]) - 0.5  # the TUI process's start
+    log = tmp_path / "opencode.log"
+    log.write_text(recorded)
+    for when in (started, None):
+        turn = native.turn_state(log, when)
+        assert (turn.state, turn.detail) == ("finished", "the turn is over"), (when, turn)
+        assert turn.session_id == "ses_db9179c34ffeX45rM2BHKomqdu"
+    # mid-turn: the export's lines right after the model step started
+    step = next(i for i, line in enumerate(lines) if "message=process " in line)
+    exports = [line for line in lines if "run=37aa2bb4" not in line]
+    log.write_text("".join(lines[: step + 2] + exports))
+    assert native.turn_state(log, started).state == "running"
+    # before the TUI's first conversation line, only the export's lines say nothing
+    boot = next(i for i, line in enumerate(lines) if "loop session.id" in line)
+    log.write_text("".join(lines[:boot] + exports))
+    assert (native.turn_state(log, started).state, native.turn_state(log).state) == (
+        "loading",
+        "loading",
+    )
+
+
+def test_restored_tui_is_read_even_when_an_export_writes_first(tmp_path: Path) -> None:
+    """After `ao restore` the session id is known at once, so `ao status` may start an
+    export before the new TUI has written anything: the TUI's run is still the one read."""
+    log = tmp_path / "opencode" / "log" / "opencode.log"
+    log.parent.mkdir(parents=True)
+    earlier = time.time() - 30
+    log.write_text("".join(_line(m, run="old", at=earlier, session_id="ses_1")
+                           for m in ("process", "exiting loop")))  # fmt: skip
+    started = time.time() - 5
+
+    def append(*lines: str) -> None:
+        with log.open("a") as fh:
+            fh.writelines(lines)
+
+    append(_line("creating instance", run="new"), _line("creating instance", run="export"))
+    assert native.turn_state(log, started).state == "loading"  # the old run is not this one
+    append(_line("booting location services", run="new"), _line("init", run="export"))
+    turn = native.turn_state(log, started)
+    assert (turn.state, turn.session_id) == ("idle", "ses_1")
+    append(_line("loop", run="new", session_id="ses_1", step="0"), _line("init", run="export"))
+    assert native.turn_state(log, started).detail == "model step (loop)"
+    append(_line("exiting loop", run="new", session_id="ses_1"), _line("x", run="export2"))
+    assert native.turn_state(log, started).state == "finished"
+
+
+def test_a_line_still_being_written_is_not_read(tmp_path: Path) -> None:
+    """Cut short, `error="…Incorrect API k` is no auth error: the turn would read as ended."""
+    log = tmp_path / "opencode.log"
+    full = _line("process", "ERROR", session_id="ses_1", error="Incorrect API key provided: sk")
+    log.write_text(_line("booting location services") + _line("process", session_id="ses_1"))
+    with log.open("a") as fh:
+        fh.write(full[: full.index("API key") + 5])
+    turn = native.turn_state(log)
+    assert (turn.state, turn.detail) == ("running", "model step (process)")
+    with log.open("a") as fh:
+        fh.write(full[full.index("API key") + 5 :])
+    assert native.turn_state(log).detail.startswith("authentication failed")
+
+
+def test_the_tui_run_is_found_beyond_the_first_tail_read(tmp_path: Path) -> None:
+    """More than 128 kB of other runs' lines after the turn: the read goes further back."""
+    log = tmp_path / "opencode.log"
+    noise = "".join(_line("init", run=f"x{i}", directory="/" + "d" * 200) for i in range(800))
+    assert len(noise) > 128 * 1024  # the first read
+    log.write_text(_line("booting location services") + _line("exiting loop") + noise)
+    assert native.turn_state(log).state == "finished"
+    assert native.turn_state(log, time.time() - 60).state == "finished"
+
+
+def test_log_path_skips_a_log_removed_while_listing(tmp_path: Path) -> None:
+    logs = tmp_path / "opencode" / "log"
+    logs.mkdir(parents=True)
+    (logs / "opencode.log").write_text(_line("booting location services"))
+    (logs / "2026-01-01T000000.log").symlink_to(logs / "gone.log")  # stat fails like a race
+    assert native.log_path(tmp_path) == logs / "opencode.log"
 
 
 def test_launch_config_and_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -252,7 +348,7 @@ class TestEndToEnd:
         assert all(prompts(r) == [TASK] for r in chat.main_requests()), chat.main_requests()
         meta = opencode.metadata("d-1")
         assert (Path(meta["worktree"]) / "hello.txt").read_text() == "hi from opencode\n"
-        (row,) = opencode.ok("list")  # type: ignore[misc]
+        (row,) = t.cast(list[dict[str, str]], opencode.ok("list"))
         assert row["activity"] == "ready"
         info = OpenCodeAgent().session_info(meta)
         assert info.native_session_id and info.native_session_id.startswith("ses_")
@@ -267,8 +363,8 @@ class TestEndToEnd:
         assert "permission" in asked["evidence"]["detail"], asked  # type: ignore[index]
 
         def listed() -> bool:  # `ao list` reads the log alone; OpenCode flushes it lazily
-            (row,) = opencode.ok("list")  # type: ignore[misc]
-            return bool(row["activity"] == "needs_input")
+            (row,) = t.cast(list[dict[str, str]], opencode.ok("list"))
+            return row["activity"] == "needs_input"
 
         wait_for(listed, 10, "ao list to show needs_input")
         time.sleep(3)

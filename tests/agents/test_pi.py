@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from ao_agent_pi import PiAgent, native, screen
 
-from ao.contracts import LaunchContext, Observation, PaneState
+from ao.sdk.contracts import LaunchContext, Observation, PaneState
 
 from . import fakemodel as fm
 from .conftest import Harness, agent_bin, require_cli, wait_for

@@ -12,7 +12,7 @@ import pytest
 from ao_agent_claude import screen as claude_screen
 from ao_agent_codex import screen as codex_screen
 
-from ao.agentkit import choose_option, find_prompt_box, screen_lines
+from ao.sdk.agentkit import choose_option, find_prompt_box, screen_lines
 
 SCREENS = Path(__file__).parent / "screens"
 
