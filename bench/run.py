@@ -141,7 +141,7 @@ def run(tmp: Path, env: dict[str, str]) -> None:
                 "status": "working",
             },
         )
-        name = project.paths.tmux_name(sid)
+        name = project.paths.runtime_name(sid)
         pane = subprocess.run(
             ["tmux", "-L", SOCKET, "new-session", "-d", "-s", name, "-P", "-F", "#{pane_id}",
              "sleep", "3600"],
