@@ -163,7 +163,9 @@ def test_stop_all_in_project(proj: Project) -> None:
 
 
 def test_restore_after_agent_exit(proj: Project) -> None:
-    proj.configure(agent_command=["sh", "-c", "echo bye; exit 4"])
+    # the pause lets tmux read the output before the pane dies: on a loaded machine a
+    # process that exits within microseconds of printing can lose its output in tmux
+    proj.configure(agent_command=["sh", "-c", "echo bye; sleep 0.3; exit 4"])
     assert proj.ao("new", "").returncode == 0
     wait_for(lambda: proj.ao_json("list")[0]["status"] == "exited", what="exit")  # type: ignore[index]
     assert "bye" in proj.ao("logs", "d-1").stdout
