@@ -33,6 +33,8 @@ from ao.sdk.contracts import (
     Workspace,
 )
 from ao.sdk.errors import PluginError
+from ao.sdk.home import ao_home
+from ao.store.locks import write_private
 
 
 class Entry(t.NamedTuple):
@@ -53,7 +55,7 @@ def _path_key() -> tuple[tuple[str, int], ...]:
 
 
 def _scan() -> dict[str, list[Entry]]:
-    from importlib import metadata
+    from importlib import metadata  # lazy: only on a cache miss (an install changed sys.path)
 
     found: dict[str, list[Entry]] = {slot: [] for slot in SLOTS}
     for slot in SLOTS:
@@ -67,8 +69,6 @@ def _scan() -> dict[str, list[Entry]]:
 
 @functools.cache
 def _all() -> dict[str, list[Entry]]:
-    from ao.sdk.home import ao_home
-
     cache = ao_home() / "cache" / "entry-points.pickle"
     key = _path_key()
     with contextlib.suppress(Exception):
@@ -78,8 +78,6 @@ def _all() -> dict[str, list[Entry]]:
             return t.cast("dict[str, list[Entry]]", found)
     found = _scan()
     with contextlib.suppress(OSError):
-        from ao.store.locks import write_private
-
         write_private(cache, pickle.dumps((key, found)))
     return found
 

@@ -194,3 +194,48 @@ def test_deprecated_aliases_still_work_and_warn() -> None:
     from ao.sdk.contracts import Agent as Same
 
     assert Agent is Same
+
+
+def test_every_lazy_import_says_why() -> None:
+    """Imports belong at module level; one inside a function is there to keep a command
+    fast (``ao --help``, ``ao list`` never load pydantic, yaml or spawn) and says so in a
+    ``# lazy: …`` comment on it or above its block."""
+    silent = []
+    for path in core_modules():
+        if module_name(path) in DEPRECATED:
+            continue
+        lines = path.read_text(encoding="utf-8").split("\n")
+        tree = ast.parse("\n".join(lines))
+        typing_only = {
+            id(n)
+            for node in ast.walk(tree)
+            if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
+            for child in node.body
+            for n in ast.walk(child)
+        }
+        silent.extend(
+            f"{module_name(path)}:{node.lineno}"
+            for fn in ast.walk(tree)
+            if isinstance(fn, ast.FunctionDef | ast.AsyncFunctionDef)
+            for node in ast.walk(fn)
+            if isinstance(node, ast.Import | ast.ImportFrom)
+            and id(node) not in typing_only
+            and not _says_why(lines, node.lineno)
+        )
+    assert silent == []
+
+
+def _says_why(lines: list[str], lineno: int) -> bool:
+    """A ``# lazy`` comment on the import's line or above it, over the imports of its block."""
+    if "# lazy" in lines[lineno - 1]:
+        return True
+    i = lineno - 2
+    while i >= 0:
+        text = lines[i].strip()
+        if text.startswith("# lazy"):
+            return True
+        if text.startswith(("from ", "import ", "#")) or text in ("", ")") or text.endswith(","):
+            i -= 1
+            continue
+        return False
+    return False

@@ -22,7 +22,8 @@ class Agents(Base):
         """The config's context, or built-in defaults when there is no config yet."""
         if self.config_path is not None:
             return self.context
-        from ao.config import LoadedConfig  # lazy: pydantic, only without a config
+        # lazy: pydantic, only without a config
+        from ao.config import LoadedConfig
         from ao.config.models import AoConfig
         from ao.session.context import Context
 
@@ -32,6 +33,7 @@ class Agents(Base):
         """Every agent adapter: installed version and auth state (local files and env only,
         no network), and ``default`` on the one ``defaults.agent: auto`` picks. Works
         without a config (built-in defaults)."""
+        # lazy: only this method needs these, so `ao list` stays light
         from ao.api.inventory import AgentInfo
         from ao.session.agents import choose, inventory  # lazy: see ao.api.base
 
@@ -60,6 +62,7 @@ class Agents(Base):
 
     def plugins(self) -> list[PluginInfo]:
         """Every registered plugin of every slot, built-in and third-party alike."""
+        # lazy: only this method needs these, so `ao list` stays light
         from ao.api.inventory import PluginInfo
         from ao.registry import describe
 
@@ -71,6 +74,7 @@ class Agents(Base):
     def doctor(self) -> list[Check]:
         """Whether ao can work here: tools, versions, config, state directory, plugins;
         each check PASS, WARN or FAIL, in the order a user should fix them."""
+        # lazy: only this method needs these, so `ao list` stays light
         from ao.api.doctor import run_checks
 
         return run_checks()

@@ -44,6 +44,7 @@ def _runtime_checks() -> list[Check]:
     """What each runtime the config uses (the default one without a config) needs on this
     machine, as the runtime plugin itself says (``Runtime.host_checks``). A runtime that
     does not load is left to the plugin checks, which say why."""
+    # lazy: only this method needs these, so `ao list` stays light
     from ao import registry
     from ao.config import find_config_path, load_config
     from ao.sdk.errors import AoError
@@ -56,6 +57,7 @@ def _runtime_checks() -> list[Check]:
         model = loaded.model
         names = [model.defaults.runtime, *(p.runtime for p in model.projects.values())]
     else:
+        # lazy: pydantic loads only where models are built
         from ao.config.models import Defaults
 
         names = [Defaults().runtime]
@@ -71,12 +73,14 @@ def _runtime_checks() -> list[Check]:
 
 
 def _config_checks() -> list[Check]:
+    # lazy: only this method needs these, so `ao list` stays light
     from ao.config import find_config_path, load_config
     from ao.sdk.errors import AoError
     from ao.sdk.home import ao_home
 
     home = ao_home()
     try:
+        # lazy: only the state-dir check writes
         from ao.store.locks import write_private
 
         probe = home / f".doctor-{os.getpid()}"
@@ -105,6 +109,7 @@ def _config_checks() -> list[Check]:
 
 
 def _plugin_checks() -> list[Check]:
+    # lazy: only this method needs these, so `ao list` stays light
     from ao import registry
     from ao.sdk.contracts import SLOTS
     from ao.sdk.errors import AoError

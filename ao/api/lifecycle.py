@@ -67,6 +67,7 @@ class Lifecycle(Base):
         ``cancel`` (e.g. from a signal handler) ends the wait (status ``interrupted``); a
         pass under way here always finishes.
         """
+        # lazy: only this method needs these, so `ao list` stays light
         from ao.api.reports import PassOutcome, PassReport
         from ao.lifecycle.passes import run_once  # lazy: see ao.api.base
 
@@ -89,6 +90,7 @@ class Lifecycle(Base):
         until ``cancel`` is set (a pass under way finishes first). ``on_start`` is called
         once the watcher holds the config's watch lock. ConflictError when another watcher
         holds it. Passes that ``run_pass`` asks for meanwhile are served."""
+        # lazy: only this method needs these, so `ao list` stays light
         from ao.api.reports import PassReport
 
         watcher = self._watcher(project, cancel)
@@ -106,6 +108,7 @@ class Lifecycle(Base):
     def simulate(self, session_id: str, *, project: str | None = None) -> PassReport:
         """What a pass would do for the session now, and why, without doing it (status
         changes, and each action with its message)."""
+        # lazy: only this method needs these, so `ao list` stays light
         from ao.api.reports import PassReport
         from ao.lifecycle.watch import tick  # lazy: see ao.api.base
 
@@ -130,6 +133,7 @@ class Lifecycle(Base):
         Lines that cannot be read are skipped. A ``session`` that is neither live,
         archived nor in the log is a NotFoundError.
         """
+        # lazy: only this method needs these, so `ao list` stays light
         from ao.api.reports import Event, EventPage
 
         offsets = _parse_cursor(since)
@@ -142,6 +146,7 @@ class Lifecycle(Base):
         if since is None and session is not None and not found:
             known = [p for p in projects if p.store.exists(session) or p.store.archived(session)]
             if not known:
+                # lazy: only an unknown session's did-you-mean needs it
                 import difflib
 
                 live = [s.id for p in projects for s in p.store.list()]
@@ -165,6 +170,7 @@ class Lifecycle(Base):
         """Send a test notification through notifier ``name`` (a key of ``notifiers`` or a
         plugin name), else through every notifier routed for ``priority``; what each did.
         ConfigError when none is routed."""
+        # lazy: only this method needs these, so `ao list` stays light
         from ao.api.reports import NotifierResult
         from ao.notify import PRIORITIES, dispatch  # lazy: see ao.api.base
         from ao.sdk.contracts import Notification

@@ -27,6 +27,7 @@ class Projects(Base):
         of git). ``name``: the project id (default: the directory's name). A watcher that
         cannot start (no runtime here) is reported, not raised.
         """
+        # lazy: only this method needs these, so `ao list` stays light
         from ao.api.inventory import ProjectStarted
         from ao.session.projects import start  # lazy: see ao.api.base
 
@@ -41,6 +42,7 @@ class Projects(Base):
         )  # fmt: skip
 
     def _ensure_watcher(self, config_path: Path) -> tuple[str, str]:
+        # lazy: only this method needs these, so `ao list` stays light
         from ao.config import load_config
         from ao.lifecycle.watch import ensure_watcher  # lazy: see ao.api.base
         from ao.session.context import Context
@@ -53,6 +55,7 @@ class Projects(Base):
     def add_project(self, target: str, *, name: str | None = None) -> ProjectAdded:
         """Add a repository (a path, or a URL to clone into ``cwd``) to the config; a
         repository already in it is reported as such (``added_project`` false)."""
+        # lazy: only this method needs these, so `ao list` stays light
         from ao.api.inventory import ProjectAdded
         from ao.session.projects import start  # lazy: see ao.api.base
 
@@ -69,6 +72,7 @@ class Projects(Base):
         """Remove project ``name`` from the config; its state and worktrees stay on disk.
         With live sessions it is a ConflictError unless ``force`` (they keep running,
         unmanaged)."""
+        # lazy: only this method needs these, so `ao list` stays light
         from ao.api.inventory import ProjectRemoved
         from ao.session.projects import remove_project  # lazy: see ao.api.base
 
@@ -91,6 +95,7 @@ class Projects(Base):
 
 
 def _info(p: Project) -> ProjectInfo:
+    # lazy: only this method needs these, so `ao list` stays light
     from ao.api.inventory import ProjectInfo
 
     return ProjectInfo(

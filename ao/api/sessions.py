@@ -80,6 +80,7 @@ class Sessions(Base):
         return self._created(ctx, proj, result)
 
     def _created(self, ctx: Context, proj: Project, result: SpawnResult) -> Created:
+        # lazy: only this method needs these, so `ao list` stays light
         from ao.api.outcomes import Created
 
         state = SessionState.of_view(ops.view(ctx, proj.store.read(result.session_id)))
@@ -102,6 +103,7 @@ class Sessions(Base):
         reported in its result (``ok`` false, ``error``) and the others go on."""
         import concurrent.futures  # lazy: only `ao spawn` runs threads
 
+        # lazy: only this method needs it, so `ao list` stays light
         from ao.api.outcomes import IssueSpawn
 
         ctx = self.context
@@ -144,6 +146,7 @@ class Sessions(Base):
         ready_timeout: float = 30.0,
     ) -> tuple[IssueSpawn, SpawnResult | None]:
         """Spawn a session for issue ``ref``, or skip it when it has a live session."""
+        # lazy: only this method needs these, so `ao list` stays light
         from ao.api.outcomes import IssueSpawn
         from ao.sdk.textsafe import issue_task
         from ao.session.spawn import spawn  # lazy: see ao.api.base
@@ -233,6 +236,7 @@ class Sessions(Base):
         escape sequences removed). Messages queued earlier go first; a busy agent gets it
         queued (the watcher delivers it when the turn ends). ``wait``: seconds to wait for
         the agent to be ready. ``interrupt``: stop a turn in progress first."""
+        # lazy: only this method needs these, so `ao list` stays light
         from ao.session.inputs import check_text_size
 
         check_text_size(text)
@@ -247,6 +251,7 @@ class Sessions(Base):
     ) -> KeysSent:
         """Press ``keys`` in the session's agent: runtime key names such as ``Enter``,
         ``Escape``, ``Down``, ``C-c``, or single characters (text goes through ``send``)."""
+        # lazy: only this method needs these, so `ao list` stays light
         from ao.api.outcomes import KeysSent
 
         bad = [k for k in keys if not re.fullmatch(KEY_RE, k)]
@@ -262,6 +267,7 @@ class Sessions(Base):
     def interrupt(self, session_id: str, *, project: str | None = None) -> Interrupted:
         """Stop the agent's turn in progress with its own interrupt keys (UsageError for an
         agent that has none); nothing when it is not working."""
+        # lazy: only this method needs these, so `ao list` stays light
         from ao.api.outcomes import Interrupted
 
         proj, session = self._session(session_id, project)
@@ -286,6 +292,7 @@ class Sessions(Base):
         return [self._stop(proj, s.id, force) for s in proj.store.list()]
 
     def _stop(self, proj: Project, session_id: str, force: bool) -> Stopped:
+        # lazy: only this method needs these, so `ao list` stays light
         from ao.api.outcomes import Stopped
         from ao.session.stop_restore import stop  # lazy: see ao.api.base
 
@@ -310,6 +317,7 @@ class Sessions(Base):
     def gc(self, *, project: str | None = None, dry_run: bool = False) -> list[GcItem]:
         """Repair what crashes leave behind: half-done spawns, orphan runtime sessions and
         worktrees (never one holding work), stale locks, temp files, old cache entries."""
+        # lazy: only this method needs these, so `ao list` stays light
         from ao.api.outcomes import GcItem
         from ao.session.gc import collect  # lazy: see ao.api.base
 

@@ -28,6 +28,7 @@ class Workspaces(Base):
         symlinked into it), push the branch to ``origin`` and, with ``pr``, open the pull
         request (``title``: default the issue's; ``body``: default ``Closes #N``).
         UsageError when the branch has no commits beyond its base."""
+        # lazy: only this method needs these, so `ao list` stays light
         from ao.api.outcomes import Published
         from ao.session.publish import finalize  # lazy: see ao.api.base
 
@@ -40,6 +41,7 @@ class Workspaces(Base):
     ) -> Merged:
         """Merge the session's open pull request (``merge``, ``squash`` or ``rebase``) at the
         head commit last seen; the code host then deletes the branch."""
+        # lazy: only this method needs these, so `ao list` stays light
         from ao.api.outcomes import Merged
         from ao.session.publish import STRATEGIES, merge  # lazy: see ao.api.base
 

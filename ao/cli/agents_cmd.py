@@ -11,6 +11,7 @@ JsonOpt = typer.Option(False, "--json", help='Print JSON: {"v": 1, "data": ...}.
 
 def agents(json_out: bool = JsonOpt) -> None:
     """Each agent adapter: installed version, auth state, and the one `auto` picks."""
+    # lazy: loaded by this command only, so `ao --help` stays fast
     from ao.cli.output import emit_json, table
 
     rows = orchestrator().agents()
@@ -34,6 +35,7 @@ def why(
     json_out: bool = JsonOpt,
 ) -> None:
     """The state of SESSION's agent and the evidence that decided it."""
+    # lazy: loaded by this command only, so `ao --help` stays fast
     from ao.cli.output import emit_json, out
 
     detail = orchestrator().status(session_id, project=project, details=False)

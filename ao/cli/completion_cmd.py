@@ -11,6 +11,7 @@ def completion(
     shell: str = typer.Argument(..., metavar="SHELL", help="bash, zsh or fish."),
 ) -> None:
     """Print the completion script for SHELL (install: see docs/completion.md)."""
+    # lazy: loaded by this command only, so `ao --help` stays fast
     from ao.completion import script
 
     sys.stdout.write(script(shell))
@@ -24,6 +25,7 @@ def complete(
     Fast and side-effect free: reads the config and the session directories only (no
     tmux, no plugins); prints nothing when there is no valid config.
     """
+    # lazy: loaded by this command only, so `ao --help` stays fast
     from ao.completion import ids
 
     found = ids(kind)

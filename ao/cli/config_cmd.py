@@ -30,6 +30,7 @@ def _validate(
     as_json: JsonFlag = False,
 ) -> None:
     """Check the config; print every problem, one per line (exit 3 if any)."""
+    # lazy: loaded by this command only, so `ao --help` stays fast
     from ao.config import find_config_path, load_config
     from ao.sdk.errors import ConfigError
 
@@ -58,6 +59,7 @@ def _validate(
 
 def _show(as_json: JsonFlag = False) -> None:
     """Print the effective config: defaults filled in, ${NAME} references left unexpanded."""
+    # lazy: loaded by this command only, so `ao --help` stays fast
     from ao.config import load_config
     from ao.config.loader import effective
 
@@ -66,6 +68,7 @@ def _show(as_json: JsonFlag = False) -> None:
     if as_json:
         emit_json({"path": str(loaded.path), "config": data})
         return
+    # lazy: yaml only for `ao config show`
     import yaml
 
     sys.stdout.write(f"# effective config of {loaded.path}\n")
@@ -78,6 +81,7 @@ def _show(as_json: JsonFlag = False) -> None:
 
 def _schema() -> None:
     """Print the JSON Schema of agent-orchestrator.yaml."""
+    # lazy: loaded by this command only, so `ao --help` stays fast
     from ao.config.edit import schema_text
 
     sys.stdout.write(schema_text())
@@ -85,6 +89,7 @@ def _schema() -> None:
 
 def _config_help() -> None:
     """Describe every key of agent-orchestrator.yaml."""
+    # lazy: loaded by this command only, so `ao --help` stays fast
     from ao.config.edit import schema_json
 
     sys.stdout.write(render_help(schema_json()))

@@ -24,6 +24,7 @@ def spawn_issues(
     json_out: bool = JsonOpt,
 ) -> None:
     """Start one session per issue, in parallel, on branches named after the issues."""
+    # lazy: loaded by this command only, so `ao --help` stays fast
     from ao.cli.output import emit_json, info, out
 
     results = orchestrator().spawn_issues(issues, project=project, agent=agent, parallel=parallel)
@@ -53,6 +54,7 @@ def finalize(
     json_out: bool = JsonOpt,
 ) -> None:
     """Commit what the agent left in the worktree, push the branch, optionally open the PR."""
+    # lazy: loaded by this command only, so `ao --help` stays fast
     from ao.cli.output import emit_json, out
 
     result = orchestrator().finalize(
@@ -74,6 +76,7 @@ def merge(
     json_out: bool = JsonOpt,
 ) -> None:
     """Merge the session's pull request (then its branch is deleted on the code host)."""
+    # lazy: loaded by this command only, so `ao --help` stays fast
     from ao.cli.output import emit_json, out
 
     result = orchestrator().merge(session_id, project=project, strategy=strategy)

@@ -34,6 +34,7 @@ def _test(
     ] = False,
 ) -> None:
     """Send a test notification through one notifier, or through routing; exit 1 if any failed."""
+    # lazy: loaded by this command only, so `ao --help` stays fast
     from ao.cli.common import orchestrator
     from ao.cli.output import emit_json, out
 

@@ -22,6 +22,7 @@ def emit_json(data: t.Any) -> None:
 
 def console(stderr: bool = False) -> Console:
     """A rich console that honours NO_COLOR and prints no styling to pipes."""
+    # lazy: loaded by this command only, so `ao --help` stays fast
     from rich.console import Console
 
     return Console(
@@ -47,6 +48,7 @@ def error_line(exc: AoError) -> None:
 
     Known secrets and credential-shaped strings are redacted (``ao.sdk.redact``).
     """
+    # lazy: loaded by this command only, so `ao --help` stays fast
     from ao.sdk.redact import redact
 
     hint = f" — {exc.hint}" if exc.hint else ""
@@ -55,6 +57,7 @@ def error_line(exc: AoError) -> None:
 
 def click_error(exc: Exception) -> bool:
     """Render a typer/click usage error or abort; return False if ``exc`` is something else."""
+    # lazy: loaded by this command only, so `ao --help` stays fast
     from typer import exceptions as tx
     from typer._click import exceptions as cx
 
@@ -78,6 +81,7 @@ def table(columns: list[str], rows: list[list[str]], title: str | None = None) -
         for row in [columns, *rows]:
             out("  ".join(str(v).ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
         return
+    # lazy: loaded by this command only, so `ao --help` stays fast
     from rich.table import Table
 
     tbl = Table(title=title, box=None, header_style="bold", pad_edge=False)

@@ -16,6 +16,7 @@ def start(
     json_out: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Set up ao for a repo (clone a URL first) and run the watcher in tmux. Safe to re-run."""
+    # lazy: loaded by this command only, so `ao --help` stays fast
     from ao.cli.output import emit_json, out
 
     result = orchestrator().start_project(target, name=name, watch=not no_watch)
@@ -39,6 +40,7 @@ def add_project(
     json_out: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Add a repository to the current config (clone a URL first)."""
+    # lazy: loaded by this command only, so `ao --help` stays fast
     from ao.cli.output import emit_json, out
 
     result = orchestrator().add_project(target, name=name)
@@ -55,6 +57,7 @@ def remove_project(
     json_out: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Remove a project from the config. Its sessions' state and worktrees are not deleted."""
+    # lazy: loaded by this command only, so `ao --help` stays fast
     from ao.cli.output import emit_json, out
 
     result = orchestrator().remove_project(name, force=force)

@@ -22,6 +22,7 @@ JsonOpt = typer.Option(False, "--json", help='Print JSON: {"v": 1, "data": ...}.
 
 def _stdin(what: str) -> str:
     """UTF-8 text from stdin, read no further than the size limit (``ao.session.inputs``)."""
+    # lazy: loaded by this command only, so `ao --help` stays fast
     from ao.session.inputs import read_bounded
 
     return read_bounded(sys.stdin.buffer, what)
@@ -37,6 +38,7 @@ def new(
     json_out: bool = JsonOpt,
 ) -> None:
     """Start a session: a worktree on its own branch and the agent in its own tmux session."""
+    # lazy: loaded by this command only, so `ao --help` stays fast
     from ao.cli.output import emit_json, out, spinner
 
     if task == "-":
@@ -79,6 +81,7 @@ def _row(s: SessionState) -> list[str]:
 
 
 def _render(rows: list[SessionState], json_out: bool) -> None:
+    # lazy: loaded by this command only, so `ao --help` stays fast
     from ao.cli.output import emit_json, out, table
 
     if json_out:
@@ -103,6 +106,7 @@ def status(
     json_out: bool = JsonOpt,
 ) -> None:
     """Show sessions with their live activity, or one session with the evidence behind it."""
+    # lazy: loaded by this command only, so `ao --help` stays fast
     from ao.cli.output import emit_json, out
     from ao.sdk.errors import UsageError
 
@@ -137,6 +141,7 @@ def status(
 
 def _live(api: Orchestrator, project: str | None, interval: float) -> None:
     """A live table of every session, refreshed from two tmux calls per refresh."""
+    # lazy: loaded by this command only, so `ao --help` stays fast
     import time
 
     from rich.live import Live
@@ -175,6 +180,7 @@ def send(
     json_out: bool = JsonOpt,
 ) -> None:
     """Deliver a message to a session's agent: delivered, queued (busy), or unconfirmed."""
+    # lazy: loaded by this command only, so `ao --help` stays fast
     from ao.cli.output import emit_json, info, out
     from ao.sdk.errors import UsageError
 
@@ -182,6 +188,7 @@ def send(
     if sum(sources) != 1:
         raise UsageError("give the message as TEXT, '-' (stdin) or --file F — exactly one")
     if file is not None:
+        # lazy: loaded by this command only, so `ao --help` stays fast
         from ao.session.inputs import read_text_file
 
         message = read_text_file(file)
@@ -211,6 +218,7 @@ def logs(
     project: str = ProjectOpt,
 ) -> None:
     """Print what the session's agent shows (its saved last screen once stopped)."""
+    # lazy: loaded by this command only, so `ao --help` stays fast
     from ao.cli.output import out
 
     api = orchestrator()
@@ -230,6 +238,7 @@ def attach(
     ),
 ) -> None:
     """Attach to the session's tmux session (switch-client when already inside tmux)."""
+    # lazy: loaded by this command only, so `ao --help` stays fast
     import os
     import shlex
 
@@ -255,6 +264,7 @@ def stop(
     json_out: bool = JsonOpt,
 ) -> None:
     """Stop sessions: end the agent, archive metadata, keep any worktree holding work."""
+    # lazy: loaded by this command only, so `ao --help` stays fast
     from ao.cli.output import emit_json, out
     from ao.sdk.errors import UsageError
 
@@ -291,6 +301,7 @@ def restore(
     json_out: bool = JsonOpt,
 ) -> None:
     """Restart a stopped or exited session in its worktree, on its branch, with the same id."""
+    # lazy: loaded by this command only, so `ao --help` stays fast
     from ao.cli.output import emit_json, out
 
     session = orchestrator().restore(session_id, project=project, resend=resend)

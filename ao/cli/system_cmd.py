@@ -17,6 +17,7 @@ def gc(
     json_out: bool = JsonOpt,
 ) -> None:
     """Clean up after crashes: half-done spawns, orphan tmux sessions and worktrees, stale locks."""
+    # lazy: loaded by this command only, so `ao --help` stays fast
     from ao.cli.output import emit_json, out
 
     actions = orchestrator().gc(project=project, dry_run=dry_run)
@@ -34,6 +35,7 @@ def gc(
 
 def plugins(json_out: bool = JsonOpt) -> None:
     """List the plugins installed for each slot (built-ins and third-party alike)."""
+    # lazy: loaded by this command only, so `ao --help` stays fast
     from ao.cli.output import emit_json, table
 
     rows = orchestrator().plugins()
@@ -66,6 +68,7 @@ def doctor(
     server against a scripted model on 127.0.0.1 and check, through `ao new`, `ao status`
     and `ao send`, that its state is detected: ready, working, ready again, needs_input.
     """
+    # lazy: loaded by this command only, so `ao --help` stays fast
     from ao.cli.output import emit_json, out
 
     if agents or agent:
@@ -82,6 +85,7 @@ def doctor(
 
 
 def _doctor_agents(names: list[str], timeout: float, json_out: bool) -> None:
+    # lazy: loaded by this command only, so `ao --help` stays fast
     import contextlib
     import sys
 

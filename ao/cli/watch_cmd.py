@@ -18,6 +18,7 @@ JsonOpt = typer.Option(False, "--json", help='Print JSON: {"v": 1, "data": ...}.
 
 def _cancel_on_signals() -> threading.Event:
     """An event that SIGTERM and ^C set: the pass under way finishes, then the command ends."""
+    # lazy: loaded by this command only, so `ao --help` stays fast
     import signal
     import threading
 
@@ -47,6 +48,7 @@ def watch(
     json_out: bool = JsonOpt,
 ) -> None:
     """Keep sessions moving: detect state, react to CI/reviews/questions, notify humans."""
+    # lazy: loaded by this command only, so `ao --help` stays fast
     import json
 
     from ao.cli.output import emit_json, info, out
@@ -117,6 +119,7 @@ def events_(
     Lines of the log that cannot be read are skipped. A ``--session`` that is neither
     live, archived nor in the log is a NotFoundError (exit 4).
     """
+    # lazy: loaded by this command only, so `ao --help` stays fast
     import json
     import sys
     import time
@@ -150,6 +153,7 @@ def simulate(
     json_out: bool = JsonOpt,
 ) -> None:
     """What would fire for SESSION now, and why — without doing it."""
+    # lazy: loaded by this command only, so `ao --help` stays fast
     from ao.cli.output import emit_json, out
 
     report = orchestrator().simulate(session_id, project=project)

@@ -127,6 +127,7 @@ def script(shell: str, *, app: typer.Typer | None = None) -> str:
     """
     if shell not in SHELLS:
         raise UsageError(f"unknown shell {shell!r}", hint=f"choose one of: {', '.join(SHELLS)}")
+    # lazy: loaded by this command only, so `ao --help` stays fast
     import importlib
 
     render = importlib.import_module(f"ao.completion.{shell}").render
@@ -135,10 +136,12 @@ def script(shell: str, *, app: typer.Typer | None = None) -> str:
 
 def command_tree(app: typer.Typer | None = None) -> Command:
     """The visible command tree of ``app`` (default: ao's root app), sorted by name."""
+    # lazy: loaded by this command only, so `ao --help` stays fast
     import typer.main
     from typer._click import Context
 
     if app is None:
+        # lazy: the whole CLI tree only when a script is generated
         from ao.cli.app import app as ao_app
 
         app = ao_app
@@ -148,6 +151,7 @@ def command_tree(app: typer.Typer | None = None) -> Command:
 
 
 def _command(cmd: _click.Command, ctx: _click.Context, path: tuple[str, ...]) -> Command:
+    # lazy: loaded by this command only, so `ao --help` stays fast
     from typer._click import Context
     from typer.core import TyperArgument, TyperGroup, TyperOption
 
@@ -183,6 +187,7 @@ def _command(cmd: _click.Command, ctx: _click.Context, path: tuple[str, ...]) ->
 
 
 def _options(param: _click.core.Parameter, path: tuple[str, ...]) -> list[Option]:
+    # lazy: loaded by this command only, so `ao --help` stays fast
     from typer._click.utils import make_default_short_help
     from typer.core import TyperOption
 
@@ -199,6 +204,7 @@ def _options(param: _click.core.Parameter, path: tuple[str, ...]) -> list[Option
 
 def value_of(param: _click.core.Parameter, path: tuple[str, ...]) -> Value:
     """What the value of ``param`` (an option or argument of the command at ``path``) is."""
+    # lazy: loaded by this command only, so `ao --help` stays fast
     from typer.core import TyperOption
 
     name = param.name or ""
@@ -225,6 +231,7 @@ def value_of(param: _click.core.Parameter, path: tuple[str, ...]) -> Value:
 def _type_facts(param: _click.core.Parameter) -> tuple[bool, tuple[object, ...]]:
     """Whether ``param`` takes paths, and its choices: from the click param type (typer
     0.28) or the type descriptor (typer 0.29)."""
+    # lazy: loaded by this command only, so `ao --help` stays fast
     from pathlib import PurePath
 
     ptype = getattr(param, "type", None)
@@ -280,6 +287,7 @@ def ids(kind: str) -> list[str]:
     """
     if kind not in ID_KINDS:
         raise UsageError(f"unknown kind {kind!r}", hint=f"choose one of: {', '.join(ID_KINDS)}")
+    # lazy: loaded by this command only, so `ao --help` stays fast
     from ao.config import find_config_path, load_config
 
     try:
@@ -292,6 +300,7 @@ def ids(kind: str) -> list[str]:
     projects = sorted(loaded.model.projects)
     if kind == "projects":
         return projects
+    # lazy: session names only when a shell asks for them
     from ao.store.paths import ProjectPaths
     from ao.store.state import SESSION_ID_RE
 

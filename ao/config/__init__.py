@@ -11,6 +11,7 @@ import os
 import typing as t
 from pathlib import Path
 
+from ao.config import snapshot
 from ao.config.base import Expansion, InvalidConfigError, LoadedConfig, expand_string
 from ao.sdk.errors import NotFoundError, UsageError
 from ao.sdk.home import ao_home
@@ -84,17 +85,13 @@ def load_config(
             )
     path = Path(path).expanduser().absolute().resolve()
     if cached:
-        from ao.config import snapshot
-
         view = snapshot.load(path)
         if view is not None:
             return LoadedConfig(path=path, model=t.cast("AoConfig", view), raw={})
-    from ao.config.loader import load_file
+    from ao.config.loader import load_file  # lazy: pydantic and yaml load only to validate a config
 
     loaded = load_file(path)
     if cached:
-        from ao.config import snapshot
-
         snapshot.save(path, loaded.model.model_dump(), loaded.raw)
     return loaded
 

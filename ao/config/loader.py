@@ -19,6 +19,7 @@ import typing as t
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import yaml
 from pydantic import BaseModel, ValidationError
@@ -537,7 +538,6 @@ _SECRET_KEY = re.compile(r"url|webhook|secret|token|password|passwd|key$", re.I)
 def _hide_secrets(options: dict[str, t.Any]) -> None:
     """Literal credentials in plugin options (a webhook URL's path holds its token) are
     shown reduced: a URL to its scheme and host, anything else as ``<redacted>``."""
-    from urllib.parse import urlsplit
 
     for key, value in options.items():
         if not (isinstance(value, str) and _SECRET_KEY.search(key)) or value.startswith("${"):

@@ -23,7 +23,10 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
+from ao.config.conditions import parse
 from ao.config.names import default_prefix as default_prefix
+from ao.config.reactions import BUILTINS
+from ao.sdk.errors import ConfigError
 
 SCHEMA_VERSION = 1
 NAME_RE = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
@@ -401,9 +404,6 @@ class Reaction(Model):
     @field_validator("condition")
     @classmethod
     def _condition(cls, v: str | None) -> str | None:
-        from ao.config.conditions import parse
-        from ao.sdk.errors import ConfigError
-
         if v is not None:
             try:
                 parse(v, "condition")
@@ -526,7 +526,6 @@ class AoConfig(Model):
     @classmethod
     def _reaction_keys(cls, v: dict[str, Reaction]) -> dict[str, Reaction]:
         # a misspelt built-in (`ci-faild`) would otherwise be a rule that never fires
-        from ao.config.reactions import BUILTINS
 
         for key, reaction in v.items():
             if key in BUILTINS or reaction.condition:
@@ -580,6 +579,7 @@ def _check_notifier(
     name: str, configured: t.Mapping[str, t.Any], where: tuple[str | int, ...]
 ) -> None:
     """A routed notifier must be a ``notifiers`` key or an installed notifier plugin."""
+    # lazy: the entry-point scan only when notifications are routed by name
     from ao.registry import available
 
     plugins = available("notifier")

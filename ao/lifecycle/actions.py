@@ -21,8 +21,14 @@ import typing as t
 import uuid
 
 from ao.lifecycle import reactions as rx
+from ao.notify import DEFAULT_TIMEOUT, dispatch
+from ao.registry import available
 from ao.sdk.contracts import Notification, PrState
+from ao.sdk.errors import AoError, ConflictError
+from ao.sdk.textsafe import strip_controls
+from ao.session.ops import handle_of, send
 from ao.store import events
+from ao.store.locks import atomic_write, write_private
 
 if t.TYPE_CHECKING:
     from pathlib import Path
@@ -57,15 +63,11 @@ def execute(
     cfg: t.Any,
 ) -> tuple[bool, str]:
     """Carry out one planned action; a failed action falls through to a human."""
-    from ao.sdk.errors import AoError
-
     try:
         if planned.kind == "send" and planned.reaction == "agent-stuck":
             with project.store.operation(session.id, timeout=15.0):
                 detail = nudge(ctx, project.store.read(session.id), planned.message)
         elif planned.kind == "send":
-            from ao.session.ops import send
-
             current = project.store.read(session.id)
             result = send(ctx, project, current, planned.message, wait=2.0, lock_timeout=15.0)
             detail = f"{result.status}: {result.detail}"
@@ -102,9 +104,6 @@ def nudge(ctx: Context, session: Session, text: str) -> str:
     A stuck agent reads as working, so an ordinary send would only queue the nudge
     until a turn ends that never ends; the nudge goes to the pane instead.
     """
-    from ao.sdk.errors import ConflictError
-    from ao.sdk.textsafe import strip_controls
-    from ao.session.ops import handle_of
 
     handle = handle_of(session)
     if handle is None:
@@ -134,7 +133,6 @@ def _outbox(project: Project) -> Path:
 
 def notify(project: Project, session_id: str, planned: rx.Planned) -> str:
     """Record a human notification and queue it for delivery at the end of the tick."""
-    from ao.store.locks import write_private
 
     note = {
         "title": f"ao: {session_id or project.id} — {planned.reaction}",
@@ -162,8 +160,6 @@ def pending(project: Project) -> list[Path]:
 
 def flush(ctx: Context, projects: list[Project], now: float) -> list[Flushed]:
     """Deliver every pending notification concurrently; keep the failed ones for later."""
-    from ao.notify import DEFAULT_TIMEOUT, dispatch
-    from ao.registry import available
 
     queue: list[tuple[Project, Path, dict[str, t.Any]]] = []
     for project in projects:
@@ -211,7 +207,6 @@ def _settle(
     now: float,
 ) -> Flushed:
     """Drop a delivered notification; keep a failed one, narrowed to what failed."""
-    from ao.store.locks import atomic_write
 
     note = entry["note"]
     session, reaction = str(note.get("session") or ""), str(note["data"].get("reaction", ""))

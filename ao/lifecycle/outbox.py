@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import typing as t
 
+from ao.sdk.errors import SessionBusyError
+from ao.session.delivery import deliver, pending
 from ao.store import events
 
 if t.TYPE_CHECKING:
@@ -30,8 +32,6 @@ def drain(
     A message leaves the outbox only once its delivery is confirmed; one that was not
     (the agent got busy again) stays first in line for the next tick.
     """
-    from ao.sdk.errors import SessionBusyError
-    from ao.session.delivery import pending
 
     if not pending(project.paths.outbox(session.id)):
         return []
@@ -45,8 +45,6 @@ def drain(
 def _drain_locked(
     ctx: Context, project: Project, session: Session, agent: Agent, handle: RuntimeHandle
 ) -> list[Delivery]:
-    from ao.session.delivery import deliver, pending
-
     queued = pending(project.paths.outbox(session.id))
     runtime = ctx.runtime(session.get("runtime") or None)
     results: list[Delivery] = []

@@ -27,6 +27,11 @@ import time
 import typing as t
 from pathlib import Path
 
+from ao.lifecycle.report import report_data
+from ao.sdk.errors import AoError
+from ao.store.locks import atomic_write
+from ao.store.paths import watch_lock_path as lock_path
+
 if t.TYPE_CHECKING:
     from ao.lifecycle.report import TickReport
     from ao.lifecycle.watch import Watcher
@@ -164,8 +169,6 @@ class Inbox:
 
         A request for another scope than the watcher's gets a pass of its own, run now.
         """
-        from ao.lifecycle.report import report_data
-        from ao.sdk.errors import AoError
 
         answers: dict[str | None, dict[str, t.Any]] = {}
         if requests:
@@ -187,8 +190,6 @@ class Inbox:
         self._sweep()
 
     def _answer(self, request: Request, body: dict[str, t.Any]) -> None:
-        from ao.store.locks import atomic_write
-
         if not (self.dir / f"{request.id}{REQUEST}").exists():
             return  # the caller gave up (timeout or ^C) meanwhile
         payload = {"id": request.id, "watcher_pid": os.getpid(), **body}
@@ -226,7 +227,6 @@ class Inbox:
 
     def submit(self, project: str | None) -> Request:
         """Write a request (atomically: a watcher sees all of it or nothing)."""
-        from ao.store.locks import atomic_write
 
         self.dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         request = Request(f"{os.getpid()}-{secrets.token_hex(6)}", project, os.getpid())
@@ -253,7 +253,6 @@ def run_once(watcher: Watcher, timeout: float, poll: float = 0.1) -> Outcome:
     pass), the pass runs here. ``timeout`` bounds the wait (0: skip at once). AoError
     from a pass is raised, a watcher's too (with its message and exit code).
     """
-    from ao.store.paths import watch_lock_path as lock_path
 
     if watcher.acquire():
         return _run_here(watcher)
@@ -294,8 +293,6 @@ def run_once(watcher: Watcher, timeout: float, poll: float = 0.1) -> Outcome:
 
 
 def _run_here(watcher: Watcher) -> Outcome:
-    from ao.lifecycle.report import report_data
-
     try:
         return Outcome("ran", "self", report_data(watcher.pass_once()))
     finally:
@@ -303,8 +300,6 @@ def _run_here(watcher: Watcher) -> Outcome:
 
 
 def _answered(answer: dict[str, t.Any]) -> Outcome:
-    from ao.sdk.errors import AoError
-
     pid = answer.get("watcher_pid")
     pid = pid if isinstance(pid, int) else None
     error = answer.get("error")

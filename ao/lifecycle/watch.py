@@ -9,6 +9,7 @@ the recorded state (an action may repeat once; it is never silently dropped).
 
 from __future__ import annotations
 
+import calendar
 import contextlib
 import os
 import sys
@@ -17,12 +18,24 @@ import typing as t
 from collections.abc import Iterator
 from pathlib import Path
 
+from ao.config import load_config
+from ao.config.conditions import evaluate, parse
 from ao.lifecycle import reactions as rx
 from ao.lifecycle.actions import NUDGE_ECHO, execute, flush, notify, nudged_at
 from ao.lifecycle.machine import TERMINAL, Facts, decide
+from ao.lifecycle.outbox import drain
+from ao.lifecycle.passes import SERVES, Inbox
 from ao.lifecycle.report import TickReport
-from ao.sdk.contracts import Observation, PaneState, PrState
-from ao.store import events
+from ao.sdk.contracts import Observation, PaneState, PrState, RuntimeSpec
+from ao.sdk.errors import AoError
+from ao.sdk.textsafe import strip_controls
+from ao.session.context import Context
+from ao.session.delivery import answer_dialog
+from ao.session.ops import handle_of
+from ao.session.spawn import admit, at_capacity
+from ao.session.stop_restore import restore, stop
+from ao.store import events, kvfile
+from ao.store.locks import atomic_write, locked, try_lock
 from ao.store.paths import watch_lock_path, watcher_name
 from ao.store.state import Session, now_iso
 
@@ -59,7 +72,6 @@ def tick(
     only: str | None = None,
 ) -> TickReport:
     """One idempotent pass over ``projects`` (or just session ``only``)."""
-    from ao.session.ops import handle_of
 
     started, cpu_started = time.monotonic(), time.process_time()
     now = time.time() if now is None else now
@@ -113,8 +125,6 @@ def _guard(project: Project, session_id: str, report: TickReport) -> Iterator[No
 
 def _admit_queued(ctx: Context, project: Project, report: TickReport, only: str | None) -> None:
     """Start queued sessions, oldest first, while the session limit has room."""
-    from ao.sdk.errors import AoError
-    from ao.session.spawn import admit, at_capacity
 
     for session in project.store.list():
         if session.status != "queued" or only not in (None, session.id):
@@ -133,8 +143,6 @@ def _admit_queued(ctx: Context, project: Project, report: TickReport, only: str 
 
 def _all_complete(ctx: Context, project: Project, report: TickReport) -> None:
     """Notify once when every session of a project has finished."""
-    from ao.store import kvfile
-    from ao.store.locks import atomic_write, locked
 
     sessions = project.store.list()
     if not sessions or any(s.status not in TERMINAL for s in sessions):
@@ -189,9 +197,6 @@ def _one(
     dry_run: bool,
     report: TickReport,
 ) -> None:
-    from ao.session.delivery import answer_dialog
-    from ao.session.ops import handle_of
-
     handle = handle_of(session)
     pane = panes.get(handle.name, GONE) if handle else GONE
     obs = Observation(
@@ -285,8 +290,6 @@ def _drain(
     report: TickReport,
 ) -> bool:
     """Hand a ready agent the messages queued while it was busy; True if any was taken."""
-    from ao.lifecycle.outbox import drain
-    from ao.sdk.errors import AoError
 
     try:
         results = drain(ctx, project, session, agent, handle)
@@ -309,8 +312,6 @@ def _restore_after_reboot(
     ctx: Context, project: Project, session: Session, report: TickReport
 ) -> bool:
     """Relaunch a live session whose runtime session vanished (reboot, killed server)."""
-    from ao.sdk.errors import AoError
-    from ao.session.stop_restore import restore
 
     try:
         restore(ctx, project, session.id)
@@ -332,7 +333,6 @@ def _clean_up_merged(
 
     An ordinary stop: the worktree goes only if nothing in it is uncommitted or unpushed.
     """
-    from ao.session.stop_restore import stop
 
     cfg = ctx.config.reactions.get("approved-and-green")
     delay = (
@@ -350,7 +350,6 @@ def _clean_up_merged(
 
 
 def _epoch(iso: str) -> float | None:
-    import calendar
 
     try:
         return float(calendar.timegm(time.strptime(iso, "%Y-%m-%dT%H:%M:%SZ")))
@@ -386,8 +385,6 @@ def _stuck_after(ctx: Context) -> float:
 
 
 def _last_lines(screen: str | None, n: int = 8) -> str:
-    from ao.sdk.textsafe import strip_controls
-
     if not screen:
         return ""
     lines = [line for line in strip_controls(screen).splitlines() if line.strip()]
@@ -397,8 +394,6 @@ def _last_lines(screen: str | None, n: int = 8) -> str:
 def _active_reactions(
     ctx: Context, project: Project, s: rx.Situation
 ) -> list[tuple[str, str, t.Any]]:
-    from ao.config.conditions import evaluate, parse
-
     configured = ctx.config.reactions
     active = [(key, sig, configured.get(key)) for key, sig in rx.triggers(s).items()]
     env = {
@@ -440,7 +435,6 @@ class Watcher:
 
     def acquire(self) -> bool:
         """Take the watcher lock; False when another watcher or pass holds it."""
-        from ao.store.locks import try_lock
 
         self._fd = try_lock(watch_lock_path(self.config_path))
         if self._fd is None:
@@ -450,7 +444,6 @@ class Watcher:
 
     def _note(self, *, serving: bool) -> None:
         """Say in the lock file who holds it and whether it answers pass requests."""
-        from ao.lifecycle.passes import SERVES
 
         if self._fd is None:
             return
@@ -470,8 +463,6 @@ class Watcher:
 
     def pass_over(self, project: str | None) -> TickReport:
         """One tick over ``project`` (None: every project), whatever the watcher's own."""
-        from ao.config import load_config
-        from ao.session.context import Context
 
         ctx = Context(load_config(self.config_path, cached=True))
         projects = [ctx.project(project)] if project else ctx.projects()
@@ -484,7 +475,6 @@ class Watcher:
         ``ao watch --once`` meanwhile wakes it, and the next tick, which starts after the
         request, answers it. A stop request ends the sleep at once, never a tick.
         """
-        from ao.lifecycle.passes import Inbox
 
         inbox = Inbox(watch_lock_path(self.config_path))
         serving = inbox.open()
@@ -507,8 +497,6 @@ def ensure_watcher(ctx: Context) -> tuple[str, str]:
     Returns (state, detail): ``started``, ``running`` (adopted) or ``external`` (a watcher
     outside the runtime holds the lock). Never starts a second copy.
     """
-    from ao.sdk.contracts import RuntimeSpec
-    from ao.store.locks import try_lock
 
     runtime = ctx.runtime()
     name = watcher_name(ctx.loaded.path)

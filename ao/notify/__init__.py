@@ -24,6 +24,7 @@ import time
 import typing as t
 from collections.abc import Mapping, Sequence
 
+from ao.registry import available, load
 from ao.sdk.contracts import Notification
 from ao.sdk.errors import AoError, ConfigError
 from ao.sdk.textsafe import strip_controls
@@ -88,7 +89,6 @@ def resolve(config: AoConfig, named: Sequence[tuple[str, str]]) -> list[Target]:
 
     Raises ConfigError for a name that is neither a ``notifiers`` key nor a plugin.
     """
-    from ao.registry import available
 
     plugins = available("notifier")
     configured = config.notifiers
@@ -147,7 +147,6 @@ def deliver(
 
     Never raises for a notifier's failure and never waits longer than ``timeout``.
     """
-    from ao.registry import available, load
 
     available("notifier")  # scan (and cache) entry points once, before the threads start
     note = _clean(note)

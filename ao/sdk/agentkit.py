@@ -23,6 +23,7 @@ from pathlib import Path
 
 from ao.sdk import proc
 from ao.sdk.errors import AoError
+from ao.sdk.home import private_dir
 from ao.sdk.textsafe import strip_controls
 
 VERSION_RE = re.compile(r"\d+\.\d+\.\d+(?:[-.][0-9A-Za-z.]+)?")
@@ -217,7 +218,6 @@ def age_of(path: Path) -> float | None:
 
 def write_private(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` atomically, readable by the owner only (mode 0600)."""
-    from ao.sdk.home import private_dir
 
     private_dir(path.parent)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")

@@ -7,6 +7,8 @@ them into one line on stderr and the class's exit code. A message says what fail
 
 from __future__ import annotations
 
+import datetime as dt
+
 
 class AoError(Exception):
     """Base of every error ao reports to a user."""
@@ -88,7 +90,6 @@ class RateLimitError(AoError):
 
 def clock_time(epoch: float) -> str:
     """``epoch`` as a UTC clock time for messages (``14:05:09 UTC``)."""
-    import datetime as dt
 
     return dt.datetime.fromtimestamp(epoch, dt.UTC).strftime("%H:%M:%S UTC")
 

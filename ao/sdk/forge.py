@@ -27,6 +27,7 @@ from urllib.parse import urlsplit
 
 from ao.sdk.errors import AoError, RateLimitError
 from ao.sdk.errors import clock_time as when
+from ao.sdk.gitref import slugify, validate_branch
 from ao.sdk.httpcache import DiskCache, write_atomic
 from ao.sdk.redact import redact, register
 from ao.sdk.textsafe import strip_controls
@@ -245,7 +246,7 @@ class ForgeClient:
 
     def http(self) -> httpx.Client:
         """The shared connection pool (thread-safe), created on first use."""
-        import httpx
+        import httpx  # lazy: httpx loads only when a forge is called
 
         with self._lock:
             if self._http is None:
@@ -290,7 +291,7 @@ class ForgeClient:
         ``RateLimitError`` once waiting in line would take longer than ``maxWait``
         seconds. With ``stream`` the body is not read.
         """
-        import httpx
+        import httpx  # lazy: httpx loads only when a forge is called
 
         resource = self.default_resource if resource is None else resource
         conditional = bool(headers and "If-None-Match" in headers)
@@ -359,7 +360,7 @@ class ForgeClient:
 
     def stream_lines(self, path: str, *, max_bytes: int) -> Iterator[str]:
         """Lines of a text download, stopping after ``max_bytes``."""
-        import httpx
+        import httpx  # lazy: httpx loads only when a forge is called
 
         resp = self._send("GET", self.url(path), follow=self.follow_downloads, stream=True)
         try:
@@ -393,7 +394,6 @@ def label_names(labels: Iterable[t.Any] | None) -> tuple[str, ...]:
 
 def issue_branch(prefix: str, issue: Issue) -> str:
     """``<prefix>/issue-123-short-title``: a git-safe branch for work on ``issue``."""
-    from ao.sdk.gitref import slugify, validate_branch
 
     number = re.sub(r"[^0-9A-Za-z]+", "-", issue.id).strip("-") or "x"
     slug = slugify(issue.title, max_len=40)

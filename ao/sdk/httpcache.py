@@ -19,6 +19,8 @@ import typing as t
 import uuid
 from pathlib import Path
 
+from ao.sdk.home import ao_home
+
 
 def _private_dirs(directory: Path) -> None:
     """Create ``directory`` and its missing parents for the owner only (0700)."""
@@ -53,7 +55,6 @@ def write_atomic(path: Path, text: str) -> None:
 
 def cache_root(forge: str, api_url: str) -> Path:
     """The cache directory of one API endpoint of ``forge`` (e.g. an Enterprise host)."""
-    from ao.sdk.home import ao_home
 
     digest = hashlib.sha256(api_url.rstrip("/").encode()).hexdigest()[:12]
     return ao_home() / "cache" / forge / digest

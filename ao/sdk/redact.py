@@ -18,6 +18,7 @@ import re
 import threading
 import typing as t
 from pathlib import Path
+from urllib.parse import quote, urlsplit
 
 __all__ = ["MASK", "redact", "redact_data", "register", "registered"]
 
@@ -53,7 +54,6 @@ _compiled: re.Pattern[str] | None = None
 
 def _forms(value: str) -> set[str]:
     """``value`` and the forms a server may echo it in (URL-quoted, a URL's parts)."""
-    from urllib.parse import quote, urlsplit
 
     forms = {value, quote(value, safe=""), quote(value)}
     if "://" in value:

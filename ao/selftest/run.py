@@ -33,8 +33,12 @@ import time
 import typing as t
 from pathlib import Path
 
+from ao import registry
 from ao.sdk.contracts import SelfTestable, Versioned
 from ao.sdk.errors import AoError, NotFoundError
+from ao.selftest import server as st
+from ao.selftest.combined import ScriptedModel
+from ao.session.agents import _order
 
 if t.TYPE_CHECKING:
     from ao.sdk.contracts import Runtime
@@ -103,8 +107,6 @@ class AgentResult:
 
 def select(names: t.Sequence[str] = ()) -> list[str]:
     """The agents to check: ``names`` (validated) or every registered agent, in preference order."""
-    from ao import registry
-    from ao.session.agents import _order
 
     available = sorted(registry.available("agent"), key=_order)
     unknown = [n for n in names if n not in available]
@@ -129,7 +131,6 @@ def check_agent(
     name: str, *, timeout: float = 60.0, progress: Progress | None = None
 ) -> AgentResult:
     """Self-test one agent adapter and its installed CLI."""
-    from ao import registry
 
     try:
         agent = registry.load("agent", name)
@@ -173,8 +174,7 @@ class _Scratch:
     private instance of the default runtime."""
 
     def __init__(self, agent: str, setup: t.Callable[[str, Path], dict[str, str]]) -> None:
-        from ao import registry
-        from ao.config.models import Defaults
+        from ao.config.models import Defaults  # lazy: pydantic loads only where models are built
 
         self.agent = agent
         self.setup = setup
@@ -196,8 +196,6 @@ class _Scratch:
         self.close()
 
     def _prepare(self) -> None:
-        from ao.selftest.combined import ScriptedModel
-
         home = self.root / "home"
         home.mkdir()
         repo, origin = self.root / "repo", self.root / "origin.git"
@@ -263,8 +261,6 @@ class _Checks:
         self.seen: list[str] = []
 
     def run(self) -> None:
-        from ao.selftest import server as st
-
         no_prompts = NO_PERMISSION_PROMPTS.get(self.result.agent)
         self.s.model.script(
             st.text("OK."),

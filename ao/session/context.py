@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import shutil
 import typing as t
 from pathlib import Path
 
 from ao import registry
+from ao.config import load_config, require_project
+from ao.config.names import default_prefix
+from ao.config.snapshot import plain
 from ao.sdk.errors import NotFoundError, PluginError, UsageError
+from ao.session.agents import choose, inventory
+from ao.store import events
 from ao.store.paths import ProjectPaths
 from ao.store.state import Session, SessionStore
 
@@ -33,8 +39,6 @@ class Project:
 
     @property
     def prefix(self) -> str:
-        from ao.config.names import default_prefix
-
         return self.config.session_prefix or default_prefix(self.id)
 
     @property
@@ -57,7 +61,6 @@ class Context:
     @classmethod
     def load(cls, cwd: Path | None = None) -> Context:
         """Find and load the config (see ``ao.config.find_config_path``)."""
-        from ao.config import load_config
 
         return cls(load_config(cwd=cwd, cached=True))
 
@@ -83,7 +86,6 @@ class Context:
 
     def select_project(self, name: str | None, cwd: Path | None = None) -> Project:
         """An explicit project, else the only one, else the one containing ``cwd``."""
-        from ao.config import require_project
 
         pid, _ = require_project(self.loaded, name, cwd or Path.cwd())
         return self.project(pid)
@@ -117,7 +119,6 @@ class Context:
         if found:
             return found[0]
         live = [s.id for p in candidates for s in p.store.list()]
-        import difflib
 
         close = difflib.get_close_matches(session_id, live, n=1)
         hint = f"did you mean {close[0]!r}?" if close else "see `ao list`"
@@ -165,7 +166,6 @@ class Context:
     def project_scm(self, project: Project) -> Scm | None:
         """The project's SCM plugin, or None when none is installed or it is misconfigured
         (then an ``scm.error`` event says why)."""
-        from ao.store import events
 
         name = project.config.scm or self.config.defaults.scm
         if name not in registry.available("scm"):
@@ -182,7 +182,6 @@ class Context:
 
     def _options(self, name: str) -> dict[str, t.Any]:
         """``plugins.<name>`` as plain data (the cached config hands out read-only views)."""
-        from ao.config.snapshot import plain
 
         return dict(plain(self.config.plugins.get(name)) or {})
 
@@ -195,7 +194,6 @@ class Context:
         name = requested or project.config.agent or self.config.defaults.agent
         if name != "auto":
             return name
-        from ao.session.agents import choose, inventory
 
         chosen = choose(inventory(self), self.config.defaults.agent_strategy)
         if chosen is None:

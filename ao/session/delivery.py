@@ -27,6 +27,7 @@ from ao.sdk.contracts import (
     PaneState,
 )
 from ao.sdk.errors import ConflictError
+from ao.store.locks import write_private
 
 if t.TYPE_CHECKING:
     from ao.sdk.contracts import Agent, Runtime, RuntimeHandle
@@ -282,7 +283,6 @@ def _timestamped_native(activity: Activity) -> bool:
 
 def enqueue(outbox: Path, text: str) -> Path:
     """Store a message for later delivery; files sort in arrival order."""
-    from ao.store.locks import write_private
 
     name = f"{time.time_ns():020d}-{uuid.uuid4().hex[:8]}.msg"
     write_private(outbox / name, text)

@@ -13,12 +13,19 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
+import shutil
 import typing as t
 
+from ao.sdk import proc
 from ao.sdk.contracts import WorkspaceInfo
+from ao.sdk.home import ao_home
+from ao.sdk.httpcache import stale_entries
+from ao.session.ops import handle_of, workspace_info
+from ao.session.spawn import runtime_owner
 from ao.store import events
 from ao.store.handles import recorded_name
-from ao.store.paths import ProjectPaths
+from ao.store.locks import try_lock
+from ao.store.paths import ProjectPaths, watcher_name
 from ao.store.state import Session, SessionStore, now_iso
 
 if t.TYPE_CHECKING:
@@ -69,9 +76,6 @@ def collect(ctx: Context, projects: list[Project], *, dry_run: bool = False) -> 
 
 
 def _stale_cache(dry_run: bool) -> list[GcAction]:
-    from ao.sdk.home import ao_home
-    from ao.sdk.httpcache import stale_entries
-
     stale = stale_entries(ao_home() / "cache")
     if not stale:
         return []
@@ -98,7 +102,6 @@ _TEMP = re.compile(r"\..+\.(\d+)\.(?:tmp|new)")
 
 def _temp_files(project: Project, dry_run: bool) -> list[GcAction]:
     """Temp files of atomic writes whose writer died between write and rename."""
-    from ao.sdk.home import ao_home
 
     root = project.paths.root
     dirs = [root, ao_home() / "cache", *(root / d for d in ("sessions", "archive", "logs"))]
@@ -123,7 +126,6 @@ def _temp_files(project: Project, dry_run: bool) -> list[GcAction]:
 
 def _busy(project: Project, session_id: str) -> bool:
     """Whether some ao process is working on the session (holds its operation lock)."""
-    from ao.store.locks import try_lock
 
     fd = try_lock(project.paths.locks / f"op-{session_id}.lock")
     if fd is None:
@@ -133,8 +135,6 @@ def _busy(project: Project, session_id: str) -> bool:
 
 
 def _half_spawns(ctx: Context, project: Project, dry_run: bool) -> list[GcAction]:
-    from ao.session.ops import workspace_info
-
     actions = []
     for session in project.store.list():
         if session.status != "spawning" or _pid_alive(session.get("spawner_pid")):
@@ -181,8 +181,6 @@ def _half_spawns(ctx: Context, project: Project, dry_run: bool) -> list[GcAction
 def _end_runtime(ctx: Context, project: Project, session: Session) -> None:
     """End the session's runtime: the recorded one, else (killed before recording it) the
     one its name would have, if this ``$AO_HOME`` started it."""
-    from ao.session.ops import handle_of
-    from ao.session.spawn import runtime_owner
 
     runtime = ctx.runtime(session.get("runtime") or None)
     handle = handle_of(session)
@@ -217,8 +215,6 @@ def _orphan_runtime_sessions(
     """Every ``{hash}-*`` runtime session this ``$AO_HOME`` started that is neither a live
     record nor the watcher (another state root's sessions are never touched). The action
     is ``orphan-<runtime plugin>``."""
-    from ao.session.spawn import runtime_owner
-    from ao.store.paths import watcher_name
 
     if not projects:
         return []
@@ -301,7 +297,6 @@ def _checkout_info(project: Project, path: Path, session: Session | None = None)
     (``ao/<id>``, no ``--branch``); destroying then drops it only if it holds no commit
     of its own, so no work is lost either way. Any other branch is kept.
     """
-    from ao.sdk import proc
 
     r = proc.run(["git", "symbolic-ref", "--short", "HEAD"], cwd=path, timeout=10, check=False)
     branch = r.stdout.strip()
@@ -323,7 +318,6 @@ def _unfinished_checkout(project: Project, path: Path, session: Session) -> Work
     made the branch and part of the directory. Nothing else wrote there (the agent never
     started, and spawn refuses an existing path), so the directory goes; the branch goes
     only if spawn named it and it holds no commit of its own."""
-    import shutil
 
     if path.exists() and not (path / ".git").exists():
         shutil.rmtree(path, ignore_errors=True)
@@ -336,8 +330,6 @@ def _unfinished_checkout(project: Project, path: Path, session: Session) -> Work
 
 
 def _stale_locks(project: Project, dry_run: bool) -> list[GcAction]:
-    from ao.store.locks import try_lock
-
     locks = project.paths.locks
     if not locks.is_dir():
         return []

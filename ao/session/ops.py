@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 import time
 import typing as t
 from collections.abc import Iterator
@@ -19,10 +20,13 @@ from ao.sdk.contracts import (
     SessionInfoReader,
     WorkspaceInfo,
 )
-from ao.sdk.errors import ConflictError, NotFoundError
+from ao.sdk.errors import AoError, ConflictError, NotFoundError, UsageError
+from ao.sdk.textsafe import strip_controls
+from ao.session.delivery import Delivery, deliver, enqueue, look, pending
+from ao.session.inputs import check_text_size
 from ao.store import events
 from ao.store.handles import recorded_handle, recorded_name
-from ao.store.state import ENDED_STATUSES, Session
+from ao.store.state import ARCHIVE_SUFFIX, ENDED_STATUSES, Session
 
 if t.TYPE_CHECKING:
     from ao.sdk.contracts import Agent, Runtime
@@ -167,7 +171,6 @@ def info(ctx: Context, session: Session) -> SessionInfo | None:
     Adapters read local files only; a broken or missing record is no information, never
     an error of the status command.
     """
-    from ao.sdk.errors import AoError
 
     try:
         agent = ctx.agent(session.get("agent"))
@@ -183,8 +186,6 @@ def _interrupt(
     project: Project, session: Session, runtime: Runtime, agent: Agent, handle: RuntimeHandle
 ) -> str:
     """Stop the agent's turn in progress with its interrupt keys; what was done, or ""."""
-    from ao.sdk.errors import UsageError
-    from ao.session.delivery import look
 
     if agent.activity(look(runtime, handle, session.data)).state != "working":
         return ""
@@ -257,9 +258,6 @@ def send(
     text stay byte-exact): an ``ESC [201~`` would end the bracketed paste early and let the
     rest of the message reach the agent as typed keys.
     """
-    from ao.sdk.errors import UsageError
-    from ao.sdk.textsafe import strip_controls
-    from ao.session.inputs import check_text_size
 
     text = check_text_size(strip_controls(text))
     if not text.strip():
@@ -273,8 +271,7 @@ def send(
 def _send_locked(
     ctx: Context, project: Project, session: Session, text: str, *, wait: float, interrupt: bool
 ) -> Delivery:
-    from ao.session.delivery import deliver, pending
-    from ao.session.spawn import dialog_logger
+    from ao.session.spawn import dialog_logger  # lazy: `ao list` never loads spawn
 
     handle = _live_handle(session)
     runtime = ctx.runtime(session.get("runtime") or None)
@@ -290,8 +287,6 @@ def _send_locked(
             break
         queued.unlink()
     if pending(outbox):
-        from ao.session.delivery import Delivery, enqueue
-
         path = enqueue(outbox, text)
         return Delivery("queued", f"earlier messages are still queued; queued as {path.name}")
     result = deliver(
@@ -323,7 +318,6 @@ def _live_handle(session: Session) -> RuntimeHandle:
 
 def logs(ctx: Context, project: Project, session_id: str, lines: int) -> str:
     """The last ``lines`` lines the session's pane shows, or its saved final screen."""
-    from ao.sdk.textsafe import strip_controls
 
     if project.store.exists(session_id):
         session = project.store.read(session_id)
@@ -335,9 +329,6 @@ def logs(ctx: Context, project: Project, session_id: str, lines: int) -> str:
                 )
             except NotFoundError:
                 pass
-    import re
-
-    from ao.store.state import ARCHIVE_SUFFIX
 
     name = re.compile(re.escape(session_id) + ARCHIVE_SUFFIX + r"\.screen\.txt")
     saved = (
@@ -355,7 +346,6 @@ def logs(ctx: Context, project: Project, session_id: str, lines: int) -> str:
 
 def follow(ctx: Context, session: Session, interval: float = 0.5) -> Iterator[str]:
     """Yield new lines of the pane's output as they appear, until the session ends."""
-    from ao.sdk.textsafe import strip_controls
 
     handle = _live_handle(session)
     runtime = ctx.runtime(session.get("runtime") or None)

@@ -17,6 +17,9 @@ import socket
 import typing as t
 
 from ao.sdk.errors import ConflictError
+from ao.sdk.home import ao_home
+from ao.store.locks import locked
+from ao.store.state import ENDED_STATUSES
 
 if t.TYPE_CHECKING:
     from ao.config.models import Ports
@@ -49,8 +52,6 @@ def listening(port: int) -> bool:
 def assign(ctx: Context, project: Project, session_id: str) -> int:
     """The session's block: the one it recorded if no other live session holds it, else
     the lowest free one; recorded in the session's metadata."""
-    from ao.sdk.home import ao_home
-    from ao.store.locks import locked
 
     ports = ctx.config.ports
     with locked(ao_home() / "locks" / f"ports-{project.paths.hash}.lock"):
@@ -71,8 +72,6 @@ def assign(ctx: Context, project: Project, session_id: str) -> int:
 
 
 def _held(ctx: Context, session_id: str) -> set[int]:
-    from ao.store.state import ENDED_STATUSES
-
     held = set()
     for project in ctx.projects():
         for session in project.store.list():

@@ -6,8 +6,13 @@ import dataclasses
 import re
 from pathlib import Path
 
+from ao.config import CONFIG_NAMES, find_config_path, load_config
+from ao.config.names import default_prefix
 from ao.sdk import proc
 from ao.sdk.errors import CommandError, ConflictError, UsageError
+from ao.session.context import Context
+from ao.store.locks import atomic_write
+from ao.store.paths import ProjectPaths
 
 URL_RE = re.compile(r"^(?:(?:https?|ssh|git|file)://|[\w.-]+@[\w.-]+:)")
 SLUG_RE = re.compile(r"(?:github\.com|gitlab\.com)[:/]([^/]+/[^/]+?)(?:\.git)?/?$")
@@ -124,12 +129,10 @@ def start(
     The project goes into ``config_path`` when given (``add-project``), else into the
     config at or above the repository, else into a new config at the repository's root.
     """
-    from ao.config import CONFIG_NAMES, find_config_path, load_config
-    from ao.config.edit import add_project, new_config_text
-    from ao.config.names import default_prefix
-    from ao.session.context import Context
-    from ao.store.locks import atomic_write
-    from ao.store.paths import ProjectPaths
+    from ao.config.edit import (  # lazy: pydantic and yaml load only to edit a config
+        add_project,
+        new_config_text,
+    )
 
     cloned = False
     if target and is_url(target):
@@ -192,7 +195,10 @@ def _unique(pid: str, taken: set[str]) -> str:
 
 def remove_project(config_path: Path, project_id: str, *, live_sessions: int, force: bool) -> None:
     """Drop a project from the config; its state directory stays (nothing is deleted)."""
-    from ao.config.edit import remove_project as remove
+    # lazy: pydantic and yaml load only to edit a config
+    from ao.config.edit import (
+        remove_project as remove,  # lazy: pydantic and yaml load only to edit a config
+    )
 
     if live_sessions and not force:
         raise ConflictError(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
+import re
 import time
 import typing as t
 from collections.abc import Callable, Mapping
@@ -25,10 +26,20 @@ from ao.sdk.contracts import (
     WorkspaceInfo,
     WorkspaceRequest,
 )
-from ao.sdk.errors import AoError, ConflictError, SpawnError, UsageError
+from ao.sdk.errors import AoError, ConfigError, ConflictError, SpawnError, UsageError
+from ao.sdk.gitref import validate_branch
+from ao.sdk.home import ao_home, private_dir
+from ao.sdk.proc import available_memory
 from ao.sdk.textsafe import strip_controls
+from ao.session import ports
+from ao.session.context import require_binary
+from ao.session.delivery import deliver
+from ao.session.inputs import check_text_size, read_text_file
 from ao.store import events, faults
 from ao.store.handles import handle_fields
+from ao.store.locks import locked
+from ao.store.paths import watcher_name
+from ao.store.state import ENDED_STATUSES, validate_session_id
 
 if t.TYPE_CHECKING:
     from ao.sdk.contracts import Runtime, Workspace
@@ -49,7 +60,6 @@ class SpawnResult:
 def clean_task(task: str) -> str:
     """The task as literal text: control and escape sequences removed, size bounded
     (``ao.session.inputs.MAX_TEXT_BYTES``, the limit of messages too)."""
-    from ao.session.inputs import check_text_size
 
     return strip_controls(check_text_size(task, "the task")).strip("\n")
 
@@ -79,8 +89,6 @@ def agent_rules(project: Project) -> str | None:
     The file must stay inside the repository once symlinks are resolved (like ``copy``,
     ``symlinks`` and ``workdir``): a rules file is never a way to read other files.
     """
-    from ao.sdk.errors import ConfigError
-    from ao.session.inputs import read_text_file
 
     cfg = project.config
     if cfg.agent_rules_file:
@@ -141,7 +149,6 @@ def launch(
                 f"working directory {cwd} does not exist in the worktree",
                 hint=f"fix `projects.{project.id}.workdir` ({cfg.workdir!r}) in the config",
             )
-    from ao.sdk.home import private_dir
 
     state_dir = project.paths.root / "agents" / session_id
     private_dir(state_dir)
@@ -161,7 +168,6 @@ def launch(
         spec = agent.launch(launch_ctx)
     if spec.metadata:
         project.store.update(session_id, dict(spec.metadata))
-    from ao.session import ports
 
     block = ports.assign(ctx, project, session_id)
     env = {**session_env(ctx, project, session_id), **ports.environment(ctx.config.ports, block)}
@@ -182,7 +188,6 @@ def runtime_owner() -> str:
     """The tag a runtime keeps on every session this ``$AO_HOME`` starts, so ``ao gc``
     only ever ends sessions that provably are its own (another ``AO_HOME``, e.g. a test
     or a second config root, may share the runtime's server and the config's hash)."""
-    from ao.sdk.home import ao_home
 
     return str(ao_home().resolve())
 
@@ -219,7 +224,6 @@ def spawn(
     watcher admits it when a slot frees up. ``metadata`` (e.g. the issue) is in the
     record from the start, before the agent can read it.
     """
-    from ao.sdk.gitref import validate_branch
 
     started = time.monotonic()
     task = clean_task(task)
@@ -230,7 +234,6 @@ def spawn(
     agent = ctx.agent(agent_name)
     ctx.runtime(project.config.runtime)
     ctx.workspace(project.config.workspace)
-    from ao.session.context import require_binary
 
     require_binary(agent.binary, f"agent {agent_name!r}")
     if not (project.repo_path / ".git").exists():
@@ -274,16 +277,12 @@ def spawn(
 
 def capacity_lock(project: Project) -> contextlib.AbstractContextManager[None]:
     """The config-wide lock under which a slot is counted and taken (spawn, admission)."""
-    from ao.sdk.home import ao_home
-    from ao.store.locks import locked
 
     return locked(ao_home() / "locks" / f"capacity-{project.paths.hash}.lock", timeout=60.0)
 
 
 def names_lock(project: Project) -> contextlib.AbstractContextManager[None]:
     """The lock under which a ``--name`` is checked against every project and reserved."""
-    from ao.sdk.home import ao_home
-    from ao.store.locks import locked
 
     return locked(ao_home() / "locks" / f"names-{project.paths.hash}.lock")
 
@@ -296,10 +295,6 @@ def check_name_free(ctx: Context, project: Project, name: str) -> None:
     across all of them, and must not be the watcher's name or in another project's
     ``{prefix}-N`` range (that project would hand the same id out later).
     """
-    import re
-
-    from ao.store.paths import watcher_name
-    from ao.store.state import validate_session_id
 
     validate_session_id(name)
     if project.paths.runtime_name(name) == watcher_name(ctx.loaded.path):
@@ -332,8 +327,6 @@ def capacity_reason(ctx: Context, project: Project) -> str | None:
     project's) is reached, live sessions hold every port block, or less memory is
     available than ``minFreeMemory``. Callers that act on the answer hold
     ``capacity_lock``."""
-    from ao.sdk.proc import available_memory
-    from ao.store.state import ENDED_STATUSES
 
     # every session that has not ended holds a slot (and a port block): working,
     # waiting on its PR, stuck...
@@ -385,8 +378,6 @@ def build(
 def _build_locked(
     ctx: Context, project: Project, session_id: str, *, ready_timeout: float, started: float
 ) -> SpawnResult:
-    from ao.session.delivery import deliver
-
     store = project.store
     session = store.read(session_id)
     if session.status != "spawning":

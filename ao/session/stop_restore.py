@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import os
 import time
 import typing as t
 from pathlib import Path
 
 from ao.sdk.contracts import WorkspaceInfo, WorkspaceRequest
-from ao.sdk.errors import ConflictError, NotFoundError
+from ao.sdk.errors import AoError, ConflictError, NotFoundError
+from ao.session.delivery import deliver
 from ao.session.keepwork import settle
 from ao.session.ops import GONE, handle_of, workspace_info
+from ao.session.spawn import dialog_logger, launch, workspace_request
 from ao.store import events, faults
 from ao.store.handles import handle_fields
 from ao.store.locks import write_private
@@ -125,9 +128,6 @@ def restore(
 
 
 def _restore_locked(ctx: Context, project: Project, session_id: str, *, resend: bool) -> Session:
-    import os
-
-    from ao.session.spawn import dialog_logger, launch, workspace_request
 
     store = project.store
     archived_path: Path | None = None
@@ -189,8 +189,6 @@ def _restore_locked(ctx: Context, project: Project, session_id: str, *, resend: 
         _undo_restore(project, session_id, original, archived=archived_path is not None, exc=exc)
         raise
     if mode == "post-launch" and task:
-        from ao.session.delivery import deliver
-
         deliver(
             runtime, ctx.agent(session.get("agent")), handle, task, wait=30.0,
             session=session.data, on_dialog=dialog_logger(project, session_id),
@@ -229,7 +227,6 @@ def _undo_restore(
     exc: BaseException,
 ) -> None:
     """Put a session's record back as it was before a failed restore, noting why."""
-    from ao.sdk.errors import AoError
 
     reason = str(exc) if isinstance(exc, AoError) else f"{type(exc).__name__}: {exc}"
     back: dict[str, str | None] = {

@@ -6,7 +6,12 @@ directory needs ``ao.store.paths``.
 
 from __future__ import annotations
 
+import errno
+import os
+from pathlib import Path
+
 from ao.sdk.errors import FileSystemError
+from ao.sdk.home import ao_home
 
 
 def from_os_error(exc: OSError) -> FileSystemError:
@@ -15,8 +20,6 @@ def from_os_error(exc: OSError) -> FileSystemError:
     The CLI's error boundary uses it for any ``OSError`` that reaches it; core code may
     raise it where it knows better which path was meant.
     """
-    import errno
-    import os
 
     if isinstance(exc, FileNotFoundError) and _cwd_gone():
         return FileSystemError(
@@ -74,7 +77,6 @@ def _shown(path: str) -> str:
 
 
 def _cwd_gone() -> bool:
-    from pathlib import Path
 
     try:
         Path.cwd()
@@ -86,15 +88,11 @@ def _cwd_gone() -> bool:
 
 
 def _home() -> str:
-    from ao.sdk.home import ao_home
-
     return str(ao_home())
 
 
 def _file_in_the_way(path: str) -> str | None:
     """``path`` or its nearest existing ancestor when that is not a directory, else None."""
-    import os
-    from pathlib import Path
 
     current = Path(os.path.abspath(path))
     while not (current.exists() or current.is_symlink()):
