@@ -353,6 +353,10 @@ class TestEndToEnd:
         assert r.returncode == 0, r.stderr
         gemini.wait_activity("d-1", "ready", timeout=40)
         assert gemini.metadata("d-1")["native_session_id"] == before["native_session_id"]
+        # Under load the CLI draws its prompt before it has loaded the resumed history; a
+        # message sent in that window starts a new conversation. ao does not yet wait for
+        # the history (see the closing note of issue #8): the test waits for it on screen.
+        wait_for(lambda: "First answer." in gemini.screen("d-1"), 30, "the resumed history")
         sent = gemini.ok("send", "d-1", "what was the word?")
         assert sent["status"] == "delivered", sent  # type: ignore[index]
         wait_for(lambda: gem.turns_served() >= 2, 30, "the resumed turn")
