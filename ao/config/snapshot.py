@@ -28,6 +28,7 @@ from pathlib import Path
 from ao import __version__
 from ao.config.base import expand_string
 from ao.sdk.home import ao_home
+from ao.sdk.httpcache import write_atomic
 from ao.sdk.redact import register
 
 FORMAT = 2  # 1 was a pickle that held resolved secrets; it is deleted on sight
@@ -256,17 +257,4 @@ def save(config_path: Path, data: dict[str, t.Any], raw: t.Any) -> None:
             dest.unlink()
         return
     with contextlib.suppress(OSError, ValueError):
-        text = json.dumps(doc, ensure_ascii=False, allow_nan=False)
-        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-        tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-        try:
-            with os.fdopen(
-                os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w", encoding="utf-8"
-            ) as fh:
-                fh.write(text)
-            os.replace(tmp, dest)
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                tmp.unlink()
+        write_atomic(dest, json.dumps(doc, ensure_ascii=False, allow_nan=False))

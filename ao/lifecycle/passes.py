@@ -29,6 +29,7 @@ from pathlib import Path
 
 from ao.lifecycle.report import report_data
 from ao.sdk.errors import AoError
+from ao.sdk.proc import pid_alive
 from ao.store.locks import atomic_write
 from ao.store.paths import watch_lock_path as lock_path
 
@@ -75,16 +76,6 @@ def holder(lock: Path) -> tuple[int | None, bool]:
         return None, False
     pid = int(words[0]) if words and words[0].isdigit() else None
     return pid, pid is not None and SERVES in words[1:]
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _read_json(path: Path) -> dict[str, t.Any] | None:
@@ -150,7 +141,7 @@ class Inbox:
             data = _read_json(self.dir / name) or {}
             pid, project, at = data.get("pid"), data.get("project"), data.get("at")
             answered = (self.dir / f"{rid}{ANSWER}").exists()
-            if answered or not isinstance(pid, int) or not _alive(pid):
+            if answered or not isinstance(pid, int) or not pid_alive(pid):
                 (self.dir / name).unlink(missing_ok=True)  # answered, or its caller is gone
                 continue
             request = Request(rid, project if isinstance(project, str) else None, pid)

@@ -28,6 +28,7 @@ from ao.lifecycle.passes import SERVES, Inbox
 from ao.lifecycle.report import TickReport
 from ao.sdk.contracts import Observation, PaneState, PrState, RuntimeSpec
 from ao.sdk.errors import AoError
+from ao.sdk.proc import pid_alive
 from ao.sdk.textsafe import strip_controls
 from ao.session.context import Context
 from ao.session.delivery import answer_dialog
@@ -49,18 +50,6 @@ PRIORITY_OF_STATUS = {
     "errored": "warning", "ci_failed": "action", "changes_requested": "action",
     "mergeable": "action",
 }  # fmt: skip
-
-
-def _pid_alive(text: str) -> bool:
-    if not text.isdigit():
-        return False
-    try:
-        os.kill(int(text), 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def tick(
@@ -226,7 +215,7 @@ def _one(
         idle_seconds=idle_seconds(session, pane, activity, now, stuck_after),
         stuck_after=stuck_after,
         pr=pr,
-        spawner_alive=_pid_alive(session.get("spawner_pid")),
+        spawner_alive=pid_alive(session.get("spawner_pid")),
     )
     if session.status == "spawning" and facts.spawner_alive:
         return  # `ao new` is still building this session

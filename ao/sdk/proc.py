@@ -105,3 +105,20 @@ def available_memory() -> int | None:
     except (OSError, ValueError, IndexError):
         return None
     return None
+
+
+def pid_alive(pid: int | str | None) -> bool:
+    """Whether process ``pid`` (an int, or the digits of a record's field) exists."""
+    if isinstance(pid, str):
+        if not pid.isdigit():
+            return False
+        pid = int(pid)
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # it exists, under another user
+    return True

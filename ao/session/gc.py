@@ -20,6 +20,7 @@ from ao.sdk import proc
 from ao.sdk.contracts import WorkspaceInfo
 from ao.sdk.home import ao_home
 from ao.sdk.httpcache import stale_entries
+from ao.sdk.proc import pid_alive
 from ao.session.ops import handle_of, workspace_info
 from ao.session.spawn import runtime_owner
 from ao.store import events
@@ -45,18 +46,6 @@ class GcAction:
     target: str
     detail: str
     done: bool
-
-
-def _pid_alive(pid_text: str) -> bool:
-    if not pid_text.isdigit():
-        return False
-    try:
-        os.kill(int(pid_text), 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def collect(ctx: Context, projects: list[Project], *, dry_run: bool = False) -> list[GcAction]:
@@ -114,7 +103,7 @@ def _temp_files(project: Project, dry_run: bool) -> list[GcAction]:
             continue
         for path in sorted(directory.iterdir()):
             m = _TEMP.fullmatch(path.name)
-            if m is None or _pid_alive(m.group(1)) or not path.is_file():
+            if m is None or pid_alive(m.group(1)) or not path.is_file():
                 continue
             if not dry_run:
                 path.unlink(missing_ok=True)
@@ -137,7 +126,7 @@ def _busy(project: Project, session_id: str) -> bool:
 def _half_spawns(ctx: Context, project: Project, dry_run: bool) -> list[GcAction]:
     actions = []
     for session in project.store.list():
-        if session.status != "spawning" or _pid_alive(session.get("spawner_pid")):
+        if session.status != "spawning" or pid_alive(session.get("spawner_pid")):
             continue
         if _busy(project, session.id):
             continue  # its spawner or restorer is alive (the pid may have been reused)

@@ -22,6 +22,7 @@ from pathlib import Path
 from ao.sdk import proc
 from ao.sdk.contracts import API_VERSION, HostCheck, PaneState, RuntimeHandle, RuntimeSpec
 from ao.sdk.errors import CommandError, ConflictError, NotFoundError, SpawnError
+from ao.sdk.proc import pid_alive
 from ao.sdk.textsafe import strip_controls
 
 TIMEOUT = 10.0
@@ -267,16 +268,6 @@ def _session_members(sid: int) -> list[int]:
     return members
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _signal_all(pid: int, sig: signal.Signals) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, sig)
@@ -291,7 +282,7 @@ def _end_process_tree(pid: int, grace: float) -> None:
     _signal_all(pid, signal.SIGTERM)
     deadline = time.monotonic() + grace
     while time.monotonic() < deadline:
-        if not _alive(pid) and not _session_members(pid):
+        if not pid_alive(pid) and not _session_members(pid):
             return
         time.sleep(0.05)
     _signal_all(pid, signal.SIGKILL)
