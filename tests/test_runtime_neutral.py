@@ -40,6 +40,9 @@ ALLOWED: dict[str, list[tuple[str, str]]] = {
         (r"as ``tmux_name=`` and ``pane_id=``", "the stored key names, explained"),
         (r'NAME_KEY = "tmux_name"', "a stored format: renaming the key orphans live sessions"),
     ],
+    "ao/session/environment.py": [
+        (r'"TMUX", "TMUX_PANE"', "variables of the caller's own terminal, kept from agents"),
+    ],
     "ao/session/ops.py": [
         (r'"tmux": recorded_name\(s\)', "the `--json` v1 contract's field (pinned by tests)"),
     ],

@@ -238,7 +238,8 @@ class ProjectConfig(Model):
     )
     env: dict[str, str] = Field(
         default_factory=dict,
-        description="Environment variables set in every session; write secrets as ${NAME}.",
+        description="Environment variables set in every session of this project, over the "
+        "caller's environment (which sessions get as a whole); write secrets as ${NAME}.",
     )
 
     @field_validator("post_create", mode="before")
@@ -331,6 +332,11 @@ class AgentOptions(Model):
         default=None,
         description="shell agent: regex that, on the last screen line, means the program "
         "asks a question (the session needs input).",
+    )
+    env: dict[str, str] = Field(
+        default_factory=dict,
+        description="Environment variables for this agent's sessions, over the caller's and "
+        "the project's; write secrets as ${NAME}.",
     )
 
     @field_validator("command", mode="before")

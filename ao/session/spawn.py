@@ -34,6 +34,7 @@ from ao.sdk.textsafe import strip_controls
 from ao.session import ports
 from ao.session.context import require_binary
 from ao.session.delivery import deliver
+from ao.session.environment import agent_environment
 from ao.session.inputs import check_text_size, read_text_file
 from ao.store import events, faults
 from ao.store.handles import handle_fields
@@ -110,7 +111,7 @@ def agent_rules(project: Project) -> str | None:
 
 
 def session_env(ctx: Context, project: Project, session_id: str) -> dict[str, str]:
-    """Environment every agent process gets, so `ao` inside a session finds its config."""
+    """ao's own variables in every agent process, so `ao` inside a session finds its config."""
     env = {
         "AO_SESSION_ID": session_id,
         "AO_PROJECT": project.id,
@@ -119,7 +120,6 @@ def session_env(ctx: Context, project: Project, session_id: str) -> dict[str, st
     }
     if os.environ.get("AO_HOME"):
         env["AO_HOME"] = os.environ["AO_HOME"]
-    env.update(project.config.env)
     return env
 
 
@@ -170,14 +170,21 @@ def launch(
         project.store.update(session_id, dict(spec.metadata))
 
     block = ports.assign(ctx, project, session_id)
-    env = {**session_env(ctx, project, session_id), **ports.environment(ctx.config.ports, block)}
+    options = ctx.config.agents.get(agent_name)
+    env = agent_environment(
+        cfg.env,
+        options.env if options is not None else {},
+        spec.env,
+        session_env(ctx, project, session_id),
+        ports.environment(ctx.config.ports, block),
+    )
     runtime = ctx.runtime(cfg.runtime)
     handle = runtime.create(
         RuntimeSpec(
             name=project.paths.runtime_name(session_id),
             argv=spec.argv,
             cwd=cwd,
-            env={**env, **spec.env},
+            env=env,
             owner=runtime_owner(),
         )
     )

@@ -19,7 +19,7 @@ from ao.sdk.contracts import WorkspaceInfo, WorkspaceRequest
 from ao.sdk.errors import AoError, ConflictError, NotFoundError
 from ao.session.delivery import deliver
 from ao.session.keepwork import settle
-from ao.session.ops import GONE, handle_of, workspace_info
+from ao.session.ops import GONE, handle_of, view, workspace_info
 from ao.session.spawn import dialog_logger, launch, workspace_request
 from ao.store import events, faults
 from ao.store.handles import handle_fields
@@ -117,7 +117,8 @@ def restore(
     resend: bool = False,
     lock_timeout: float = 60.0,
 ) -> Session:
-    """Bring an exited or stopped session back: worktree, agent process, same id and branch.
+    """Bring an exited, stopped or blocked session back: worktree, agent process, same id
+    and branch (a blocked agent is ended first and resumes its conversation).
 
     Holds the session's operation lock throughout. Everything that can be checked is
     checked before the record changes; a failure after that puts the record back as it
@@ -137,9 +138,12 @@ def _restore_locked(ctx: Context, project: Project, session_id: str, *, resend: 
         runtime = ctx.runtime(session.get("runtime") or None)
         if handle is not None:
             pane = runtime.probe().get(handle.name, GONE)
-            if pane.running:
+            # a blocked agent (bad key, missing variable, usage limit) cannot go on by
+            # itself: restarting it under the caller's current environment is the fix
+            if pane.running and view(ctx, session).status != "blocked":
                 raise ConflictError(
-                    f"session {session_id} is still running", hint=f"`ao attach {session_id}`"
+                    f"session {session_id} is still running",
+                    hint=f"`ao attach {session_id}`, or `ao send {session_id} MESSAGE`",
                 )
             if pane.alive:
                 runtime.destroy(handle, grace=0.5)
