@@ -3,14 +3,20 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: install test-deps test check lint typecheck bench demo docs completions clean
+.PHONY: install dist test-deps test check lint typecheck bench demo docs completions clean
 
 $(PY):
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 
 install: $(PY)
+	-$(PY) -m pip uninstall -q -y ao 2>/dev/null  # the distribution's name before 0.2 (now ao-cli)
 	$(PY) -m pip install -q -e '.[dev]'
+
+# the sdist and the wheel, in dist/
+dist: install
+	rm -rf dist
+	$(PY) -m build --no-isolation --outdir dist .
 
 # what the tests need besides the venv: system packages (zsh, fish, notify-send, dbus, tmux,
 # git, npm: apt-get, when this user may without a password), GitHub's GraphQL schema and the

@@ -109,13 +109,14 @@ def setup(tmp: Path, fake: FakeGitHub) -> Bench:
     os.environ.update(bench.env)
     try:
         from ao.session.context import Context
+        from ao.store.record import Status
 
         project = Context.load(cwd=tmp).project("bench")
         for i in range(SESSIONS):
-            project.store.reserve("g", initial={
-                "project": "bench", "agent": "shell", "runtime": "tmux",
-                "workspace": "worktree", "status": "working", "branch": f"feat/issue-{i}-bench",
-            })  # fmt: skip
+            project.store.reserve(
+                "g", project="bench", agent="shell", runtime="tmux", workspace="worktree",
+                status=Status.WORKING, branch=f"feat/issue-{i}-bench",
+            )  # fmt: skip
     finally:
         os.environ.clear()
         os.environ.update(saved)

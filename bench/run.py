@@ -127,27 +127,30 @@ def run(tmp: Path, env: dict[str, str]) -> None:
     sys.path.insert(0, str(ROOT))
     os.environ.update(env)
     from ao.session.context import Context
+    from ao.store.record import Status
 
     ctx = Context.load(cwd=tmp)
     project = ctx.project("bench")
-    for _ in range(100):
+    ids = []
+    for i in range(100):
         sid = project.store.reserve(
             "b",
-            initial={
-                "project": "bench",
-                "agent": "shell",
-                "runtime": "tmux",
-                "workspace": "worktree",
-                "status": "working",
-            },
+            project="bench",
+            agent="shell",
+            runtime="tmux",
+            workspace="worktree",
+            status=Status.WORKING,
         )
         name = project.paths.runtime_name(sid)
+        # the first runs `cat`: its terminal echoes keys (the dashboard's keystroke bench)
+        command = ["cat"] if i == 0 else ["sleep", "3600"]
         pane = subprocess.run(
             ["tmux", "-L", SOCKET, "new-session", "-d", "-s", name, "-P", "-F", "#{pane_id}",
-             "sleep", "3600"],
+             *command],
             capture_output=True, text=True, check=True,
         ).stdout.strip()  # fmt: skip
-        project.store.update(sid, {"tmux_name": name, "pane_id": pane, "branch": f"ao/{sid}"})
+        ids.append(sid)
+        project.store.update(sid, runtime_name=name, runtime_target=pane, branch=f"ao/{sid}")
     trace = tmp / "trace.txt"
     tenv = {**env, "AO_TRACE_SUBPROCESS": str(trace)}
     samples = timed(lambda: ao("list", "--json", env=tenv, cwd=tmp), 10)
@@ -181,6 +184,9 @@ def run(tmp: Path, env: dict[str, str]) -> None:
         "≤ 300 ms CPU",
         f"   subprocesses {calls} (O(1))",
     )
+    import dashboard  # bench/dashboard.py: the dashboard's server over these sessions
+
+    dashboard.run(tmp, env, SOCKET, ids, report)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ _ao_spec() {
     _ao_subs='' _ao_opts='' _ao_vopts='' _ao_args=''
     case $1 in
         ao)
-            _ao_subs='add-project agents attach completion config config-help doctor events finalize gc list logs merge new notify plugins reactions remove-project restore send spawn start status stop watch why'
+            _ao_subs='add-project agents api attach completion config config-help dashboard doctor events finalize gc list logs merge new notify plugins reactions remove-project restore send spawn start status stop watch why'
             _ao_opts='--config --help --version -c -h'
             _ao_vopts='--config=file -c=file'
             ;;
@@ -21,6 +21,11 @@ _ao_spec() {
             ;;
         'ao agents')
             _ao_opts='--help --json -h'
+            ;;
+        'ao api')
+            _ao_opts='--data --help --url -d -h'
+            _ao_vopts='--data=value --url=value -d=value'
+            _ao_args='choice:DELETE,GET,PATCH,POST,PUT value'
             ;;
         'ao attach')
             _ao_opts='--help --print --project -h -p'
@@ -47,6 +52,10 @@ _ao_spec() {
             ;;
         'ao config-help')
             _ao_opts='--help -h'
+            ;;
+        'ao dashboard')
+            _ao_opts='--help --host --open --port -h'
+            _ao_vopts='--host=value --port=value'
             ;;
         'ao doctor')
             _ao_opts='--agent --agents --help --json --timeout -a -h'
@@ -125,7 +134,7 @@ _ao_spec() {
             _ao_args='value*'
             ;;
         'ao start')
-            _ao_opts='--help --json --name --no-watch -h'
+            _ao_opts='--help --json --name --no-dashboard --no-watch -h'
             _ao_vopts='--name=value'
             _ao_args=file
             ;;

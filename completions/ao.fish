@@ -9,7 +9,11 @@ function __fish_ao_takes_value
             return 0
         case 'ao add-project --name'
             return 0
+        case 'ao api --data' 'ao api --url' 'ao api -d'
+            return 0
         case 'ao attach --project' 'ao attach -p'
+            return 0
+        case 'ao dashboard --host' 'ao dashboard --port'
             return 0
         case 'ao doctor --agent' 'ao doctor --timeout' 'ao doctor -a'
             return 0
@@ -55,7 +59,7 @@ end
 function __fish_ao_subcommands
     switch "$argv[1]"
         case 'ao'
-            printf '%s\n' add-project agents attach completion config config-help doctor events finalize gc list logs merge new notify plugins reactions remove-project restore send spawn start status stop watch why
+            printf '%s\n' add-project agents api attach completion config config-help dashboard doctor events finalize gc list logs merge new notify plugins reactions remove-project restore send spawn start status stop watch why
         case 'ao config'
             printf '%s\n' schema show validate
         case 'ao notify'
@@ -142,10 +146,12 @@ complete -c ao -n '__fish_ao_is - ao' -s h -l help -d 'Show this message and exi
 complete -c ao -n '__fish_ao_is - ao' -l version -d 'Print the version and exit.'
 complete -c ao -n '__fish_ao_is 1 ao' -a 'add-project' -d 'Add a repository to the current config (clone a URL first).'
 complete -c ao -n '__fish_ao_is 1 ao' -a 'agents' -d 'Each agent adapter: installed version, auth state, and the one `auto` picks.'
+complete -c ao -n '__fish_ao_is 1 ao' -a 'api' -d 'Call the running dashboard\'s REST API: `ao api POST /sessions/ID/message -d...'
 complete -c ao -n '__fish_ao_is 1 ao' -a 'attach' -d 'Attach to the session\'s tmux session (switch-client when already inside tmux).'
 complete -c ao -n '__fish_ao_is 1 ao' -a 'completion' -d 'Print the completion script for SHELL (install: see docs/completion.md).'
 complete -c ao -n '__fish_ao_is 1 ao' -a 'config' -d 'Check, show and describe agent-orchestrator.yaml.'
 complete -c ao -n '__fish_ao_is 1 ao' -a 'config-help' -d 'Describe every key of agent-orchestrator.yaml.'
+complete -c ao -n '__fish_ao_is 1 ao' -a 'dashboard' -d 'Serve the dashboard and its REST API for this config (Ctrl-C stops it).'
 complete -c ao -n '__fish_ao_is 1 ao' -a 'doctor' -d 'Check that ao can work here: tools, versions, config, state directory, plugins.'
 complete -c ao -n '__fish_ao_is 1 ao' -a 'events' -d 'Show the event log: status changes, reactions, notifications, messages.'
 complete -c ao -n '__fish_ao_is 1 ao' -a 'finalize' -d 'Commit what the agent left in the worktree, push the branch, optionally open...'
@@ -161,7 +167,7 @@ complete -c ao -n '__fish_ao_is 1 ao' -a 'remove-project' -d 'Remove a project f
 complete -c ao -n '__fish_ao_is 1 ao' -a 'restore' -d 'Restart a stopped or exited session in its worktree, on its branch, with the...'
 complete -c ao -n '__fish_ao_is 1 ao' -a 'send' -d 'Deliver a message to a session\'s agent: delivered, queued (busy), or...'
 complete -c ao -n '__fish_ao_is 1 ao' -a 'spawn' -d 'Start one session per issue, in parallel, on branches named after the issues.'
-complete -c ao -n '__fish_ao_is 1 ao' -a 'start' -d 'Set up ao for a repo (clone a URL first) and run the watcher in tmux.'
+complete -c ao -n '__fish_ao_is 1 ao' -a 'start' -d 'Set up ao for a repo (clone a URL first) and run the watcher in tmux, and the...'
 complete -c ao -n '__fish_ao_is 1 ao' -a 'status' -d 'Show sessions with their live activity, or one session with the evidence...'
 complete -c ao -n '__fish_ao_is 1 ao' -a 'stop' -d 'Stop sessions: end the agent, archive metadata, keep any worktree holding work.'
 complete -c ao -n '__fish_ao_is 1 ao' -a 'watch' -d 'Keep sessions moving: detect state, react to CI/reviews/questions, notify...'
@@ -176,6 +182,12 @@ complete -c ao -n '__fish_ao_is 1 ao add-project' -F
 # ao agents
 complete -c ao -n '__fish_ao_is - ao agents' -s h -l help -d 'Show this message and exit.'
 complete -c ao -n '__fish_ao_is - ao agents' -l json -d 'Print JSON: {"v": 1, "data": ...}.'
+
+# ao api
+complete -c ao -n '__fish_ao_is - ao api' -s d -l data -x -d 'JSON body; \'-\' reads it from stdin, @FILE from a file.'
+complete -c ao -n '__fish_ao_is - ao api' -s h -l help -d 'Show this message and exit.'
+complete -c ao -n '__fish_ao_is - ao api' -l url -x -d 'The dashboard\'s URL (default: the one serving this config).'
+complete -c ao -n '__fish_ao_is 1 ao api' -a 'DELETE GET PATCH POST PUT' -d 'METHOD'
 
 # ao attach
 complete -c ao -n '__fish_ao_is - ao attach' -s h -l help -d 'Show this message and exit.'
@@ -207,6 +219,12 @@ complete -c ao -n '__fish_ao_is 1 ao config validate' -F
 
 # ao config-help
 complete -c ao -n '__fish_ao_is - ao config-help' -s h -l help -d 'Show this message and exit.'
+
+# ao dashboard
+complete -c ao -n '__fish_ao_is - ao dashboard' -s h -l help -d 'Show this message and exit.'
+complete -c ao -n '__fish_ao_is - ao dashboard' -l host -x -d 'Address to bind (default: dashboard.host, 127.0.0.1).'
+complete -c ao -n '__fish_ao_is - ao dashboard' -l open -d 'Open it in the browser.'
+complete -c ao -n '__fish_ao_is - ao dashboard' -l port -x -d 'Port (default: the config\'s port, 3000; 0: any free port).'
 
 # ao doctor
 complete -c ao -n '__fish_ao_is - ao doctor' -s a -l agent -x -d 'Only this agent (repeatable; implies --agents).'
@@ -325,7 +343,8 @@ complete -c ao -n '__fish_ao_is - ao spawn' -s p -l project -x -a '(__fish_ao_id
 complete -c ao -n '__fish_ao_is - ao start' -s h -l help -d 'Show this message and exit.'
 complete -c ao -n '__fish_ao_is - ao start' -l json -d 'Print JSON.'
 complete -c ao -n '__fish_ao_is - ao start' -l name -x -d 'Project id (default: the directory name).'
-complete -c ao -n '__fish_ao_is - ao start' -l no-watch -d 'Do not start the watcher.'
+complete -c ao -n '__fish_ao_is - ao start' -l no-dashboard -d 'Do not start the dashboard beside the watcher.'
+complete -c ao -n '__fish_ao_is - ao start' -l no-watch -d 'Do not start the watcher (nor the dashboard).'
 complete -c ao -n '__fish_ao_is 1 ao start' -F
 
 # ao status

@@ -18,10 +18,12 @@ _ao_cmd_commands() {
     local -a commands=(
         'add-project:Add a repository to the current config (clone a URL first).'
         'agents:Each agent adapter: installed version, auth state, and the one `auto` picks.'
+        'api:Call the running dashboard'\''s REST API: `ao api POST /sessions/ID/message -d...'
         'attach:Attach to the session'\''s tmux session (switch-client when already inside tmux).'
         'completion:Print the completion script for SHELL (install: see docs/completion.md).'
         'config:Check, show and describe agent-orchestrator.yaml.'
         'config-help:Describe every key of agent-orchestrator.yaml.'
+        'dashboard:Serve the dashboard and its REST API for this config (Ctrl-C stops it).'
         'doctor:Check that ao can work here: tools, versions, config, state directory, plugins.'
         'events:Show the event log: status changes, reactions, notifications, messages.'
         'finalize:Commit what the agent left in the worktree, push the branch, optionally open...'
@@ -37,7 +39,7 @@ _ao_cmd_commands() {
         'restore:Restart a stopped or exited session in its worktree, on its branch, with the...'
         'send:Deliver a message to a session'\''s agent: delivered, queued (busy), or...'
         'spawn:Start one session per issue, in parallel, on branches named after the issues.'
-        'start:Set up ao for a repo (clone a URL first) and run the watcher in tmux.'
+        'start:Set up ao for a repo (clone a URL first) and run the watcher in tmux, and the...'
         'status:Show sessions with their live activity, or one session with the evidence...'
         'stop:Stop sessions: end the agent, archive metadata, keep any worktree holding work.'
         'watch:Keep sessions moving: detect state, react to CI/reviews/questions, notify...'
@@ -68,10 +70,12 @@ _ao_cmd() {
         case $words[1] in
             (add-project) _ao_cmd__add_project && ret=0 ;;
             (agents) _ao_cmd__agents && ret=0 ;;
+            (api) _ao_cmd__api && ret=0 ;;
             (attach) _ao_cmd__attach && ret=0 ;;
             (completion) _ao_cmd__completion && ret=0 ;;
             (config) _ao_cmd__config && ret=0 ;;
             (config-help) _ao_cmd__config_help && ret=0 ;;
+            (dashboard) _ao_cmd__dashboard && ret=0 ;;
             (doctor) _ao_cmd__doctor && ret=0 ;;
             (events) _ao_cmd__events && ret=0 ;;
             (finalize) _ao_cmd__finalize && ret=0 ;;
@@ -111,6 +115,17 @@ _ao_cmd__agents() {
         '(- *)--help[Show this message and exit.]' \
         '(- *)-h[Show this message and exit.]' \
         '(--json)--json[Print JSON\: {"v"\: 1, "data"\: ...}.]'
+}
+
+_ao_cmd__api() {
+    _arguments -s -S \
+        '(--data -d)--data=[JSON body; '\''-'\'' reads it from stdin, @FILE from a file.]:DATA: ' \
+        '(--data -d)-d+[JSON body; '\''-'\'' reads it from stdin, @FILE from a file.]:DATA: ' \
+        '(- *)--help[Show this message and exit.]' \
+        '(- *)-h[Show this message and exit.]' \
+        '(--url)--url=[The dashboard'\''s URL (default\: the one serving this config).]:URL: ' \
+        '1:METHOD:(DELETE GET PATCH POST PUT)' \
+        '2:ROUTE: '
 }
 
 _ao_cmd__attach() {
@@ -183,6 +198,15 @@ _ao_cmd__config_help() {
     _arguments -s -S \
         '(- *)--help[Show this message and exit.]' \
         '(- *)-h[Show this message and exit.]'
+}
+
+_ao_cmd__dashboard() {
+    _arguments -s -S \
+        '(- *)--help[Show this message and exit.]' \
+        '(- *)-h[Show this message and exit.]' \
+        '(--host)--host=[Address to bind (default\: dashboard.host, 127.0.0.1).]:HOST: ' \
+        '(--open)--open[Open it in the browser.]' \
+        '(--port)--port=[Port (default\: the config'\''s port, 3000; 0\: any free port).]:PORT: '
 }
 
 _ao_cmd__doctor() {
@@ -420,7 +444,8 @@ _ao_cmd__start() {
         '(- *)-h[Show this message and exit.]' \
         '(--json)--json[Print JSON.]' \
         '(--name)--name=[Project id (default\: the directory name).]:NAME: ' \
-        '(--no-watch)--no-watch[Do not start the watcher.]' \
+        '(--no-dashboard)--no-dashboard[Do not start the dashboard beside the watcher.]' \
+        '(--no-watch)--no-watch[Do not start the watcher (nor the dashboard).]' \
         '1::PATH|URL:_files'
 }
 

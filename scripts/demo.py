@@ -1,8 +1,11 @@
 """`make demo`: ao's main job on a throwaway repo, start to finish.
 
-Creates a scratch repository (with a bare origin), runs `ao start`, spawns three sessions
-in parallel (each in its own worktree, branch and tmux session), follows their states in
-`ao status`, answers their permission prompts with `ao send`, then stops them all.
+Creates a scratch repository (with a bare origin), runs `ao start` and the dashboard
+(`ao dashboard` on a free port: its URL, with the token, is printed at the start and again
+at the end, and it serves while the demo runs), spawns three sessions in parallel (each in
+its own worktree, branch and tmux session), follows their states in `ao status`, answers
+their permission prompts with `ao send`, then stops them all. On a terminal, the demo waits
+for Enter before stopping them, so the dashboard can be explored.
 
 When real agent CLIs are installed (`make test-deps` puts them in .agents/npm), the
 sessions run three different ones (preference: Claude Code, Codex, Gemini CLI, OpenCode,
@@ -10,7 +13,7 @@ Pi, Aider; with fewer installed, they repeat). Each is pointed at ao's scripted 
 127.0.0.1 by its adapter's `selftest_env` (what `ao doctor --agents` uses), all sharing
 one scratch HOME, and each writes greet.py. Without any, the `shell` agent runs shell
 tasks (also with --shell). Nothing outside a temp directory and a private tmux socket is
-touched. Pass --keep to leave everything running and explore with `ao`.
+touched. Pass --keep to leave everything running (the dashboard too) and explore with `ao`.
 """
 
 from __future__ import annotations
@@ -179,8 +182,10 @@ def run_shell(repo: Path, env: dict[str, str]) -> None:
     ao("status", cwd=repo, env=env)
     deadline = time.monotonic() + 30
     while True:
+        # the three start in parallel: which session got which task is not known
         logs = [ao("logs", f"da-{i}", cwd=repo, env=env, show=False).stdout for i in (1, 2, 3)]
-        if all(f"DONE-{i}" in log.split("echo DONE")[-1] for i, log in enumerate(logs, 1)):
+        done = {n for log in logs for n in (1, 2, 3) if f"DONE-{n}" in log.split("echo DONE")[-1]}
+        if done == {1, 2, 3}:
             break
         if time.monotonic() > deadline:
             raise SystemExit("demo failed: the shell tasks did not finish within 30s")
@@ -190,6 +195,30 @@ def run_shell(repo: Path, env: dict[str, str]) -> None:
     for i in (1, 2, 3):
         log = sh("git", "log", "--oneline", f"ao/da-{i}", cwd=repo, env=env)
         print(f"\n$ git log --oneline ao/da-{i}\n{log}", end="")
+
+
+def start_dashboard(repo: Path, env: dict[str, str]) -> tuple[subprocess.Popen[str], str]:
+    """`ao dashboard` on a free port for the demo's config; its URL with the token."""
+    print("\n$ ao dashboard --port 0", flush=True)
+    board = subprocess.Popen(
+        [sys.executable, "-m", "ao", "dashboard", "--port", "0"], cwd=repo, env=env, text=True,
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )  # fmt: skip
+    assert board.stdout is not None
+    url = board.stdout.readline().strip()
+    if not url:
+        raise SystemExit(f"demo failed: ao dashboard exited {board.wait()}")
+    print(f"dashboard: {url}\n(open it to watch the sessions live; it serves while the demo runs)")
+    return board, url
+
+
+def stop_dashboard(board: subprocess.Popen[str] | None) -> None:
+    if board is not None and board.poll() is None:
+        with contextlib.suppress(OSError):
+            os.killpg(board.pid, signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            board.wait(10)
 
 
 def cleanup(socket: str, tmp: Path) -> None:
@@ -223,6 +252,7 @@ def main() -> None:
     env.pop("TMUX", None)
     env.pop("AO_CONFIG", None)
     model = None
+    board = None
     try:
         repo = tmp / "demo-app"
         origin = tmp / "demo-app.git"
@@ -246,7 +276,9 @@ def main() -> None:
             env.update(agents_env(agents, model.url, tmp / "home"))
             env["PATH"] = f"{AGENT_BIN}{os.pathsep}{env['PATH']}"
             print(f"scripted model: {model.url} (agents: {', '.join(n for n, _ in agents)})")
-        ao("start", "--name", "demo-app", cwd=repo, env=env)
+        # the dashboard on a free port (port 3000 may be taken), not the one `ao start` runs
+        ao("start", "--name", "demo-app", "--no-dashboard", cwd=repo, env=env)
+        board, url = start_dashboard(repo, env)
         if agents:
             run_agents([name for name, _ in agents], repo, env)
         else:
@@ -255,17 +287,25 @@ def main() -> None:
         if keep:
             print(f"\nleft running. Try: AO_HOME={env['AO_HOME']} AO_TMUX_SOCKET={socket} "
                   f"HOME={env['HOME']} ao attach da-1")  # fmt: skip
-            print(f"clean up later: tmux -L {socket} kill-server; rm -rf {tmp}")
+            print(f"clean up later: kill {board.pid}; tmux -L {socket} kill-server; rm -rf {tmp}")
+            print(f"\nthe dashboard of the demo's sessions (it keeps serving):\n{url}", flush=True)
+            board = None  # left running
             if model is not None:
                 print("the agents' scripted model serves until Ctrl-C here", flush=True)
                 with contextlib.suppress(KeyboardInterrupt):
                     while True:
                         time.sleep(3600)
             return
+        print(f"\nthe dashboard of the demo's sessions:\n{url}", flush=True)
+        if sys.stdin.isatty():
+            with contextlib.suppress(EOFError, KeyboardInterrupt):
+                input("press Enter to stop the sessions and clean up ")
         ao("stop", "--project", "demo-app", "--all", cwd=repo, env=env)
         ao("list", "--all", cwd=repo, env=env)
         print(f"\ndemo finished in {time.monotonic() - begun:.0f}s; cleaned up {tmp}")
+        print(f"(its dashboard served at {url.partition('/?')[0]} while it ran)")
     finally:
+        stop_dashboard(board)
         if model is not None:
             model.close()
         if not keep:

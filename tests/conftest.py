@@ -85,5 +85,8 @@ def have_tmux() -> bool:
     return shutil.which("tmux") is not None
 
 
-# the `proj` fixture (a configured repo on the test's own tmux server) lives with its helpers
+# fixtures that live with their helpers: `browser` (headless Chromium through Selenium),
+# `proj` (a configured repo on the test's own tmux server), `board` (`ao dashboard` serving it)
+from tests.browserkit import browser  # noqa: E402, F401
 from tests.sessionkit import proj  # noqa: E402, F401
+from tests.webkit import board  # noqa: E402, F401

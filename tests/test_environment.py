@@ -26,6 +26,7 @@ from ao.session.context import Context
 from ao.session.environment import agent_environment, caller_environment
 from ao.session.spawn import spawn
 from ao.session.stop_restore import restore
+from ao.store.record import Status
 from tests.fakes.fakeruntime import FakeRuntime
 from tests.sessionkit import Project, wait_for
 
@@ -163,7 +164,7 @@ def test_restore_restarts_a_blocked_agent_with_the_fixed_environment(
 
     with pytest.raises(ConflictError, match="still running"):  # a working agent: use send
         restore(ctx, project, sid)
-    project.store.update(sid, {"status": "blocked"})  # the watcher saw the auth error
+    project.store.update(sid, status=Status.BLOCKED)  # the watcher saw the auth error
     monkeypatch.setenv("MY_KEY", "fixed")
     restore(ctx, project, sid)
     second = fake.pane(sid)

@@ -16,7 +16,7 @@ import pytest
 
 from ao.store import events
 from ao.store.paths import ProjectPaths
-from ao.store.state import SessionStore
+from ao.store.state import SessionStore, Status
 from tests.conftest import RunAo
 
 
@@ -121,7 +121,7 @@ def test_events_of_an_unknown_session_is_not_found(
     tmp_path: Path, ao: RunAo, project: ProjectPaths
 ) -> None:
     write_log(project)
-    SessionStore(project).reserve("d", initial={"status": "working"})  # d-1, no events of its own
+    SessionStore(project).reserve("d", status=Status.WORKING)  # d-1, no events of its own
     result = ao("events", "--session", "d-9", cwd=tmp_path)
     assert result.returncode == 4
     (line,) = result.stderr.splitlines()
@@ -133,8 +133,8 @@ def test_events_of_a_known_session_without_events_is_empty(
     tmp_path: Path, ao: RunAo, project: ProjectPaths
 ) -> None:
     store = SessionStore(project)
-    live = store.reserve("d", initial={"status": "working"})
-    gone = store.reserve("d", initial={"status": "working"})
+    live = store.reserve("d", status=Status.WORKING)
+    gone = store.reserve("d", status=Status.WORKING)
     store.archive(gone)
     for session in (live, gone):
         result = ao("events", "--session", session, cwd=tmp_path)

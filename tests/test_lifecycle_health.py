@@ -118,12 +118,14 @@ def test_one_sessions_error_does_not_end_the_pass(proj: Project, forge: Path) ->
     for i in (1, 2):
         set_pr(forge, f"ao/d-{i}", checks=[{"name": "t", "state": "failing"}])
     assert actions(watch_once(proj)) == [("ci-failed", "send")] * 2
-    record = next(Path(proj.repo.parent).glob("home/.agent-orchestrator/*-demo/sessions/d-1"))
-    record.write_text(record.read_text() + "rx_ci_failed_last=not-a-number\n")
+    # d-1's second send cannot take its operation lock: a file the OS refuses to open
+    lock = next(Path(proj.repo.parent).glob("home/.agent-orchestrator/*-demo/locks/op-d-1.lock"))
+    lock.unlink()
+    lock.mkdir()
 
     report = watch_once(proj)
     ((session, error),) = [(e["session"], e["error"]) for e in report["errors"]]  # type: ignore[union-attr]
-    assert session == "d-1" and "not-a-number" in error
+    assert session == "d-1" and "op-d-1.lock" in error
     assert [(a["session"], a["kind"]) for a in report["actions"]] == [("d-2", "send")]  # type: ignore[union-attr]
     (logged,) = events("tick.error")
     assert logged["session"] == "d-1"

@@ -12,6 +12,7 @@ from ao.lifecycle import reactions as rx
 from ao.lifecycle.machine import STATUSES, Facts, decide
 from ao.sdk.contracts import Check, PrState
 from ao.sdk.errors import ConfigError
+from ao.store.record import Bookkeeping
 
 ACTIVITIES = ["starting", "working", "ready", "needs_input", "blocked", "exited", "unknown"]
 
@@ -121,20 +122,16 @@ def situation(**kw: object) -> rx.Situation:
 
 
 def run_plan(
-    key: str, sig: str, cfg: Reaction | None, meta: dict[str, str], now: float, **kw: object
+    key: str, sig: str, cfg: Reaction | None, meta: dict[str, Bookkeeping], now: float, **kw: object
 ):  # type: ignore[no-untyped-def]
-    planned, updates = rx.plan(key, sig, cfg, meta, situation(**kw), now, "msg")
-    for k, v in updates.items():
-        if v is None:
-            meta.pop(k, None)
-        else:
-            meta[k] = v
+    """Plan reaction ``key`` against the bookkeeping in ``meta``, keeping what it returns."""
+    planned, meta[key] = rx.plan(key, sig, cfg, meta.get(key), situation(**kw), now, "msg")
     return planned
 
 
 def test_send_to_agent_is_bounded_then_escalates_once() -> None:
     cfg = Reaction(action="send-to-agent", retries=2, cooldown=0)
-    meta: dict[str, str] = {}
+    meta: dict[str, Bookkeeping] = {}
     kinds = [
         getattr(run_plan("ci-failed", "abc:test", cfg, meta, 100.0 + i), "kind", None)
         for i in range(5)
@@ -146,7 +143,7 @@ def test_send_to_agent_is_bounded_then_escalates_once() -> None:
 
 def test_resend_waits_for_the_agents_turn_and_cooldown() -> None:
     cfg = Reaction(action="send-to-agent", retries=3, cooldown="60s")
-    meta: dict[str, str] = {}
+    meta: dict[str, Bookkeeping] = {}
     assert run_plan("ci-failed", "s", cfg, meta, 0.0).kind == "send"
     assert run_plan("ci-failed", "s", cfg, meta, 30.0) is None  # cooldown
     assert run_plan("ci-failed", "s", cfg, meta, 90.0, activity="working") is None  # still working
@@ -156,7 +153,7 @@ def test_resend_waits_for_the_agents_turn_and_cooldown() -> None:
 def test_a_cooldown_is_never_cut_short_by_rounding() -> None:
     """Attempt times keep their fractions: 1.9 s after a send at 100.6 is still cooling."""
     cfg = Reaction(action="send-to-agent", retries=3, cooldown="2s")
-    meta: dict[str, str] = {}
+    meta: dict[str, Bookkeeping] = {}
     assert run_plan("ci-failed", "s", cfg, meta, 100.6).kind == "send"
     assert run_plan("ci-failed", "s", cfg, meta, 102.5) is None
     assert run_plan("ci-failed", "s", cfg, meta, 102.7).kind == "send"
@@ -164,14 +161,14 @@ def test_a_cooldown_is_never_cut_short_by_rounding() -> None:
 
 def test_escalate_after_duration() -> None:
     cfg = Reaction(action="send-to-agent", retries=10, escalate_after="30m", cooldown=0)
-    meta: dict[str, str] = {}
+    meta: dict[str, Bookkeeping] = {}
     assert run_plan("changes-requested", "x", cfg, meta, 0.0).kind == "send"
     assert run_plan("changes-requested", "x", cfg, meta, 60.0).kind == "send"
     assert run_plan("changes-requested", "x", cfg, meta, 1801.0).kind == "escalate"
 
 
 def test_notify_once_per_signature() -> None:
-    meta: dict[str, str] = {}
+    meta: dict[str, Bookkeeping] = {}
     assert run_plan("agent-needs-input", "since-1", None, meta, 0.0).kind == "notify"
     assert run_plan("agent-needs-input", "since-1", None, meta, 10.0) is None
     assert run_plan("agent-needs-input", "since-2", None, meta, 20.0).kind == "notify"
@@ -202,7 +199,7 @@ def test_conditions_are_safe_and_work() -> None:
 
 def test_escalation_waits_until_the_last_attempt_had_its_turn() -> None:
     cfg = Reaction(action="send-to-agent", retries=1, cooldown="60s")
-    meta: dict[str, str] = {}
+    meta: dict[str, Bookkeeping] = {}
     assert run_plan("ci-failed", "s", cfg, meta, 0.0).kind == "send"
     assert run_plan("ci-failed", "s", cfg, meta, 1.0) is None  # right after the last send
     assert run_plan("ci-failed", "s", cfg, meta, 90.0, activity="working") is None  # on it
@@ -212,13 +209,13 @@ def test_escalation_waits_until_the_last_attempt_had_its_turn() -> None:
 
 def test_escalate_after_duration_does_not_wait_for_the_agent() -> None:
     cfg = Reaction(action="send-to-agent", retries=5, escalate_after="30m", cooldown="60s")
-    meta: dict[str, str] = {}
+    meta: dict[str, Bookkeeping] = {}
     assert run_plan("ci-failed", "s", cfg, meta, 0.0).kind == "send"
     assert run_plan("ci-failed", "s", cfg, meta, 1801.0, activity="working").kind == "escalate"
 
 
 def test_a_stuck_agent_is_nudged_then_escalated_after_the_cooldown() -> None:
-    meta: dict[str, str] = {}
+    meta: dict[str, Bookkeeping] = {}
     stuck = {"status": "stuck", "activity": "working"}
     assert run_plan("agent-stuck", "since", None, meta, 0.0, **stuck).kind == "send"
     assert run_plan("agent-stuck", "since", None, meta, 10.0, **stuck) is None
@@ -226,7 +223,7 @@ def test_a_stuck_agent_is_nudged_then_escalated_after_the_cooldown() -> None:
 
 
 def test_retries_zero_does_not_act_and_tells_a_human_at_once() -> None:
-    meta: dict[str, str] = {}
+    meta: dict[str, Bookkeeping] = {}
     cfg = Reaction(retries=0)
     first = run_plan("ci-failed", "s", cfg, meta, 0.0)
     assert first.kind == "escalate" and "retries is 0" in first.why
@@ -239,16 +236,15 @@ def test_auto_false_notifies_with_the_evidence_instead_of_acting() -> None:
         ("ci-failed", Reaction(auto=False)),
         ("approved-and-green", Reaction(auto=False, action="merge")),
     ]:
-        meta: dict[str, str] = {}
-        planned, updates = rx.plan(key, "s", cfg, meta, situation(), 0.0, "EVIDENCE: test_login")
-        meta.update({k: v for k, v in updates.items() if v is not None})
+        meta: dict[str, Bookkeeping] = {}
+        planned, meta[key] = rx.plan(key, "s", cfg, None, situation(), 0.0, "EVIDENCE: test_login")
         assert planned is not None and planned.kind == "notify"
         assert "auto is off" in planned.message and "EVIDENCE: test_login" in planned.message
         assert run_plan(key, "s", cfg, meta, 1.0) is None  # once per signature
 
 
 def test_an_exited_agent_is_not_sent_to_a_human_hears_instead() -> None:
-    meta: dict[str, str] = {}
+    meta: dict[str, Bookkeeping] = {}
     planned = run_plan("ci-failed", "s", None, meta, 0.0, status="exited", activity="exited")
     assert planned.kind == "notify" and "ao restore s-1" in planned.message
 
@@ -276,10 +272,10 @@ def test_builtin_reaction_keys_are_what_validation_accepts() -> None:
 def test_idle_time_is_the_newest_progress_signal_native_or_pane() -> None:
     from ao.lifecycle.watch import idle_seconds
     from ao.sdk.contracts import Activity, Evidence, PaneState
-    from ao.store.state import Session
+    from ao.store.record import parse
 
     pane = PaneState(alive=True, running=True, last_activity=1000.0)
-    working = Session({"id": "s-1", "status": "working"})
+    working = parse({"id": "s-1", "status": "working"})
     native = Activity("working", Evidence("native:log", "tool call", age=5.0))
     screen_only = Activity("working", Evidence("runtime", "foreground process"))
     # the pane has been quiet for 900 s, but the native log moved 5 s ago: not stuck
@@ -294,10 +290,10 @@ def test_idle_time_is_the_newest_progress_signal_native_or_pane() -> None:
 def test_the_nudges_own_echo_is_not_progress() -> None:
     from ao.lifecycle.watch import idle_seconds
     from ao.sdk.contracts import PaneState
-    from ao.store.state import Session
+    from ao.store.record import parse
 
-    stuck = Session({"id": "s-1", "status": "stuck", "status_since": "1970-01-01T00:16:40Z",
-                     "rx_agent_stuck_last": "1000"})  # fmt: skip
+    stuck = parse({"id": "s-1", "status": "stuck", "status_since": "1970-01-01T00:16:40Z",
+                   "rx_agent_stuck_last": "1000"})  # fmt: skip
     echo = PaneState(alive=True, running=True, last_activity=1001.0)
     assert idle_seconds(stuck, echo, None, 1030.0, 600.0) >= 600.0  # still stuck
     moving = PaneState(alive=True, running=True, last_activity=1020.0)

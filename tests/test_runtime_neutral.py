@@ -44,7 +44,7 @@ ALLOWED: dict[str, list[tuple[str, str]]] = {
         (r'"TMUX", "TMUX_PANE"', "variables of the caller's own terminal, kept from agents"),
     ],
     "ao/session/ops.py": [
-        (r'"tmux": recorded_name\(s\)', "the `--json` v1 contract's field (pinned by tests)"),
+        (r'"tmux": s\.runtime_name', "the `--json` v1 contract's field (pinned by tests)"),
     ],
     "ao/api/results.py": [
         (r'"tmux"|\btmux[:=]|self\.tmux', "the `--json` v1 contract's field (pinned by tests)"),
@@ -74,15 +74,11 @@ def test_no_tmux_in_the_core() -> None:
     assert stale == [], f"allow-list entries that match nothing any more: {stale}"
 
 
-# core code that still spells a stored handle key itself, and what it should call instead
-PENDING_KEYS = {"ao/api/sessions.py": "ao.store.handles.recorded_target(session)"}
-
-
 def test_only_the_store_spells_the_stored_handle_keys() -> None:
     """``tmux_name=`` and ``pane_id=`` stay on disk; ``ao.store.handles`` alone names them."""
     found = []
     for rel, path in core_files():
-        if rel == "ao/store/handles.py" or rel in PENDING_KEYS:
+        if rel == "ao/store/handles.py":
             continue
         for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
             if re.search(r"""["'](tmux_name|pane_id)["']""", line):
@@ -151,7 +147,7 @@ def assert_nothing_left(project: Project, session_id: str) -> None:
     assert git(project.repo_path, "branch", "--list", f"ao/{session_id}") == ""
     assert git(project.repo_path, "worktree", "list", "--porcelain").count("worktree ") == 1
     record = project.store.read(session_id)
-    assert (record.status, record.get("step")) == ("errored", "rolled-back")
+    assert (record.status, record.step) == ("errored", "rolled-back")
 
 
 def test_the_fake_runtime_keeps_the_runtime_contract() -> None:
@@ -170,7 +166,7 @@ def test_spawn_delivers_the_task_and_stores_the_handle_in_the_old_keys(
     assert pane.spec.name == f"{project.paths.hash}-{sid}"
     assert pane.spec.cwd == project.paths.worktrees / sid
     record = project.store.read(sid)
-    assert (record.status, record.get("prompt_delivery")) == ("working", "delivered")
+    assert (record.status, record.prompt_delivery) == ("working", "delivered")
     # the on-disk format stays: live sessions of an older ao keep their handles
     text = (project.paths.sessions / sid).read_text()
     assert f"tmux_name={pane.name}\n" in text and f"pane_id={pane.target}\n" in text
@@ -184,7 +180,7 @@ def test_spawn_rolls_back_when_the_runtime_cannot_create(
         new(ctx, project)
     assert fake.panes == {} and fake.calls["create"] == 1
     assert_nothing_left(project, "d-1")
-    assert "no server" in project.store.read("d-1").get("error")
+    assert "no server" in (project.store.read("d-1").error or "")
 
 
 def test_spawn_rolls_back_a_session_it_created_when_the_agent_never_gets_ready(
@@ -242,7 +238,7 @@ def test_the_watcher_restores_a_vanished_session_through_the_runtime(
     assert [(t[0], t[2]) for t in report.transitions] == [(sid, "working")]
     again = fake.pane(sid)
     assert again.target != old.target and again.spec.name == old.spec.name
-    assert project.store.read(sid).get("pane_id") == again.target
+    assert project.store.read(sid).runtime_target == again.target
 
 
 def test_gc_ends_only_its_own_orphans_through_the_runtime(
@@ -268,12 +264,12 @@ def test_gc_undoes_a_spawn_killed_before_it_recorded_the_handle(
 ) -> None:
     """The runtime names the handle (``Runtime.handle``) the record never got."""
     from ao.session.gc import collect
-    from ao.store.handles import NAME_KEY, TARGET_KEY
+    from ao.store.state import Status, Step
 
     sid = new(ctx, project)
     project.store.update(
-        sid, {"status": "spawning", "step": "workspace", "spawner_pid": "999999999",
-              NAME_KEY: None, TARGET_KEY: None},
+        sid, status=Status.SPAWNING, step=Step.WORKSPACE, spawner_pid=999999999,
+        runtime_name=None, runtime_target=None,
     )  # fmt: skip
     actions = collect(ctx, [project])
     assert [(a.kind, a.target) for a in actions] == [("half-spawn", sid)]

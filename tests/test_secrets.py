@@ -25,7 +25,7 @@ from ao.config.snapshot import FORMAT
 from ao.sdk import redact
 from ao.sdk.home import ao_home
 from ao.store.paths import ProjectPaths
-from ao.store.state import SessionStore
+from ao.store.state import SessionStore, Status
 from tests.conftest import RunAo
 
 SECRET = "tok-Secret-4711-abcdef"  # no token shape: only the registry can catch it
@@ -346,9 +346,7 @@ def test_watch_never_stores_a_token_the_forge_echoes(
     with EchoServer(status) as server:
         env, _ = forge_setup(tmp_path, forge, server.url)
         paths = ProjectPaths((tmp_path / "agent-orchestrator.yaml").resolve(), "demo")
-        SessionStore(paths).reserve(
-            "d", initial={"status": "exited", "branch": "feat/x", "agent": "shell"}
-        )
+        SessionStore(paths).reserve("d", status=Status.EXITED, branch="feat/x", agent="shell")
         result = ao("watch", "--once", cwd=tmp_path, env=env)
         assert SECRET not in result.stdout + result.stderr
         shown = ao("events", "--json", cwd=tmp_path, env=env).stdout

@@ -36,7 +36,7 @@ def test_reserve_never_shows_a_partial_record(tmp_path: Path) -> None:
     thread.start()
     try:
         for _ in range(8):
-            store.reserve("s", initial={"task": task, "end": "1"})
+            store.reserve("s", task=task, extra={"end": "1"})
     finally:
         done.set()
         thread.join()
@@ -49,7 +49,7 @@ def test_reserve_never_shows_a_partial_record(tmp_path: Path) -> None:
 
 def test_reserve_refuses_an_existing_name(tmp_path: Path) -> None:
     store = SessionStore(ProjectPaths(tmp_path / "agent-orchestrator.yaml", "demo"))
-    assert store.reserve("s", name="fix", initial={"task": "one"}) == "fix"
+    assert store.reserve("s", name="fix", task="one") == "fix"
     with pytest.raises(ConflictError, match="already exists"):
-        store.reserve("s", name="fix", initial={"task": "two"})
-    assert store.read("fix").get("task") == "one"
+        store.reserve("s", name="fix", task="two")
+    assert store.read("fix").task == "one"

@@ -3,6 +3,7 @@ restoring what a clean stop removed. Real tmux and git."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from pathlib import Path
@@ -116,3 +117,20 @@ def test_gc_removes_temp_files_of_dead_writers_only(proj: Project) -> None:
         assert not orphan.exists() and mine.exists()
     finally:
         mine.unlink(missing_ok=True)
+
+
+def test_a_malformed_value_neither_hides_the_session_nor_is_lost(proj: Project) -> None:
+    """A value a known key cannot hold (a hand edit, a newer ao's) is warned about and
+    kept as written; keys this ao does not know survive every write."""
+    assert proj.ao("new", "sleep 600", "--agent", "shell").returncode == 0
+    record = _namespace() / "sessions" / "d-1"
+    record.write_text(record.read_text() + "port_block=abc\nfrom_a_newer_ao=kept\n")
+    r = proj.ao("list", "--json")
+    assert r.returncode == 0, r.stderr
+    assert [s["id"] for s in json.loads(r.stdout)["data"]] == ["d-1"]
+    assert "ao: warning:" in r.stderr and "port_block='abc'" in r.stderr, r.stderr
+    assert proj.ao("stop", "d-1").returncode == 0  # writes the record to the archive
+    (archived,) = (_namespace() / "archive").glob("d-1_*")
+    text = archived.read_text()
+    assert "port_block=abc\n" in text and "from_a_newer_ao=kept\n" in text
+    assert "status=killed\n" in text

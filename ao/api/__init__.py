@@ -16,6 +16,7 @@ import typing as t
 if t.TYPE_CHECKING:
     from ao.api.inventory import (
         AgentInfo,
+        DashboardInfo,
         PluginInfo,
         ProjectAdded,
         ProjectInfo,
@@ -44,12 +45,13 @@ if t.TYPE_CHECKING:
         PassReport,
         Transition,
     )
-    from ao.api.results import Sent, SessionDetail, SessionState
+    from ao.api.results import Sent, SessionCard, SessionDetail, SessionState
 
 __all__ = [
     "ActionTaken",
     "AgentInfo",
     "Created",
+    "DashboardInfo",
     "Event",
     "EventPage",
     "GcItem",
@@ -70,6 +72,7 @@ __all__ = [
     "ProjectStarted",
     "Published",
     "Sent",
+    "SessionCard",
     "SessionDetail",
     "SessionState",
     "Stopped",
@@ -81,10 +84,10 @@ _HOMES = {
     name: home
     for home, names in (
         ("orchestrator", "Orchestrator"),
-        ("results", "SessionState SessionDetail Sent"),
+        ("results", "SessionState SessionCard SessionDetail Sent"),
         ("outcomes", "Created GcItem Interrupted IssueSpawn KeysSent Merged Published Stopped"),
-        ("inventory", "AgentInfo PluginInfo ProjectAdded ProjectInfo ProjectRemoved "
-                      "ProjectStarted"),
+        ("inventory", "AgentInfo DashboardInfo PluginInfo ProjectAdded ProjectInfo "
+                      "ProjectRemoved ProjectStarted"),
         ("reports", "ActionTaken Event EventPage NotificationSent NotifierResult PassError "
                     "PassOutcome PassReport Transition"),
     )

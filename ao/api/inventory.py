@@ -23,6 +23,9 @@ class ProjectStarted:
     agent: str
     watcher: str  # started | running | external | not started | skipped
     watcher_detail: str
+    dashboard: str = "skipped"  # started | running | not started | skipped
+    dashboard_detail: str = ""
+    dashboard_url: str | None = None  # without the token
 
     def to_json(self) -> JSON:
         """The data of ``ao start --json``."""
@@ -31,6 +34,8 @@ class ProjectStarted:
             "created_config": self.created_config, "added_project": self.added_project,
             "cloned": self.cloned, "agent": self.agent,
             "watcher": {"state": self.watcher, "detail": self.watcher_detail},
+            "dashboard": {"state": self.dashboard, "detail": self.dashboard_detail,
+                          "url": self.dashboard_url},
         }  # fmt: skip
 
 
@@ -118,3 +123,21 @@ class PluginInfo:
         """One element of ``ao plugins --json``."""
         return {"slot": self.slot, "name": self.name, "target": self.target,
                 "package": self.package, "version": self.version}  # fmt: skip
+
+
+@dataclasses.dataclass(frozen=True)
+class DashboardInfo:
+    """The dashboard serving a config, as it published itself (``ao.api.dashboard``)."""
+
+    url: str  # without the token
+    host: str
+    port: int
+    pid: int
+    started_at: str
+    follows_watcher: bool  # `ao start` ran it: it ends when the watcher ends
+
+    def to_json(self) -> JSON:
+        """As a JSON object."""
+        return {"url": self.url, "host": self.host, "port": self.port, "pid": self.pid,
+                "started_at": self.started_at,
+                "follows_watcher": self.follows_watcher}  # fmt: skip

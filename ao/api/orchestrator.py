@@ -20,6 +20,7 @@ import typing as t
 from pathlib import Path
 
 from ao.api.agents import Agents
+from ao.api.dashboard import Dashboards
 from ao.api.lifecycle import Lifecycle
 from ao.api.projects import Projects
 from ao.api.sessions import Sessions
@@ -29,8 +30,9 @@ if t.TYPE_CHECKING:
     from ao.api.requests import Request
 
 
-class Orchestrator(Projects, Sessions, Workspaces, Lifecycle, Agents):
-    """Projects, sessions, workspaces, the lifecycle and agents of one config."""
+class Orchestrator(Projects, Sessions, Workspaces, Lifecycle, Agents, Dashboards):
+    """Projects, sessions, workspaces, the lifecycle, agents and the dashboard of one
+    config."""
 
     @classmethod
     def from_config(

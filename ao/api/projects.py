@@ -17,15 +17,22 @@ class Projects(Base):
     """The config's projects."""
 
     def start_project(
-        self, target: str | None = None, *, name: str | None = None, watch: bool = True
+        self,
+        target: str | None = None,
+        *,
+        name: str | None = None,
+        watch: bool = True,
+        dashboard: bool = True,
     ) -> ProjectStarted:
-        """Set up ao for a repository and (with ``watch``) run the watcher. Safe to re-run.
+        """Set up ao for a repository and (with ``watch``) run the watcher and, beside it
+        (with ``dashboard`` and ``dashboard.enabled``), the dashboard. Safe to re-run.
 
         ``target``: a path (relative to ``cwd``) or a URL to clone into ``cwd``; default
         ``cwd``. The project goes into the config this API works on, else the one at or
         above the repository, else a new ``agent-orchestrator.yaml`` at its root (kept out
-        of git). ``name``: the project id (default: the directory's name). A watcher that
-        cannot start (no runtime here) is reported, not raised.
+        of git). ``name``: the project id (default: the directory's name). A watcher or
+        dashboard that cannot start (no runtime here, a busy port) is reported, not raised.
+        The dashboard ends when the watcher ends (``ao.api.dashboard``).
         """
         # lazy: only this method needs these, so `ao list` stays light
         from ao.api.inventory import ProjectStarted
@@ -36,9 +43,16 @@ class Projects(Base):
         state, detail = (
             ("skipped", "--no-watch") if not watch else self._ensure_watcher(result.config_path)
         )
+        board: tuple[str, str, str | None]
+        if not dashboard:
+            board = ("skipped", "--no-dashboard", None)
+        elif state not in ("started", "running", "external"):
+            board = ("skipped", "no watcher to run beside" if watch else "--no-watch", None)
+        else:
+            board = self._ensure_dashboard(result.config_path)
         return ProjectStarted(
             result.config_path, result.project_id, result.created_config, result.added_project,
-            result.cloned, result.agent, state, detail,
+            result.cloned, result.agent, state, detail, *board,
         )  # fmt: skip
 
     def _ensure_watcher(self, config_path: Path) -> tuple[str, str]:
@@ -51,6 +65,18 @@ class Projects(Base):
             return ensure_watcher(Context(load_config(config_path, cached=True)))
         except AoError as exc:  # no runtime here: the config is still useful
             return "not started", str(exc)
+
+    def _ensure_dashboard(self, config_path: Path) -> tuple[str, str, str | None]:
+        # lazy: only this method needs these, so `ao list` stays light
+        from ao.api.dashboard import launch
+        from ao.config import load_config
+
+        if not load_config(config_path, cached=True).model.dashboard.enabled:
+            return "skipped", "dashboard.enabled is false", None
+        try:
+            return launch(config_path)
+        except OSError as exc:  # an unwritable AO_HOME: the project is set up all the same
+            return "not started", str(exc), None
 
     def add_project(self, target: str, *, name: str | None = None) -> ProjectAdded:
         """Add a repository (a path, or a URL to clone into ``cwd``) to the config; a

@@ -83,6 +83,13 @@ class StartProject(Request):
     target: str | None = None
     name: str | None = None
     watch: bool = True
+    dashboard: bool = True
+
+
+@_request("dashboard")
+@dataclasses.dataclass(frozen=True)
+class Dashboard(Request):
+    """``dashboard``: where the config's dashboard runs, if it does."""
 
 
 @_request("add_project")
@@ -146,6 +153,15 @@ class ListSessions(Request):
     archived: bool = False
 
 
+@_request("cards")
+@dataclasses.dataclass(frozen=True)
+class Cards(Request):
+    """``cards``: live sessions as the dashboard shows them."""
+
+    project: str | None = None
+    usage: bool = False
+
+
 @_request("status")
 @dataclasses.dataclass(frozen=True)
 class Status(Request):
@@ -201,6 +217,15 @@ class Logs(Request):
 @dataclasses.dataclass(frozen=True)
 class AttachCommand(Request):
     """``attach_command``: the command that opens the session for a human."""
+
+    session_id: str
+    project: str | None = None
+
+
+@_request("view_command")
+@dataclasses.dataclass(frozen=True)
+class ViewCommand(Request):
+    """``view_command``: the runtime's command that shows the session in a terminal."""
 
     session_id: str
     project: str | None = None

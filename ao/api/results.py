@@ -14,6 +14,8 @@ from __future__ import annotations
 import dataclasses
 import typing as t
 
+from ao.store.record import Status, timestamp
+
 if t.TYPE_CHECKING:
     from ao.sdk.contracts import Evidence, SessionInfo
     from ao.session.ops import SessionView
@@ -61,14 +63,15 @@ class SessionState:
     @classmethod
     def of_archived(cls, record: Session) -> SessionState:
         """A stopped session from its archived record."""
-        data = record.data
-        get = data.get
+        r = record
         return cls(
-            id=record.id, project=get("project"), agent=get("agent"), runtime=get("runtime"),
-            branch=get("branch"), worktree=get("worktree"), status=get("status", "killed"),
-            activity="exited", created_at=get("created_at"), updated_at=get("updated_at"),
-            tmux=None, task=get("task"), error=get("error"), archived=True,
-            archived_at=get("archived_at"),
+            id=r.id, project=r.project, agent=r.agent, runtime=r.runtime, branch=r.branch,
+            worktree=str(r.worktree) if r.worktree else None,
+            status=str(r.status_text or Status.KILLED), activity="exited",
+            created_at=timestamp(r.created_at) if r.created_at else None,
+            updated_at=timestamp(r.updated_at) if r.updated_at else None,
+            tmux=None, task=r.task, error=r.error, archived=True,
+            archived_at=timestamp(r.archived_at) if r.archived_at else None,
         )  # fmt: skip
 
     def to_json(self) -> JSON:
@@ -92,6 +95,43 @@ class SessionState:
 
 def _evidence(ev: Evidence) -> JSON:
     return {"source": ev.source, "detail": ev.detail, "age": ev.age}
+
+
+@dataclasses.dataclass(frozen=True)
+class SessionCard:
+    """A live session as the dashboard shows it: its listed state, the evidence behind its
+    activity (the question, when it needs input), its pull request and issue, and what the
+    agent's own records say (tokens, cost) when they were read."""
+
+    # the keys ``to_json`` adds to the ``ao list --json`` object
+    EXTRA_KEYS: t.ClassVar[tuple[str, ...]] = (
+        "evidence", "pr", "pr_number", "issue", "issue_url", "issue_title", "info",
+    )  # fmt: skip
+
+    session: SessionState
+    evidence: Evidence
+    pr: str | None  # the pull request's URL
+    pr_number: int | None
+    issue: str | None
+    issue_url: str | None
+    issue_title: str | None
+    info: SessionInfo | None  # read only when asked (``Orchestrator.cards(usage=True)``)
+
+    @property
+    def id(self) -> str:
+        """The session id."""
+        return self.session.id
+
+    def to_json(self) -> JSON:
+        """The ``ao list --json`` object plus ``EXTRA_KEYS``. The evidence has no ``age``:
+        a card changes when the session does, not every second."""
+        return {
+            **self.session.to_json(),
+            "evidence": {"source": self.evidence.source, "detail": self.evidence.detail},
+            "pr": self.pr, "pr_number": self.pr_number, "issue": self.issue,
+            "issue_url": self.issue_url, "issue_title": self.issue_title,
+            "info": dataclasses.asdict(self.info) if self.info is not None else None,
+        }  # fmt: skip
 
 
 @dataclasses.dataclass(frozen=True)

@@ -11,10 +11,11 @@ import typing as t
 from pathlib import Path
 
 from ao.api.base import Base
-from ao.api.results import Sent, SessionDetail, SessionState
+from ao.api.results import Sent, SessionCard, SessionDetail, SessionState
 from ao.sdk.contracts import IssuePrompting
 from ao.sdk.errors import AoError, ConflictError, UsageError
 from ao.session import ops
+from ao.store.record import Changes, timestamp
 from ao.store.state import ENDED_STATUSES
 
 if t.TYPE_CHECKING:
@@ -152,7 +153,7 @@ class Sessions(Base):
         from ao.session.spawn import spawn  # lazy: see ao.api.base
 
         issue = tracker.get_issue(repo, ref)
-        live = [s for s in proj.store.list() if s.get("issue") == issue.id]
+        live = [s for s in proj.store.list() if s.issue == issue.id]
         busy = [s.id for s in live if s.status not in ENDED_STATUSES]
         if busy:
             detail = f"#{issue.id} already has session {busy[0]}"
@@ -162,7 +163,11 @@ class Sessions(Base):
         else:
             prompt = issue_task(issue, f"issue {issue.id}")
         # recorded with the id: the agent may run `ao finalize` as soon as it has the prompt
-        issue_data = {"issue": issue.id, "issue_url": issue.url, "issue_title": issue.title[:200]}
+        issue_data: Changes = {
+            "issue": issue.id,
+            "issue_url": issue.url,
+            "issue_title": issue.title[:200],
+        }
         result = spawn(
             ctx, proj, prompt, agent_name=agent, branch=branch or tracker.branch_name(issue),
             name=name, ready_timeout=ready_timeout, metadata=issue_data,
@@ -184,6 +189,22 @@ class Sessions(Base):
             rows += [SessionState.of_archived(r) for p in projects for r in p.store.archived_all()]
         return rows
 
+    def cards(self, project: str | None = None, *, usage: bool = False) -> list[SessionCard]:
+        """Every live session as the dashboard shows it (``SessionCard``), from the same
+        observation as ``sessions`` (one probe and one batched capture per runtime); with
+        ``usage``, what each agent's own records say too (tokens, cost: local files)."""
+        ctx = self.context
+        cards = []
+        for v in ops.views(ctx, self._projects(project)):
+            s = v.session
+            cards.append(SessionCard(
+                session=SessionState.of_view(v), evidence=v.activity.evidence,
+                pr=s.pr or None, pr_number=s.pr_number, issue=s.issue or None,
+                issue_url=s.issue_url or None, issue_title=s.issue_title or None,
+                info=ops.info(ctx, s) if usage else None,
+            ))  # fmt: skip
+        return cards
+
     def status(
         self, session_id: str, *, project: str | None = None, details: bool = True
     ) -> SessionDetail:
@@ -194,15 +215,16 @@ class Sessions(Base):
         _, session = self._session(session_id, project)
         ctx = self.context
         v = ops.view(ctx, session)
+        since = session.status_since or session.created_at
         return SessionDetail(
             session=SessionState.of_view(v),
             evidence=v.activity.evidence,
-            pane=session.get("pane_id") or None,
-            prompt_delivery=session.get("prompt_delivery") or None,
-            ports=ports.describe(ctx, session.get("port_block") or None),
+            pane=session.runtime_target or None,
+            prompt_delivery=session.prompt_delivery or None,
+            ports=ports.describe(ctx, session.port_block),
             info=ops.info(ctx, session) if details else None,
-            status_reason=session.get("status_reason") or None,
-            status_since=session.get("status_since") or session.get("created_at"),
+            status_reason=session.status_reason or None,
+            status_since=timestamp(since) if since else "",
         )
 
     def logs(self, session_id: str, *, project: str | None = None, lines: int = 50) -> str:
@@ -220,6 +242,29 @@ class Sessions(Base):
         """The command that puts a human in front of the live session (its terminal)."""
         _, session = self._session(session_id, project)
         return ops.attach_argv(self.context, session)
+
+    def view_command(self, session_id: str, *, project: str | None = None) -> list[str]:
+        """The runtime's own command that shows the live session in the terminal it runs in:
+        what a front-end runs in a pseudo-terminal it relays (the dashboard's browser
+        terminals). Unlike ``attach_command``, never through the terminal plugin and never
+        a switch of a view this process is in. ConflictError when the session has no live
+        runtime session."""
+        _, session = self._session(session_id, project)
+        ctx = self.context
+        handle = ops.handle_of(session)
+        runtime_name = session.runtime or ctx.config.defaults.runtime
+        if handle is None:
+            raise ConflictError(
+                f"session {session_id} has no {runtime_name} session yet",
+                hint=f"wait for it to start, or `ao restore {session_id}`",
+            )
+        runtime = ctx.runtime(runtime_name)
+        if not runtime.probe().get(handle.name, ops.GONE).alive:
+            raise ConflictError(
+                f"session {session_id} has no {runtime_name} session",
+                hint=f"`ao restore {session_id}`",
+            )
+        return runtime.attach_argv(handle, inside=False)
 
     # ----------------------------------------------------------------- talk
 

@@ -12,14 +12,22 @@ def start(
         None, metavar="[PATH|URL]", help="Repo path or URL (default: here)."
     ),
     name: str = typer.Option(None, "--name", help="Project id (default: the directory name)."),
-    no_watch: bool = typer.Option(False, "--no-watch", help="Do not start the watcher."),
+    no_watch: bool = typer.Option(
+        False, "--no-watch", help="Do not start the watcher (nor the dashboard)."
+    ),
+    no_dashboard: bool = typer.Option(
+        False, "--no-dashboard", help="Do not start the dashboard beside the watcher."
+    ),
     json_out: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
-    """Set up ao for a repo (clone a URL first) and run the watcher in tmux. Safe to re-run."""
+    """Set up ao for a repo (clone a URL first) and run the watcher in tmux, and the
+    dashboard beside it. Safe to re-run."""
     # lazy: loaded by this command only, so `ao --help` stays fast
     from ao.cli.output import emit_json, out
 
-    result = orchestrator().start_project(target, name=name, watch=not no_watch)
+    result = orchestrator().start_project(
+        target, name=name, watch=not no_watch, dashboard=not no_dashboard
+    )
     if json_out:
         emit_json(result.to_json())
         return
@@ -31,6 +39,11 @@ def start(
         out(f"project {result.project} is already set up in {result.config}")
     out(f"project {result.project}: agent {result.agent}")
     out(f"watcher: {result.watcher} ({result.watcher_detail})")
+    if result.dashboard_url:
+        out(f"dashboard: {result.dashboard} at {result.dashboard_url} (`ao dashboard --open` "
+            "opens it, logged in)")  # fmt: skip
+    else:
+        out(f"dashboard: {result.dashboard} ({result.dashboard_detail})")
     out('next: ao new "describe the task"   then: ao status')
 
 

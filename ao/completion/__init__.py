@@ -301,8 +301,7 @@ def ids(kind: str) -> list[str]:
     if kind == "projects":
         return projects
     # lazy: session names only when a shell asks for them
-    from ao.store.paths import ProjectPaths
-    from ao.store.state import SESSION_ID_RE
+    from ao.store.paths import SESSION_ID_RE, ProjectPaths
 
     found: set[str] = set()
     for pid in projects:

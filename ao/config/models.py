@@ -466,6 +466,17 @@ class Power(Model):
     )
 
 
+class Dashboard(Model):
+    """The local dashboard and REST API (``ao dashboard``; its port is the top-level ``port``)."""
+
+    host: str = Field(
+        default="127.0.0.1",
+        pattern=r"^[A-Za-z0-9.:_-]{1,253}$",
+        description="Address it binds; any other than loopback needs the token for every request.",
+    )
+    enabled: bool = Field(default=True, description="`ao start` runs it beside the watcher.")
+
+
 class AoConfig(Model):
     """The whole ``agent-orchestrator.yaml``."""
 
@@ -474,7 +485,12 @@ class AoConfig(Model):
         alias="$schema",
         description="Path or URL of this file's JSON Schema, for editors; ao ignores it.",
     )
-    port: int = Field(default=3000, ge=1, le=65535, description="Port of the local dashboard.")
+    port: int = Field(
+        default=3000, ge=1, le=65535, description="Port of the local dashboard and REST API."
+    )
+    dashboard: Dashboard = Field(
+        default_factory=Dashboard, description="The local dashboard and REST API."
+    )
     defaults: Defaults = Field(
         default_factory=Defaults, description="Plugins for projects that do not choose their own."
     )

@@ -29,6 +29,7 @@ from ao.sdk.textsafe import strip_controls
 from ao.session.ops import handle_of, send
 from ao.store import events
 from ao.store.locks import atomic_write, write_private
+from ao.store.record import reaction_key
 
 if t.TYPE_CHECKING:
     from pathlib import Path
@@ -108,8 +109,8 @@ def nudge(ctx: Context, session: Session, text: str) -> str:
     handle = handle_of(session)
     if handle is None:
         raise ConflictError(f"{session.id} has no pane to nudge")
-    runtime = ctx.runtime(session.get("runtime") or None)
-    agent = ctx.agent(session.get("agent"))
+    runtime = ctx.runtime(session.runtime)
+    agent = ctx.agent(session.agent or "")
     runtime.paste(handle, strip_controls(text))
     time.sleep(min(agent.settle_delay(), 2.0))
     runtime.send_keys(handle, "Enter")
@@ -118,10 +119,8 @@ def nudge(ctx: Context, session: Session, text: str) -> str:
 
 def nudged_at(session: Session) -> float:
     """When the agent-stuck nudge (or its escalation) last happened, 0 if never."""
-    try:
-        return float(session.get(rx.meta_key("agent-stuck", "last")) or 0)
-    except ValueError:
-        return 0.0
+    book = session.reactions.get(reaction_key("agent-stuck"))
+    return book.last_at or 0.0 if book is not None else 0.0
 
 
 # ----------------------------------------------------------------------------- notifications

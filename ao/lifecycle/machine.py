@@ -11,20 +11,19 @@ from __future__ import annotations
 import dataclasses
 import typing as t
 
-from ao.sdk.contracts import PrState
-from ao.store.state import ENDED_STATUSES, STATUSES
+from ao.sdk.contracts import ActivityState, PrState
+from ao.store.record import ENDED_STATUSES, STATUSES, Status
 
 TERMINAL = frozenset(ENDED_STATUSES)
-__all__ = ["STATUSES", "TERMINAL", "Decision", "Facts", "decide"]
-Activity = t.Literal["starting", "working", "ready", "needs_input", "blocked", "exited", "unknown"]
+__all__ = ["STATUSES", "TERMINAL", "Decision", "Facts", "Status", "decide"]
 
 
 @dataclasses.dataclass(frozen=True)
 class Facts:
     """What one tick knows about a session."""
 
-    status: str  # the recorded status
-    activity: Activity = "unknown"
+    status: Status | None  # the recorded status (None: none this ao knows)
+    activity: ActivityState = "unknown"
     idle_seconds: float = 0.0  # since the last progress signal (output, native event)
     stuck_after: float = 600.0
     pr: PrState | None = None
@@ -39,57 +38,59 @@ class Rule:
 
     name: str
     applies: t.Callable[[Facts], bool]
-    to: t.Callable[[Facts], str]
+    to: t.Callable[[Facts], Status]
     reason: str
 
 
 def _live(f: Facts) -> bool:
-    return f.status not in TERMINAL and f.status not in ("queued", "spawning")
+    return f.status not in TERMINAL and f.status not in (Status.QUEUED, Status.SPAWNING)
 
 
-def _pr_status(pr: PrState) -> str:
+def _pr_status(pr: PrState) -> Status:
     if pr.ci == "failing":
-        return "ci_failed"
+        return Status.CI_FAILED
     if pr.review_decision == "changes_requested":
-        return "changes_requested"
+        return Status.CHANGES_REQUESTED
     if pr.review_decision == "approved":
         ready = pr.ci in ("passing", "none") and pr.mergeable is True and not pr.conflicts
-        return "mergeable" if ready and not pr.draft else "approved"
+        return Status.MERGEABLE if ready and not pr.draft else Status.APPROVED
     if pr.ci == "pending" or pr.draft:
-        return "pr_open"
-    return "review_pending"
+        return Status.PR_OPEN
+    return Status.REVIEW_PENDING
 
 
 RULES: tuple[Rule, ...] = (
-    Rule("user stops", lambda f: f.action == "stop", lambda f: "killed", "stopped by the user"),
+    Rule("user stops", lambda f: f.action == "stop",
+         lambda f: Status.KILLED, "stopped by the user"),
     Rule("user restores", lambda f: f.action == "restore" and f.status in TERMINAL,
-         lambda f: "working", "restored by the user"),
-    Rule("admitted", lambda f: f.status == "queued" and f.slot_free,
-         lambda f: "spawning", "a session slot is free"),
-    Rule("spawn died", lambda f: f.status == "spawning" and not f.spawner_alive,
-         lambda f: "errored", "the spawning process died"),
-    Rule("PR merged", lambda f: f.pr is not None and f.pr.state == "merged" and f.status != "done",
-         lambda f: "merged", "the pull request was merged"),
-    Rule("cleaned up", lambda f: f.status == "merged" and f.activity == "exited",
-         lambda f: "done", "merged and the agent has ended"),
-    Rule("PR closed", lambda f: (_live(f) or f.status == "exited") and f.pr is not None
+         lambda f: Status.WORKING, "restored by the user"),
+    Rule("admitted", lambda f: f.status == Status.QUEUED and f.slot_free,
+         lambda f: Status.SPAWNING, "a session slot is free"),
+    Rule("spawn died", lambda f: f.status == Status.SPAWNING and not f.spawner_alive,
+         lambda f: Status.ERRORED, "the spawning process died"),
+    Rule("PR merged", lambda f: f.pr is not None and f.pr.state == "merged"
+         and f.status != Status.DONE,
+         lambda f: Status.MERGED, "the pull request was merged"),
+    Rule("cleaned up", lambda f: f.status == Status.MERGED and f.activity == "exited",
+         lambda f: Status.DONE, "merged and the agent has ended"),
+    Rule("PR closed", lambda f: (_live(f) or f.status == Status.EXITED) and f.pr is not None
          and f.pr.state == "closed",
-         lambda f: "done", "the pull request was closed without merging"),
+         lambda f: Status.DONE, "the pull request was closed without merging"),
     Rule("agent exited", lambda f: _live(f) and f.activity == "exited",
-         lambda f: "exited", "the agent process ended"),
+         lambda f: Status.EXITED, "the agent process ended"),
     Rule("needs input", lambda f: _live(f) and f.activity == "needs_input",
-         lambda f: "needs_input", "the agent asks a question"),
+         lambda f: Status.NEEDS_INPUT, "the agent asks a question"),
     Rule("blocked", lambda f: _live(f) and f.activity == "blocked",
-         lambda f: "blocked", "the agent cannot continue (auth, usage limit, error)"),
+         lambda f: Status.BLOCKED, "the agent cannot continue (auth, usage limit, error)"),
     Rule("stuck", lambda f: _live(f) and f.activity in ("working", "unknown")
          and f.idle_seconds >= f.stuck_after,
-         lambda f: "stuck", "no progress signal past the stuck threshold"),
+         lambda f: Status.STUCK, "no progress signal past the stuck threshold"),
     Rule("PR state", lambda f: _live(f) and f.pr is not None and f.pr.state == "open",
          lambda f: _pr_status(t.cast(PrState, f.pr)), "pull request state"),
     Rule("working", lambda f: _live(f) and f.activity in ("working", "starting"),
-         lambda f: "working", "the agent is working"),
+         lambda f: Status.WORKING, "the agent is working"),
     Rule("ready", lambda f: _live(f) and f.activity == "ready",
-         lambda f: "ready", "the agent finished its turn"),
+         lambda f: Status.READY, "the agent finished its turn"),
 )  # fmt: skip
 
 
@@ -97,7 +98,7 @@ RULES: tuple[Rule, ...] = (
 class Decision:
     """The next status and the rule that chose it."""
 
-    status: str
+    status: Status | None
     rule: str
     reason: str
 

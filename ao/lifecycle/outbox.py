@@ -46,11 +46,11 @@ def _drain_locked(
     ctx: Context, project: Project, session: Session, agent: Agent, handle: RuntimeHandle
 ) -> list[Delivery]:
     queued = pending(project.paths.outbox(session.id))
-    runtime = ctx.runtime(session.get("runtime") or None)
+    runtime = ctx.runtime(session.runtime)
     results: list[Delivery] = []
     for path in queued:
         text = path.read_text(encoding="utf-8")
-        result = deliver(runtime, agent, handle, text, wait=WAIT, session=session.data)
+        result = deliver(runtime, agent, handle, text, wait=WAIT, session=session.as_kv())
         results.append(result)
         events.append(
             project.paths, "message.sent", session=session.id,

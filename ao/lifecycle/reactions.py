@@ -2,9 +2,10 @@
 
 Level-triggered: a condition that persists is acted on again (when the agent has finished
 its turn and a cooldown passed) until its retry budget runs out; then a human is
-notified with the evidence. Bookkeeping lives in the session's metadata, keyed by the
-condition's signature (e.g. PR head SHA + failing checks), so it survives restarts and
-one-shot ``ao watch --once`` runs; a new signature (a new push) starts a new budget.
+notified with the evidence. Bookkeeping lives in the session's record
+(``SessionRecord.reactions``), keyed by the condition's signature (e.g. PR head SHA +
+failing checks), so it survives restarts and one-shot ``ao watch --once`` runs; a new
+signature (a new push) starts a new budget.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import typing as t
 from ao.config.reactions import BUILTINS, Builtin
 from ao.sdk.contracts import PrState
 from ao.sdk.textsafe import strip_controls
+from ao.store.record import Bookkeeping, Status
 
 __all__ = ["BUILTINS", "Builtin"]  # re-exported: the lifecycle's view of them
 
@@ -31,8 +33,8 @@ class Situation:
 
     session: str
     project: str
-    status: str
-    status_since: str
+    status: Status | None
+    status_since: str  # as recorded: the signature of the reactions to a status
     activity: str
     branch: str
     pr: PrState | None = None
@@ -49,20 +51,20 @@ def triggers(s: Situation) -> dict[str, str]:
         failing = sorted(c.name for c in pr.checks if c.state == "failing")
         if failing:
             found["ci-failed"] = f"{pr.head_sha}:{','.join(failing)}"
-        if pr.review_decision == "changes_requested" or (s.status == "changes_requested"):
+        if pr.review_decision == "changes_requested" or s.status == Status.CHANGES_REQUESTED:
             ids = ",".join(sorted(c.id for c in pr.comments))
             found["changes-requested"] = f"{pr.head_sha}:{_digest(ids)}"
         if pr.conflicts:
             found["merge-conflicts"] = f"{pr.head_sha}:conflicts"
-        if s.status == "mergeable":
+        if s.status == Status.MERGEABLE:
             found["approved-and-green"] = pr.head_sha
     if pr is not None and pr.state == "closed":
         found["pr-closed"] = str(pr.number)
-    if s.status == "stuck":
+    if s.status == Status.STUCK:
         found["agent-stuck"] = s.status_since
-    if s.status == "needs_input":
+    if s.status == Status.NEEDS_INPUT:
         found["agent-needs-input"] = s.status_since
-    if s.status == "exited":
+    if s.status == Status.EXITED:
         found["agent-exited"] = s.status_since
     if s.all_complete:
         found["all-complete"] = "all"
@@ -83,11 +85,6 @@ class Planned:
     message: str
     why: str
     signature: str
-
-
-def meta_key(reaction: str, field: str) -> str:
-    """The metadata key of one bookkeeping field of a reaction."""
-    return f"rx_{reaction.replace('-', '_')}_{field}"
 
 
 Kind = t.Literal["send", "notify", "merge", "escalate"]
@@ -112,7 +109,7 @@ def settings(key: str, cfg: Reaction | None) -> tuple[str, str, int]:
 def _attempt_done(s: Situation, elapsed: float, cooldown: float) -> bool:
     """Whether the last attempt had its chance: its cooldown passed and the agent is
     no longer working on it (ready again, unreadable, or stuck without progress)."""
-    finished = s.activity in ("ready", "unknown") or s.status == "stuck"
+    finished = s.activity in ("ready", "unknown") or s.status == Status.STUCK
     return elapsed >= cooldown and finished
 
 
@@ -120,12 +117,13 @@ def plan(
     key: str,
     signature: str,
     cfg: Reaction | None,
-    meta: t.Mapping[str, str],
+    book: Bookkeeping | None,
     s: Situation,
     now: float,
     message: str,
-) -> tuple[Planned | None, dict[str, str | None]]:
-    """Decide what reaction ``key`` does now; returns the plan and metadata updates.
+) -> tuple[Planned | None, Bookkeeping]:
+    """Decide what reaction ``key`` does now; returns the plan and its new bookkeeping
+    (``book`` is what the session's record holds for it).
 
     ``send-to-agent`` sends, then repeats only once the agent has finished its turn on
     the previous attempt and the cooldown passed; after the last attempt it escalates
@@ -134,29 +132,26 @@ def plan(
     send to an agent that has exited, notify a human with the evidence instead.
     """
     action, priority, budget = settings(key, cfg)
-    sig_key, n_key, first_key, last_key, esc_key = (
-        meta_key(key, f) for f in ("sig", "n", "first", "last", "esc")
-    )
-    updates: dict[str, str | None] = {}
-    attempts = int(meta.get(n_key) or 0)
-    first = float(meta.get(first_key) or now)
-    last = float(meta.get(last_key) or 0)
-    if meta.get(sig_key) != signature:  # a new situation: a fresh budget
+    book = book or Bookkeeping()
+    attempts = book.attempts or 0
+    first = now if book.first_at is None else book.first_at
+    last = book.last_at or 0.0
+    if book.signature != signature:  # a new situation: a fresh budget
         attempts, first, last = 0, now, 0.0
-        updates = {sig_key: signature, n_key: "0", first_key: f"{now:.3f}"}
-        updates |= {last_key: None, esc_key: None}
+        book = Bookkeeping(signature=signature, attempts=0, first_at=now)
 
-    def act(kind: Kind, why: str, text: str = message) -> tuple[Planned, dict[str, str | None]]:
-        updates[n_key] = str(attempts if kind == "escalate" else attempts + 1)
-        updates[last_key] = f"{now:.3f}"
-        if kind == "escalate":
-            updates[esc_key] = signature
-        return Planned(key, kind, priority, text, why, signature), updates
+    def act(kind: Kind, why: str, text: str = message) -> tuple[Planned, Bookkeeping]:
+        done = book._replace(
+            attempts=attempts if kind == "escalate" else attempts + 1,
+            last_at=now,
+            escalated=signature if kind == "escalate" else book.escalated,
+        )
+        return Planned(key, kind, priority, text, why, signature), done
 
     manual = cfg is not None and not cfg.auto and action != "notify"  # notify: as usual
-    if manual or (action == "send-to-agent" and s.status == "exited"):
+    if manual or (action == "send-to-agent" and s.status == Status.EXITED):
         if attempts >= 1:
-            return None, updates  # once per (session, signature)
+            return None, book  # once per (session, signature)
         if manual:
             why = f"auto is off: ao does not {action} by itself"
         else:
@@ -164,7 +159,7 @@ def plan(
         return act("notify", why, f"{key} holds for {s.session}; {why}.\n\n{message}")
     if action in ("notify", "merge"):
         if attempts >= 1:
-            return None, updates  # once per (session, signature)
+            return None, book  # once per (session, signature)
         return act("notify" if action == "notify" else "merge", "condition holds")
     escalate = cfg.escalate_after if cfg else None
     limit = budget
@@ -174,18 +169,18 @@ def plan(
     cooldown = cfg.cooldown if cfg is not None and cfg.cooldown is not None else COOLDOWN
     turn_over = _attempt_done(s, now - last, cooldown)
     if out_of_time or attempts >= limit:
-        if meta.get(esc_key) == signature:
-            return None, updates
+        if book.escalated == signature:
+            return None, book
         if attempts == 0:
             return act("escalate", "retries is 0: a human decides")
         if out_of_time or turn_over:
             return act("escalate", f"{attempts} attempt(s) did not resolve it")
-        return None, updates  # the last attempt is still being worked on
+        return None, book  # the last attempt is still being worked on
     if attempts == 0:
         return act("send", "condition holds")
     if turn_over:
         return act("send", f"still holds after the agent's turn (attempt {attempts + 1})")
-    return None, updates
+    return None, book
 
 
 def render(template: str, values: t.Mapping[str, str]) -> str:

@@ -9,7 +9,6 @@ the recorded state (an action may repeat once; it is never silently dropped).
 
 from __future__ import annotations
 
-import calendar
 import contextlib
 import os
 import sys
@@ -35,10 +34,11 @@ from ao.session.delivery import answer_dialog
 from ao.session.ops import handle_of
 from ao.session.spawn import admit, at_capacity
 from ao.session.stop_restore import restore, stop
-from ao.store import events, kvfile
+from ao.store import events, kvfile, record
 from ao.store.locks import atomic_write, locked, try_lock
 from ao.store.paths import watch_lock_path, watcher_name
-from ao.store.state import Session, now_iso
+from ao.store.record import Bookkeeping, Changes, Status, reaction_key, timestamp
+from ao.store.state import Session
 
 if t.TYPE_CHECKING:
     from ao.sdk.contracts import Activity, Agent, RuntimeHandle
@@ -46,9 +46,9 @@ if t.TYPE_CHECKING:
 
 GONE = PaneState(alive=False, running=False)
 PRIORITY_OF_STATUS = {
-    "needs_input": "urgent", "stuck": "urgent", "blocked": "urgent", "exited": "warning",
-    "errored": "warning", "ci_failed": "action", "changes_requested": "action",
-    "mergeable": "action",
+    Status.NEEDS_INPUT: "urgent", Status.STUCK: "urgent", Status.BLOCKED: "urgent",
+    Status.EXITED: "warning", Status.ERRORED: "warning", Status.CI_FAILED: "action",
+    Status.CHANGES_REQUESTED: "action", Status.MERGEABLE: "action",
 }  # fmt: skip
 
 
@@ -68,14 +68,14 @@ def tick(
     live = [(p, s) for p in projects for s in p.store.list() if only in (None, s.id)]
     panes: dict[str, PaneState] = {}
     screens: dict[str, str] = {}
-    runtimes = {s.get("runtime") or ctx.config.defaults.runtime for _, s in live}
+    runtimes = {s.runtime or ctx.config.defaults.runtime for _, s in live}
     for name in runtimes:
         runtime = ctx.runtime(name)
         panes.update(runtime.probe())
         handles = [
             h for _, s in live
             if (h := handle_of(s)) is not None and panes.get(h.name, GONE).running
-            and (s.get("runtime") or ctx.config.defaults.runtime) == name
+            and (s.runtime or ctx.config.defaults.runtime) == name
         ]  # fmt: skip
         screens.update(runtime.capture_many(handles))
     for project in projects:
@@ -83,9 +83,9 @@ def tick(
         prs = _pr_states(ctx, project, sessions)
         for session in sessions:
             report.sessions += 1
-            if session.status == "queued":
+            if session.status == Status.QUEUED:
                 continue  # admitted below, once this tick knows who finished
-            pr = prs.get(session.get("branch"))
+            pr = prs.get(session.branch) if session.branch else None
             with _guard(project, session.id, report):
                 _one(ctx, project, session, panes, screens, pr, now, dry_run, report)
     if not dry_run:
@@ -116,16 +116,16 @@ def _admit_queued(ctx: Context, project: Project, report: TickReport, only: str 
     """Start queued sessions, oldest first, while the session limit has room."""
 
     for session in project.store.list():
-        if session.status != "queued" or only not in (None, session.id):
+        if session.status != Status.QUEUED or only not in (None, session.id):
             continue
         if at_capacity(ctx, project):
             return
         try:
             if admit(ctx, project, session.id) is None:
                 return  # a parallel `ao new` took the slot first
-            report.transitions.append((session.id, "queued", "working", "admitted"))
+            report.transitions.append((session.id, Status.QUEUED, Status.WORKING, "admitted"))
         except AoError as exc:
-            report.transitions.append((session.id, "queued", "errored", str(exc)))
+            report.transitions.append((session.id, Status.QUEUED, Status.ERRORED, str(exc)))
         if ctx.config.min_free_memory is not None:
             return  # the new agent's memory shows only once it runs: one per pass
 
@@ -157,9 +157,7 @@ def _all_complete(ctx: Context, project: Project, report: TickReport) -> None:
 
 def _pr_states(ctx: Context, project: Project, sessions: list[Session]) -> dict[str, PrState]:
     # an exited agent's PR still moves (CI, review, merge): keep following it
-    branches = sorted(
-        {s.get("branch") for s in sessions if s.get("branch") and _follows_pr(s.status)}
-    )
+    branches = sorted({s.branch for s in sessions if s.branch and _follows_pr(s.status)})
     # without `repo: owner/name` there is no forge to ask (`ao start` fills it from origin)
     scm = ctx.project_scm(project) if branches and project.config.repo else None
     if scm is None:
@@ -171,8 +169,8 @@ def _pr_states(ctx: Context, project: Project, sessions: list[Session]) -> dict[
         return {}
 
 
-def _follows_pr(status: str) -> bool:
-    return status not in TERMINAL or status == "exited"
+def _follows_pr(status: Status | None) -> bool:
+    return status not in TERMINAL or status == Status.EXITED
 
 
 def _one(
@@ -189,14 +187,14 @@ def _one(
     handle = handle_of(session)
     pane = panes.get(handle.name, GONE) if handle else GONE
     obs = Observation(
-        pane=pane, screen=screens.get(handle.name) if handle else None, session=session.data
+        pane=pane, screen=screens.get(handle.name) if handle else None, session=session.as_kv()
     )
     try:
-        agent = ctx.agent(session.get("agent"))
+        agent = ctx.agent(session.agent or "")
     except Exception:
         return  # an uninstalled adapter: leave the session as recorded
     if handle is not None and not dry_run:
-        answered = answer_dialog(ctx.runtime(session.get("runtime") or None), agent, handle, obs)
+        answered = answer_dialog(ctx.runtime(session.runtime), agent, handle, obs)
         if answered is not None:
             events.append(
                 project.paths, "agent.dialog", session=session.id,
@@ -215,12 +213,12 @@ def _one(
         idle_seconds=idle_seconds(session, pane, activity, now, stuck_after),
         stuck_after=stuck_after,
         pr=pr,
-        spawner_alive=pid_alive(session.get("spawner_pid")),
+        spawner_alive=pid_alive(session.spawner_pid),
     )
-    if session.status == "spawning" and facts.spawner_alive:
+    if session.status == Status.SPAWNING and facts.spawner_alive:
         return  # `ao new` is still building this session
     if (
-        session.status == "merged"
+        session.status == Status.MERGED
         and not dry_run
         and _clean_up_merged(ctx, project, session, now, report)
     ):
@@ -229,45 +227,51 @@ def _one(
     if handle is not None and not dry_run and facts.activity == "ready" and _live(session):
         busy = _drain(ctx, project, session, agent, handle, report)
     decision = decide(facts)
-    changes: dict[str, str | None] = {}
-    status, since = session.status, session.get("status_since") or session.get("created_at")
-    if decision.status != session.status:
-        status, since = decision.status, now_iso()
-        changes |= {"status": status, "status_since": since, "status_reason": decision.reason}
-        report.transitions.append((session.id, session.status, status, decision.rule))
+    changes: Changes = {}
+    status, since = session.status, session.status_since or session.created_at
+    if decision.status is not None and decision.status != session.status:
+        before = session.status_text or "unknown"
+        status, since = decision.status, record.now()
+        changes.update({"status": status, "status_since": since, "status_reason": decision.reason})
+        report.transitions.append((session.id, before, status, decision.rule))
         if not dry_run:
             events.append(
                 project.paths, "status.changed", session=session.id,
                 priority=PRIORITY_OF_STATUS.get(status, "info"),
-                message=f"{session.id}: {session.status} → {status} ({decision.reason})",
-                data={"from": session.status, "to": status, "rule": decision.rule,
+                message=f"{session.id}: {before} → {status} ({decision.reason})",
+                data={"from": before, "to": status, "rule": decision.rule,
                       "evidence": activity.evidence.detail if activity else None},
             )  # fmt: skip
     if pr is not None:
-        changes |= {"pr": pr.url, "pr_number": str(pr.number), "pr_head": pr.head_sha}
+        changes.update({"pr": pr.url, "pr_number": pr.number, "pr_head": pr.head_sha})
     situation = rx.Situation(
-        session=session.id, project=project.id, status=status, status_since=since,
-        activity="working" if busy else facts.activity, branch=session.get("branch"), pr=pr,
+        session=session.id, project=project.id, status=status,
+        status_since=timestamp(since) if since else "",
+        activity="working" if busy else facts.activity, branch=session.branch or "", pr=pr,
         question=_last_lines(obs.screen), reason=activity.evidence.detail if activity else "",
     )  # fmt: skip
-    meta = {**session.data, **{k: v for k, v in changes.items() if v is not None}}
+    books: dict[str, Bookkeeping] = {}
     for key, signature, cfg in _active_reactions(ctx, project, situation):
         message = _message(key, cfg, situation, project)
-        planned, updates = rx.plan(key, signature, cfg, meta, situation, now, message)
-        changes |= updates
-        meta = {**meta, **{k: v for k, v in updates.items() if v is not None}}
+        name = reaction_key(key)
+        book = books.get(name) or session.reactions.get(name)
+        planned, books[name] = rx.plan(key, signature, cfg, book, situation, now, message)
         if planned is None:
             continue
         ok, detail = (
             (True, "dry run") if dry_run else execute(ctx, project, session, planned, pr, cfg)
         )
         report.actions.append((session.id, planned, ok, detail))
+    changed = {n: b for n, b in books.items() if b != session.reactions.get(n)}
+    if changed:
+        changes["reactions"] = changed
     if changes and not dry_run:
-        project.store.update(session.id, changes)
+        project.store.update(session.id, **changes)
 
 
 def _live(session: Session) -> bool:
-    return session.status not in TERMINAL and session.status not in ("queued", "spawning")
+    waiting = (Status.QUEUED, Status.SPAWNING)
+    return session.status not in TERMINAL and session.status not in waiting
 
 
 def _drain(
@@ -308,7 +312,8 @@ def _restore_after_reboot(
         events.append(project.paths, "session.restore_failed", session=session.id,
                       priority="warning", message=str(exc))  # fmt: skip
         return False
-    report.transitions.append((session.id, session.status, "working", "restored on boot"))
+    before = session.status_text or "unknown"
+    report.transitions.append((session.id, before, Status.WORKING, "restored on boot"))
     return True
 
 
@@ -329,21 +334,15 @@ def _clean_up_merged(
         if cfg is not None and cfg.delete_after is not None
         else DEFAULT_DELETE_AFTER
     )
-    since = _epoch(session.get("status_since"))
-    if since is None or now - since < delay:
+    since = session.status_since
+    if since is None or now - since.timestamp() < delay:
         return False
-    result = stop(ctx, project, session, final_status="done")
+    result = stop(ctx, project, session, final_status=Status.DONE)
     kept = f"; kept the worktree ({result.kept_reason})" if result.kept_reason else ""
-    report.transitions.append((session.id, "merged", "done", f"cleaned up after merge{kept}"))
+    report.transitions.append(
+        (session.id, Status.MERGED, Status.DONE, f"cleaned up after merge{kept}")
+    )
     return True
-
-
-def _epoch(iso: str) -> float | None:
-
-    try:
-        return float(calendar.timegm(time.strptime(iso, "%Y-%m-%dT%H:%M:%SZ")))
-    except ValueError:
-        return None
 
 
 def idle_seconds(
@@ -359,11 +358,11 @@ def idle_seconds(
     seen = [pane.last_activity] if pane.last_activity else []
     if activity is not None and activity.evidence.age is not None:
         seen.append(now - activity.evidence.age)
-    nudge = nudged_at(session) if session.status == "stuck" else 0.0
+    nudge = nudged_at(session) if session.status == Status.STUCK else 0.0
     if nudge:
         seen = [at for at in seen if at > nudge + NUDGE_ECHO]
         if not seen:
-            since = _epoch(session.get("status_since")) or now
+            since = session.status_since.timestamp() if session.status_since else now
             return stuck_after + max(0.0, now - since)
     return max(0.0, now - max(seen)) if seen else 0.0
 

@@ -24,10 +24,10 @@ from ao.sdk.proc import pid_alive
 from ao.session.ops import handle_of, workspace_info
 from ao.session.spawn import runtime_owner
 from ao.store import events
-from ao.store.handles import recorded_name
 from ao.store.locks import try_lock
 from ao.store.paths import ProjectPaths, watcher_name
-from ao.store.state import Session, SessionStore, now_iso
+from ao.store.record import now
+from ao.store.state import Session, SessionStore, Status, Step
 
 if t.TYPE_CHECKING:
     from pathlib import Path
@@ -126,23 +126,23 @@ def _busy(project: Project, session_id: str) -> bool:
 def _half_spawns(ctx: Context, project: Project, dry_run: bool) -> list[GcAction]:
     actions = []
     for session in project.store.list():
-        if session.status != "spawning" or pid_alive(session.get("spawner_pid")):
+        if session.status != Status.SPAWNING or pid_alive(session.spawner_pid):
             continue
         if _busy(project, session.id):
             continue  # its spawner or restorer is alive (the pid may have been reused)
-        step = session.get("step") or "reserved"
-        if step == "restoring":
+        step = session.step or Step.RESERVED
+        if step == Step.RESTORING:
             actions.append(_interrupted_restore(ctx, project, session, dry_run))
             continue
         detail = f"spawn interrupted at step {step}"
         if not dry_run:
             _end_runtime(ctx, project, session)
-            workspace = ctx.workspace(session.get("workspace") or None)
+            workspace = ctx.workspace(session.workspace)
             info = workspace_info(session)
             unrecorded = project.paths.worktrees / session.id
             if info is None and str(unrecorded) in map(str, workspace.list(project.repo_path)):
                 info = _checkout_info(project, unrecorded, session)  # killed before recording
-            elif info is None and step == "workspace-creating":
+            elif info is None and step == Step.WORKSPACE_CREATING:
                 info = _unfinished_checkout(project, unrecorded, session)
             if info is not None and info.path.exists():
                 if workspace.status(project.repo_path, info).has_work:
@@ -152,9 +152,8 @@ def _half_spawns(ctx: Context, project: Project, dry_run: bool) -> list[GcAction
             elif info is not None:
                 workspace.destroy(project.repo_path, info)  # drops a branch the spawn made
             project.store.update(
-                session.id,
-                {"status": "errored", "error": detail, "step": "rolled-back", "spawner_pid": None,
-                 "repaired_at": now_iso()},
+                session.id, status=Status.ERRORED, error=detail, step=Step.ROLLED_BACK,
+                spawner_pid=None, repaired_at=now(),
             )  # fmt: skip
             events.append(
                 project.paths,
@@ -171,7 +170,7 @@ def _end_runtime(ctx: Context, project: Project, session: Session) -> None:
     """End the session's runtime: the recorded one, else (killed before recording it) the
     one its name would have, if this ``$AO_HOME`` started it."""
 
-    runtime = ctx.runtime(session.get("runtime") or None)
+    runtime = ctx.runtime(session.runtime)
     handle = handle_of(session)
     if handle is None:
         name = project.paths.runtime_name(session.id)
@@ -190,8 +189,7 @@ def _interrupted_restore(
         _end_runtime(ctx, project, session)
         detail += f"; `ao restore {session.id}` again"
         project.store.update(
-            session.id,
-            {"status": "errored", "error": detail, "spawner_pid": None, "repaired_at": now_iso()},
+            session.id, status=Status.ERRORED, error=detail, spawner_pid=None, repaired_at=now()
         )
         events.append(project.paths, "session.errored", session=session.id,
                       priority="warning", message=detail)  # fmt: skip
@@ -237,8 +235,8 @@ def _recorded_runtime_names(paths: ProjectPaths) -> set[str]:
         other = ProjectPaths(paths.config_path, root.name.removeprefix(prefix), root.parent)
         for session in SessionStore(other).list():
             names.add(other.runtime_name(session.id))
-            if recorded_name(session):
-                names.add(recorded_name(session))
+            if session.runtime_name:
+                names.add(session.runtime_name)
     return names
 
 
@@ -248,7 +246,7 @@ def _orphan_worktrees(ctx: Context, project: Project, dry_run: bool) -> list[GcA
         return []
     # A record owns `worktrees/<id>` from the moment its id is reserved: spawn records
     # `worktree=` only after post-create, and a spawn in progress must keep its checkout.
-    live = {s.get("worktree") for s in project.store.list()}
+    live = {str(s.worktree) for s in project.store.list() if s.worktree}
     workspace = ctx.workspace(project.config.workspace)
     registered = {str(p) for p in workspace.list(project.repo_path)}
     actions = []
@@ -299,7 +297,7 @@ def _checkout_info(project: Project, path: Path, session: Session | None = None)
 
 def _own_branch(session: Session) -> str | None:
     """The branch a spawn of ``session`` creates itself, if it names it (no ``--branch``)."""
-    return None if session.get("branch_requested") else f"ao/{session.id}"
+    return None if session.branch_requested else f"ao/{session.id}"
 
 
 def _unfinished_checkout(project: Project, path: Path, session: Session) -> WorkspaceInfo | None:

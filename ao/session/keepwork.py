@@ -44,7 +44,7 @@ def settle(
         return Settled(removed=False)
     if not info.path.exists():
         return Settled(removed=True)
-    workspace = ctx.workspace(session.get("workspace") or None)
+    workspace = ctx.workspace(session.workspace)
     repo = project.repo_path
     try:
         status = workspace.status(repo, info)

@@ -7,7 +7,6 @@ import re
 import time
 import typing as t
 from collections.abc import Iterator
-from pathlib import Path
 
 from ao.sdk.contracts import (
     Activity,
@@ -25,8 +24,9 @@ from ao.sdk.textsafe import strip_controls
 from ao.session.delivery import Delivery, deliver, enqueue, look, pending
 from ao.session.inputs import check_text_size
 from ao.store import events
-from ao.store.handles import recorded_handle, recorded_name
-from ao.store.state import ARCHIVE_SUFFIX, ENDED_STATUSES, Session
+from ao.store.handles import recorded_handle
+from ao.store.record import timestamp
+from ao.store.state import ARCHIVE_SUFFIX, ENDED_STATUSES, Session, Status
 
 if t.TYPE_CHECKING:
     from ao.sdk.contracts import Agent, Runtime
@@ -43,13 +43,13 @@ def handle_of(session: Session) -> RuntimeHandle | None:
 
 def workspace_info(session: Session) -> WorkspaceInfo | None:
     """The workspace recorded for ``session``, if it got that far."""
-    if not session.get("worktree"):
+    if session.worktree is None:
         return None
     return WorkspaceInfo(
-        path=Path(session.get("worktree")),
-        branch=session.get("branch"),
-        base=session.get("base"),
-        created_branch=session.get("created_branch") == "1",
+        path=session.worktree,
+        branch=session.branch or "",
+        base=session.base or "",
+        created_branch=session.created_branch is True,
     )
 
 
@@ -69,19 +69,19 @@ class SessionView:
         yield to certainties: the agent exited, or it is visibly working again (for
         ``stuck``, whose agent reads as working anyway: it finished its turn or asks).
         """
-        recorded = self.session.status
+        recorded = str(self.session.status_text or "unknown")
         live = self.activity.state
-        if recorded in ENDED_STATUSES or recorded in ("queued", "spawning"):
+        if recorded in ENDED_STATUSES or recorded in (Status.QUEUED, Status.SPAWNING):
             return recorded
         if live == "exited":
-            return "exited"
-        observed = ("working", "ready", "needs_input", "blocked")
-        if recorded in ("working", "ready") and live in observed:
+            return Status.EXITED.value
+        observed = ("working", "ready", "needs_input", "blocked")  # activities named as statuses
+        if recorded in (Status.WORKING, Status.READY) and live in observed:
             return live
-        if recorded in ("needs_input", "blocked") and live == "working":
+        if recorded in (Status.NEEDS_INPUT, Status.BLOCKED) and live == "working":
             return live
         # a stuck agent reads as working: that is no news; a finished turn or a question is
-        if recorded == "stuck" and live in ("ready", "needs_input", "blocked"):
+        if recorded == Status.STUCK and live in ("ready", "needs_input", "blocked"):
             return live
         return recorded
 
@@ -90,18 +90,18 @@ class SessionView:
         s = self.session
         return {
             "id": s.id,
-            "project": s.project,
-            "agent": s.get("agent"),
-            "runtime": s.get("runtime"),
-            "branch": s.get("branch") or None,
-            "worktree": s.get("worktree") or None,
+            "project": s.project or "",
+            "agent": s.agent or "",
+            "runtime": s.runtime or "",
+            "branch": s.branch or None,
+            "worktree": str(s.worktree) if s.worktree else None,
             "status": self.status,
             "activity": self.activity.state,
-            "created_at": s.get("created_at"),
-            "updated_at": s.get("updated_at") or None,
-            "tmux": recorded_name(s) or None,  # the v1 contract's name for the runtime name
-            "task": s.get("task"),
-            "error": s.get("error") or None,
+            "created_at": timestamp(s.created_at) if s.created_at else "",
+            "updated_at": timestamp(s.updated_at) if s.updated_at else None,
+            "tmux": s.runtime_name or None,  # the v1 contract's name for the runtime name
+            "task": s.task or "",
+            "error": s.error or None,
         }
 
 
@@ -118,20 +118,20 @@ def _observe(
     handle = handle_of(session)
     if handle is None:
         return Activity(
-            "unknown", Evidence("metadata", f"no runtime recorded (step {session.get('step')})")
+            "unknown", Evidence("metadata", f"no runtime recorded (step {session.step or ''})")
         )
     pane = panes.get(handle.name, GONE)
     text = screens.get(handle.name) if screens is not None and pane.alive else None
     if text is None and screen and pane.alive:
         try:
-            text = ctx.runtime(session.get("runtime") or None).capture(handle, 60)
+            text = ctx.runtime(session.runtime).capture(handle, 60)
         except NotFoundError:
             pane = GONE
     try:
-        agent = ctx.agent(session.get("agent"))
+        agent = ctx.agent(session.agent or "")
     except Exception as exc:  # an uninstalled plugin must not hide the session
         return Activity("unknown", Evidence("plugin", str(exc)))
-    return agent.activity(Observation(pane=pane, screen=text, session=session.data))
+    return agent.activity(Observation(pane=pane, screen=text, session=session.as_kv()))
 
 
 def views(ctx: Context, projects: list[Project], *, screen: bool = True) -> list[SessionView]:
@@ -146,7 +146,7 @@ def views(ctx: Context, projects: list[Project], *, screen: bool = True) -> list
     screens: dict[str, str] = {}
     runtimes: dict[str, list[Session]] = {}
     for s in sessions:
-        runtimes.setdefault(s.get("runtime") or ctx.config.defaults.runtime, []).append(s)
+        runtimes.setdefault(s.runtime or ctx.config.defaults.runtime, []).append(s)
     for name, group in runtimes.items():
         runtime = ctx.runtime(name)
         panes.update(runtime.probe())
@@ -161,7 +161,7 @@ def views(ctx: Context, projects: list[Project], *, screen: bool = True) -> list
 
 def view(ctx: Context, session: Session) -> SessionView:
     """One session with its activity read from the screen as well."""
-    panes = ctx.runtime(session.get("runtime") or None).probe()
+    panes = ctx.runtime(session.runtime).probe()
     return SessionView(session, _observe(ctx, session, panes, screen=True))
 
 
@@ -173,8 +173,10 @@ def info(ctx: Context, session: Session) -> SessionInfo | None:
     """
 
     try:
-        agent = ctx.agent(session.get("agent"))
-        return agent.session_info(session.data) if isinstance(agent, SessionInfoReader) else None
+        agent = ctx.agent(session.agent or "")
+        if not isinstance(agent, SessionInfoReader):
+            return None
+        return agent.session_info(session.as_kv())
     except (AoError, OSError, ValueError):
         return None
 
@@ -187,12 +189,12 @@ def _interrupt(
 ) -> str:
     """Stop the agent's turn in progress with its interrupt keys; what was done, or ""."""
 
-    if agent.activity(look(runtime, handle, session.data)).state != "working":
+    if agent.activity(look(runtime, handle, session.as_kv())).state != "working":
         return ""
     keys = agent.interrupt_keys if isinstance(agent, Interruptible) else ()
     if not keys:
         raise UsageError(
-            f"ao cannot interrupt {session.get('agent') or 'this'} agent",
+            f"ao cannot interrupt {session.agent or 'this'} agent",
             hint="send without --interrupt: the message is queued until the turn ends",
         )
     for key in keys:
@@ -213,8 +215,8 @@ def interrupt(
     with project.store.operation(session.id, timeout=lock_timeout):
         session = project.store.read(session.id)
         handle = _live_handle(session)
-        runtime = ctx.runtime(session.get("runtime") or None)
-        return _interrupt(project, session, runtime, ctx.agent(session.get("agent")), handle)
+        runtime = ctx.runtime(session.runtime)
+        return _interrupt(project, session, runtime, ctx.agent(session.agent or ""), handle)
 
 
 def send_keys(
@@ -226,7 +228,7 @@ def send_keys(
     with project.store.operation(session.id, timeout=lock_timeout):
         session = project.store.read(session.id)
         handle = _live_handle(session)
-        runtime = ctx.runtime(session.get("runtime") or None)
+        runtime = ctx.runtime(session.runtime)
         for key in keys:
             runtime.send_keys(handle, key)
         events.append(
@@ -274,14 +276,14 @@ def _send_locked(
     from ao.session.spawn import dialog_logger  # lazy: `ao list` never loads spawn
 
     handle = _live_handle(session)
-    runtime = ctx.runtime(session.get("runtime") or None)
-    agent = ctx.agent(session.get("agent"))
+    runtime = ctx.runtime(session.runtime)
+    agent = ctx.agent(session.agent or "")
     outbox = project.paths.outbox(session.id)
     interrupted = _interrupt(project, session, runtime, agent, handle) if interrupt else ""
     for queued in pending(outbox):
         first = deliver(
             runtime, agent, handle, queued.read_text(encoding="utf-8"), wait=wait,
-            session=session.data, on_dialog=dialog_logger(project, session.id),
+            session=session.as_kv(), on_dialog=dialog_logger(project, session.id),
         )  # fmt: skip
         if first.status != "delivered":
             break
@@ -291,7 +293,7 @@ def _send_locked(
         return Delivery("queued", f"earlier messages are still queued; queued as {path.name}")
     result = deliver(
         runtime, agent, handle, text, wait=wait, outbox=outbox,
-        session=session.data, on_dialog=dialog_logger(project, session.id),
+        session=session.as_kv(), on_dialog=dialog_logger(project, session.id),
     )  # fmt: skip
     if interrupted:
         result = dataclasses.replace(result, detail=f"{interrupted}; {result.detail}")
@@ -307,7 +309,7 @@ def _live_handle(session: Session) -> RuntimeHandle:
     handle = handle_of(session)
     if handle is None or session.status in ENDED_STATUSES:
         raise ConflictError(
-            f"session {session.id} is {session.status}; it has no running agent",
+            f"session {session.id} is {session.status or 'unknown'}; it has no running agent",
             hint=f"`ao restore {session.id}` first",
         )
     return handle
@@ -324,9 +326,7 @@ def logs(ctx: Context, project: Project, session_id: str, lines: int) -> str:
         handle = handle_of(session)
         if handle is not None:
             try:
-                return strip_controls(
-                    ctx.runtime(session.get("runtime") or None).capture(handle, lines)
-                )
+                return strip_controls(ctx.runtime(session.runtime).capture(handle, lines))
             except NotFoundError:
                 pass
 
@@ -348,7 +348,7 @@ def follow(ctx: Context, session: Session, interval: float = 0.5) -> Iterator[st
     """Yield new lines of the pane's output as they appear, until the session ends."""
 
     handle = _live_handle(session)
-    runtime = ctx.runtime(session.get("runtime") or None)
+    runtime = ctx.runtime(session.runtime)
     seen: list[str] = []
     while True:
         try:
@@ -382,7 +382,7 @@ def attach_argv(ctx: Context, session: Session, *, inside: bool | None = None) -
     """The command that puts a human in front of the session (``inside``: already in one
     of the runtime's own views; None: the runtime tells)."""
     handle = _live_handle(session)
-    runtime_name = session.get("runtime") or ctx.config.defaults.runtime
+    runtime_name = session.runtime or ctx.config.defaults.runtime
     runtime = ctx.runtime(runtime_name)
     if not runtime.probe().get(handle.name, GONE).alive:
         raise ConflictError(

@@ -12,7 +12,6 @@ lock per config, so parallel spawns never pick the same block. The agent gets
 
 from __future__ import annotations
 
-import contextlib
 import socket
 import typing as t
 
@@ -56,12 +55,12 @@ def assign(ctx: Context, project: Project, session_id: str) -> int:
     ports = ctx.config.ports
     with locked(ao_home() / "locks" / f"ports-{project.paths.hash}.lock"):
         held = _held(ctx, session_id)
-        mine = project.store.read(session_id).get("port_block")
-        if mine.isdigit() and int(mine) < ports.blocks and int(mine) not in held:
-            return int(mine)
+        mine = project.store.read(session_id).port_block
+        if mine is not None and mine < ports.blocks and mine not in held:
+            return mine
         for block in range(ports.blocks):
             if block not in held and not listening(block_range(ports, block)[0]):
-                project.store.update(session_id, {"port_block": str(block)})
+                project.store.update(session_id, port_block=block)
                 return block
     first, last = ports.base, block_range(ports, ports.blocks - 1)[1]
     raise ConflictError(
@@ -75,20 +74,20 @@ def _held(ctx: Context, session_id: str) -> set[int]:
     held = set()
     for project in ctx.projects():
         for session in project.store.list():
-            block = session.get("port_block")
+            block = session.port_block
             # an ended session's processes are gone; `ao restore` takes the block back if free
             if (
                 session.id != session_id
-                and block.isdigit()
+                and block is not None
                 and session.status not in ENDED_STATUSES
             ):
-                held.add(int(block))
+                held.add(block)
     return held
 
 
-def describe(ctx: Context, block: str | None) -> str | None:
+def describe(ctx: Context, block: int | None) -> str | None:
     """``first-last`` for a recorded block, for status output."""
-    with contextlib.suppress(ValueError, TypeError):
-        first, last = block_range(ctx.config.ports, int(block or ""))
-        return f"{first}-{last}"
-    return None
+    if block is None:
+        return None
+    first, last = block_range(ctx.config.ports, block)
+    return f"{first}-{last}"

@@ -113,11 +113,11 @@ def finalize(
     SCM plugin that cannot open pull requests is one too. The PR is recorded in the
     session (``pr``, ``pr_number``).
     """
-    worktree, branch = Path(session.get("worktree")), session.get("branch")
-    if not branch or not session.get("worktree") or not worktree.is_dir():
+    worktree, branch = session.worktree, session.branch
+    if not branch or worktree is None or not worktree.is_dir():
         raise UsageError(f"session {session.id} has no worktree", hint="`ao restore` it first")
-    base = session.get("base") or project.config.default_branch
-    issue_title = strip_controls(session.get("issue_title")).strip()
+    base = session.base or project.config.default_branch
+    issue_title = strip_controls(session.issue_title or "").strip()
     subject = " ".join((title or issue_title or f"Work from ao session {session.id}").split())
     committed = False
     if _git(worktree, "status", "--porcelain").strip():
@@ -137,12 +137,12 @@ def finalize(
     scm = scm_of(ctx, project)
     if not isinstance(scm, PrOpening):
         raise UsageError(f"the {project.config.scm or ctx.config.defaults.scm} SCM cannot open PRs")
-    issue = session.get("issue")
+    issue = session.issue or ""
     closes = f"#{issue}" if issue.isdigit() else issue  # Linear: "Closes ENG-12"
     text = body if body is not None else (f"Closes {closes}\n\n" if issue else "")
     text += "" if body is not None else f"Opened by ao from session {session.id}."
     state = scm.open_pr(repo, head=branch, base=base, title=subject, body=text, draft=draft)
-    project.store.update(session.id, {"pr": state.url, "pr_number": str(state.number)})
+    project.store.update(session.id, pr=state.url, pr_number=state.number)
     return Published(session.id, branch, committed, ahead, state.url, state.number)
 
 
@@ -154,7 +154,7 @@ def merge(ctx: Context, project: Project, session: Session, strategy: str = "squ
     """
     if strategy not in STRATEGIES:
         raise UsageError(f"unknown strategy {strategy!r}", hint="merge, squash or rebase")
-    repo, branch = repo_of(project), session.get("branch")
+    repo, branch = repo_of(project), session.branch or ""
     scm = scm_of(ctx, project)
     state = scm.pr_states(repo, [branch]).get(branch)
     if state is None:

@@ -37,10 +37,10 @@ from ao.session.delivery import deliver
 from ao.session.environment import agent_environment
 from ao.session.inputs import check_text_size, read_text_file
 from ao.store import events, faults
-from ao.store.handles import handle_fields
 from ao.store.locks import locked
 from ao.store.paths import watcher_name
-from ao.store.state import ENDED_STATUSES, validate_session_id
+from ao.store.record import Changes
+from ao.store.state import ENDED_STATUSES, Status, Step, validate_session_id
 
 if t.TYPE_CHECKING:
     from ao.sdk.contracts import Runtime, Workspace
@@ -166,8 +166,8 @@ def launch(
         spec = agent.resume(launch_ctx, resume)
     if spec is None:
         spec = agent.launch(launch_ctx)
-    if spec.metadata:
-        project.store.update(session_id, dict(spec.metadata))
+    if spec.metadata:  # the adapter's own keys, kept in the record as it wrote them
+        project.store.update(session_id, extra=dict(spec.metadata))
 
     block = ports.assign(ctx, project, session_id)
     options = ctx.config.agents.get(agent_name)
@@ -223,7 +223,7 @@ def spawn(
     branch: str | None = None,
     name: str | None = None,
     ready_timeout: float = 30.0,
-    metadata: Mapping[str, str] | None = None,
+    metadata: Changes | None = None,
 ) -> SpawnResult:
     """Create a session end to end, or undo everything and leave an ``errored`` record.
 
@@ -256,22 +256,19 @@ def spawn(
         queued = waits is not None
         if name is not None:
             check_name_free(ctx, project, name)
-        session_id = store.reserve(
-            project.prefix,
-            name=name,
-            initial={
-                "project": project.id,
-                "agent": agent_name,
-                "runtime": project.config.runtime or ctx.config.defaults.runtime,
-                "workspace": project.config.workspace or ctx.config.defaults.workspace,
-                "status": "queued" if queued else "spawning",
-                "step": "reserved",
-                "task": task,
-                **({"branch_requested": branch} if branch else {}),
-                **({} if queued else {"spawner_pid": str(os.getpid())}),
-                **(metadata or {}),
-            },
-        )
+        initial: Changes = {
+            "project": project.id,
+            "agent": agent_name,
+            "runtime": project.config.runtime or ctx.config.defaults.runtime,
+            "workspace": project.config.workspace or ctx.config.defaults.workspace,
+            "status": Status.QUEUED if queued else Status.SPAWNING,
+            "step": Step.RESERVED,
+            "task": task,
+            "branch_requested": branch or None,
+            "spawner_pid": None if queued else os.getpid(),
+        }
+        initial.update(metadata or {})
+        session_id = store.reserve(project.prefix, name=name, **initial)
     faults.point("spawn.reserved")
     if queued:
         events.append(
@@ -338,7 +335,7 @@ def capacity_reason(ctx: Context, project: Project) -> str | None:
     # every session that has not ended holds a slot (and a port block): working,
     # waiting on its PR, stuck...
     live = {
-        p.id: sum(1 for s in p.store.list() if s.status not in (*ENDED_STATUSES, "queued"))
+        p.id: sum(1 for s in p.store.list() if s.status not in (*ENDED_STATUSES, Status.QUEUED))
         for p in ctx.projects()
     }
     total = sum(live.values())
@@ -366,7 +363,7 @@ def admit(
     with capacity_lock(project):
         if capacity_reason(ctx, project) is not None:
             return None
-        project.store.update(session_id, {"status": "spawning", "spawner_pid": str(os.getpid())})
+        project.store.update(session_id, status=Status.SPAWNING, spawner_pid=os.getpid())
     return build(ctx, project, session_id, ready_timeout=ready_timeout, started=time.monotonic())
 
 
@@ -387,16 +384,16 @@ def _build_locked(
 ) -> SpawnResult:
     store = project.store
     session = store.read(session_id)
-    if session.status != "spawning":
+    if session.status != Status.SPAWNING:
         raise SpawnError(
-            f"session {session_id} is {session.status}, no longer spawning",
+            f"session {session_id} is {session.status or 'unknown'}, no longer spawning",
             hint="it was stopped or repaired while it waited to start",
         )
-    agent_name, task = session.get("agent"), session.get("task")
+    agent_name, task = session.agent or "", session.task or ""
     agent = ctx.agent(agent_name)
     runtime = ctx.runtime(project.config.runtime)
     workspace = ctx.workspace(project.config.workspace)
-    branch = session.get("branch_requested") or f"ao/{session_id}"
+    branch = session.branch_requested or f"ao/{session_id}"
     events.append(
         project.paths, "session.spawning", session=session_id, message=f"spawning {session_id}"
     )
@@ -404,24 +401,20 @@ def _build_locked(
     handle: RuntimeHandle | None = None
     try:
         # written first, so a crash inside `git worktree add -b` leaves gc the branch's name
-        store.update(session_id, {"step": "workspace-creating", "branch": branch})
+        store.update(session_id, step=Step.WORKSPACE_CREATING, branch=branch)
         faults.point("spawn.workspace-creating")
         info = workspace.create(workspace_request(ctx, project, session_id, branch))
         faults.point("spawn.workspace-created")
         store.update(
-            session_id,
-            {
-                "step": "workspace",
-                "worktree": str(info.path),
-                "branch": info.branch,
-                "base": info.base,
-                "created_branch": "1" if info.created_branch else "0",
-            },
-        )
+            session_id, step=Step.WORKSPACE, worktree=info.path, branch=info.branch,
+            base=info.base, created_branch=info.created_branch,
+        )  # fmt: skip
         faults.point("spawn.workspace")
         handle, mode = launch(ctx, project, session_id, agent_name, info.path, task)
         faults.point("spawn.runtime-created")
-        store.update(session_id, {"step": "runtime", **handle_fields(handle)})
+        store.update(
+            session_id, step=Step.RUNTIME, runtime_name=handle.name, runtime_target=handle.target
+        )
         faults.point("spawn.runtime")
         delivery = "none"
         if mode == "post-launch" and task:
@@ -431,7 +424,7 @@ def _build_locked(
                 handle,
                 task,
                 wait=ready_timeout,
-                session=store.read(session_id).data,
+                session=store.read(session_id).as_kv(),
                 on_dialog=dialog_logger(project, session_id),
             )
             if result.status != "delivered" and "not ready" in result.detail:
@@ -442,17 +435,17 @@ def _build_locked(
         elif mode == "argv":
             delivery = "delivered"
         store.update(
-            session_id,
-            {"status": "working", "step": "done", "spawner_pid": None, "prompt_delivery": delivery},
-        )
+            session_id, status=Status.WORKING, step=Step.DONE, spawner_pid=None,
+            prompt_delivery=delivery,
+        )  # fmt: skip
         faults.point("spawn.done")
     except BaseException as exc:
         reason = str(exc) if isinstance(exc, AoError) else f"{type(exc).__name__}: {exc}"
         _rollback(runtime, workspace, project, handle, info)
         store.update(
-            session_id,
-            {"status": "errored", "step": "rolled-back", "error": reason, "spawner_pid": None},
-        )
+            session_id, status=Status.ERRORED, step=Step.ROLLED_BACK, error=reason,
+            spawner_pid=None,
+        )  # fmt: skip
         events.append(
             project.paths, "session.errored", session=session_id, priority="warning",
             message=f"spawn failed: {reason}",

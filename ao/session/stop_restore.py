@@ -22,9 +22,9 @@ from ao.session.keepwork import settle
 from ao.session.ops import GONE, handle_of, view, workspace_info
 from ao.session.spawn import dialog_logger, launch, workspace_request
 from ao.store import events, faults
-from ao.store.handles import handle_fields
 from ao.store.locks import write_private
-from ao.store.state import Session, now_iso
+from ao.store.record import Changes, now
+from ao.store.state import Session, Status, Step
 
 if t.TYPE_CHECKING:
     from ao.session.context import Context, Project
@@ -49,7 +49,7 @@ def stop(
     session: Session,
     *,
     force: bool = False,
-    final_status: str = "killed",
+    final_status: Status = Status.KILLED,
     lock_timeout: float = 60.0,
 ) -> StopResult:
     """End the agent, archive the record, and remove the worktree only if no work is lost.
@@ -69,10 +69,10 @@ def stop(
 
 
 def _stop_locked(
-    ctx: Context, project: Project, session: Session, *, force: bool, final_status: str
+    ctx: Context, project: Project, session: Session, *, force: bool, final_status: Status
 ) -> StopResult:
     handle = handle_of(session)
-    runtime = ctx.runtime(session.get("runtime") or None)
+    runtime = ctx.runtime(session.runtime)
     if handle is not None:
         stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
         dest = project.paths.logs / f"{session.id}_{stamp}.screen.txt"
@@ -84,17 +84,13 @@ def _stop_locked(
     # keeps a checkout holding work, or saves the work first (--force)
     settled = settle(ctx, project, session, workspace_info(session), force=force)
     removed, snapshot, kept = settled.removed, settled.snapshot, settled.kept
-    changes: dict[str, str | None] = {
-        "status": final_status,
-        "stopped_at": now_iso(),
-        "worktree_removed": "1" if removed else "0",
-    }
+    changes: Changes = {"status": final_status, "stopped_at": now(), "worktree_removed": removed}
     if snapshot:
         changes["snapshot"] = snapshot
     if settled.saved:
-        changes["saved"] = settled.saved
+        changes["saved"] = Path(settled.saved)
     faults.point("stop.workspace-done")
-    archived = project.store.archive(session.id, changes)
+    archived = project.store.archive(session.id, **changes)
     faults.point("stop.archived")
     events.append(
         project.paths, "session.stopped", session=session.id,
@@ -104,8 +100,8 @@ def _stop_locked(
               "saved": settled.saved},
     )  # fmt: skip
     return StopResult(
-        session.id, session.get("worktree") or None, removed, snapshot, kept, str(archived),
-        settled.saved,
+        session.id, str(session.worktree) if session.worktree else None, removed, snapshot, kept,
+        str(archived), settled.saved,
     )  # fmt: skip
 
 
@@ -135,7 +131,7 @@ def _restore_locked(ctx: Context, project: Project, session_id: str, *, resend: 
     if store.exists(session_id):
         session = store.read(session_id)
         handle = handle_of(session)
-        runtime = ctx.runtime(session.get("runtime") or None)
+        runtime = ctx.runtime(session.runtime)
         if handle is not None:
             pane = runtime.probe().get(handle.name, GONE)
             # a blocked agent (bad key, missing variable, usage limit) cannot go on by
@@ -154,18 +150,18 @@ def _restore_locked(ctx: Context, project: Project, session_id: str, *, resend: 
                 f"no session {session_id!r}, live or archived", hint="see `ao list --all`"
             )
         archived_path, session = found
-        runtime = ctx.runtime(session.get("runtime") or None)
+        runtime = ctx.runtime(session.runtime)
     info = workspace_info(session)
     if info is None:
         raise ConflictError(
             f"session {session_id} never got a worktree; start a new session instead"
         )
-    original = dict(session.data)
-    marks = {"status": "spawning", "step": "restoring", "spawner_pid": str(os.getpid())}
+    original = session
+    marks: Changes = {"status": Status.SPAWNING, "step": Step.RESTORING, "spawner_pid": os.getpid()}
     if archived_path is not None:
-        session = store.unarchive(archived_path, marks)
+        session = store.unarchive(archived_path, **marks)
     else:
-        session = store.update(session_id, marks)
+        session = store.update(session_id, **marks)
     faults.point("restore.record")
     handle = None
     try:
@@ -173,18 +169,16 @@ def _restore_locked(ctx: Context, project: Project, session_id: str, *, resend: 
             request = workspace_request(ctx, project, session_id, info.branch)
             info = _recreate_workspace(ctx, session, request)
         faults.point("restore.workspace")
-        task = session.get("task") if resend else ""
+        task = (session.task or "") if resend else ""
         handle, mode = launch(
-            ctx, project, session_id, session.get("agent"), info.path, task, resume=session.data
-        )
+            ctx, project, session_id, session.agent or "", info.path, task,
+            resume=session.as_kv(),
+        )  # fmt: skip
         faults.point("restore.runtime")
         session = store.update(
-            session_id,
-            {
-                "status": "working", "step": "done", **handle_fields(handle),
-                "worktree": str(info.path), "restored_at": now_iso(), "error": None,
-                "spawner_pid": None,
-            },
+            session_id, status=Status.WORKING, step=Step.DONE, runtime_name=handle.name,
+            runtime_target=handle.target, worktree=info.path, restored_at=now(), error=None,
+            spawner_pid=None,
         )  # fmt: skip
     except BaseException as exc:
         if handle is not None:
@@ -194,8 +188,8 @@ def _restore_locked(ctx: Context, project: Project, session_id: str, *, resend: 
         raise
     if mode == "post-launch" and task:
         deliver(
-            runtime, ctx.agent(session.get("agent")), handle, task, wait=30.0,
-            session=session.data, on_dialog=dialog_logger(project, session_id),
+            runtime, ctx.agent(session.agent or ""), handle, task, wait=30.0,
+            session=session.as_kv(), on_dialog=dialog_logger(project, session_id),
         )  # fmt: skip
     events.append(
         project.paths, "session.restored", session=session_id, message=f"{session_id} restored"
@@ -209,11 +203,11 @@ def _recreate_workspace(ctx: Context, session: Session, request: WorkspaceReques
     A clean stop deletes a branch that ao created and that holds no commit of its own
     (everything on it is in the base): recreating it from the base is the same work.
     """
-    workspace = ctx.workspace(session.get("workspace") or None)
+    workspace = ctx.workspace(session.workspace)
     try:
         return workspace.restore(request)
     except NotFoundError:
-        if session.get("created_branch") != "1":
+        if session.created_branch is not True:
             raise NotFoundError(
                 f"branch '{request.branch}' of session {session.id} is gone, locally and on "
                 "origin, and ao did not create it",
@@ -225,7 +219,7 @@ def _recreate_workspace(ctx: Context, session: Session, request: WorkspaceReques
 def _undo_restore(
     project: Project,
     session_id: str,
-    original: dict[str, str],
+    original: Session,
     *,
     archived: bool,
     exc: BaseException,
@@ -233,17 +227,17 @@ def _undo_restore(
     """Put a session's record back as it was before a failed restore, noting why."""
 
     reason = str(exc) if isinstance(exc, AoError) else f"{type(exc).__name__}: {exc}"
-    back: dict[str, str | None] = {
-        "status": original.get("status") or "killed",
-        "step": original.get("step") or None,
+    back: Changes = {
+        "status": original.status or Status.KILLED,
+        "step": original.step,
         "spawner_pid": None,
         "restore_error": reason,
     }
     with contextlib.suppress(Exception):  # the original error is the one to report
         if archived:
-            project.store.archive(session_id, back)
+            project.store.archive(session_id, **back)
         else:
-            project.store.update(session_id, back)
+            project.store.update(session_id, **back)
         events.append(
             project.paths, "session.restore_failed", session=session_id, priority="warning",
             message=f"restore of {session_id} failed: {reason}",

@@ -2,8 +2,8 @@
 
 The keys are a stored format. Every ao so far wrote a session's runtime name and target
 as ``tmux_name=`` and ``pane_id=``, whatever the runtime; renaming them would orphan live
-sessions (gc and the watcher would no longer find their handles), so they stay, and the
-rest of the core reads and writes them only through this module.
+sessions (gc and the watcher would no longer find their handles), so they stay. The
+record (``ao.store.record``) reads them into ``runtime_name`` and ``runtime_target``.
 """
 
 from __future__ import annotations
@@ -17,27 +17,17 @@ TARGET_KEY = "pane_id"  # the address of its input (``RuntimeHandle.target``)
 
 
 class _Record(t.Protocol):
-    def get(self, key: str, default: str = "") -> str: ...
-
-
-def handle_fields(handle: RuntimeHandle) -> dict[str, str]:
-    """The record fields that store ``handle`` (merge them into the record)."""
-    return {NAME_KEY: handle.name, TARGET_KEY: handle.target}
+    @property
+    def runtime(self) -> str | None: ...
+    @property
+    def runtime_name(self) -> str | None: ...
+    @property
+    def runtime_target(self) -> str | None: ...
 
 
 def recorded_handle(record: _Record) -> RuntimeHandle | None:
     """The handle stored in ``record``, if its spawn got that far."""
-    name, target = record.get(NAME_KEY), record.get(TARGET_KEY)
+    name, target = record.runtime_name, record.runtime_target
     if not name or not target:
         return None
-    return RuntimeHandle(runtime=record.get("runtime"), name=name, target=target)
-
-
-def recorded_name(record: _Record) -> str:
-    """The runtime name stored in ``record`` ("" when none is)."""
-    return record.get(NAME_KEY)
-
-
-def recorded_target(record: _Record) -> str:
-    """The target stored in ``record`` ("" when none is)."""
-    return record.get(TARGET_KEY)
+    return RuntimeHandle(runtime=record.runtime or "", name=name, target=target)

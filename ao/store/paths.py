@@ -5,9 +5,13 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import re
 from pathlib import Path
 
 from ao.sdk.home import ao_home, private_dir, tighten
+
+# a session id is a file name in sessions/ and part of its runtime's name
+SESSION_ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 
 
 def config_hash(config_path: Path) -> str:

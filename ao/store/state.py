@@ -1,8 +1,9 @@
-"""Session metadata on disk: one key=value file per session, written under one lock discipline.
+"""Session records on disk: one key=value file per session, written under one lock discipline.
 
 Every writer (CLI, watcher, agent hooks) goes through ``SessionStore.update`` or
-``SessionStore.create``: read, merge, write atomically, all under the session's lock.
-Unknown keys are preserved, so newer writers never lose what older ones do not know.
+``SessionStore.reserve``: read, merge, write atomically, all under the session's lock.
+Records are parsed once into typed ``SessionRecord``s (``ao.store.record``); keys this
+ao does not know are preserved, so newer writers never lose what older ones do not know.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ import dataclasses
 import os
 import re
 import time
-from collections.abc import Iterator, Mapping
+import typing as t
+from collections.abc import Iterator
 from pathlib import Path
 
 from ao.sdk.errors import (
@@ -25,54 +27,29 @@ from ao.sdk.errors import (
 )
 from ao.store import diagnostics, kvfile
 from ao.store.locks import atomic_create, atomic_write, locked
-from ao.store.paths import ProjectPaths
+from ao.store.paths import SESSION_ID_RE, ProjectPaths
+from ao.store.record import (
+    ENDED_STATUSES,
+    SCHEMA,
+    STATUSES,
+    Changes,
+    SessionRecord,
+    Status,
+    Step,
+    apply,
+    now,
+    parse,
+    to_kv,
+)
 
-SCHEMA = "1"
-SESSION_ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+__all__ = [
+    "ENDED_STATUSES", "SESSION_ID_RE", "STATUSES", "Session", "SessionRecord", "SessionStore",
+    "Status", "Step", "validate_session_id",
+]  # fmt: skip
+
+Session = SessionRecord  # the name the core has always used for a session's record
 # archive/{id}_{UTC stamp}[-n]: matched whole, since ids may themselves contain "_"
 ARCHIVE_SUFFIX = r"_\d{8}T\d{6}Z(?:-\d+)?"
-
-# Every status a session can be in, defined once (the lifecycle's table moves between
-# them): waiting to start, live (agent-driven, then PR-driven), and ended.
-STATUSES = (
-    "queued", "spawning", "working", "ready", "needs_input", "stuck", "blocked",
-    "pr_open", "ci_failed", "review_pending", "changes_requested", "approved", "mergeable",
-    "merged", "done", "errored", "killed", "exited",
-)  # fmt: skip
-ENDED_STATUSES = ("errored", "exited", "killed", "done", "merged")
-
-
-def now_iso() -> str:
-    """The current UTC time as an ISO-8601 string with a Z suffix."""
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-
-
-@dataclasses.dataclass(frozen=True)
-class Session:
-    """A read-only view of one session's metadata."""
-
-    data: Mapping[str, str]
-
-    def get(self, key: str, default: str = "") -> str:
-        """A metadata value, or ``default`` when absent."""
-        return self.data.get(key, default)
-
-    @property
-    def id(self) -> str:
-        return self.data["id"]
-
-    @property
-    def project(self) -> str:
-        return self.get("project")
-
-    @property
-    def status(self) -> str:
-        return self.get("status", "unknown")
-
-    @property
-    def worktree(self) -> Path | None:
-        value = self.get("worktree")
-        return Path(value) if value else None
 
 
 def validate_session_id(session_id: str) -> str:
@@ -135,8 +112,9 @@ class SessionStore:
                         used.add(int(m.group(1)))
         return used
 
-    def reserve(self, prefix: str, *, name: str | None = None, initial: Mapping[str, str]) -> str:
-        """Atomically claim a new session id (``{prefix}-{N}``, or ``name``) and write its file.
+    def reserve(self, prefix: str, *, name: str | None = None, **initial: t.Unpack[Changes]) -> str:
+        """Atomically claim a new session id (``{prefix}-{N}``, or ``name``) and write its
+        record with ``initial``.
 
         N is never reused, even after a session is archived, so branches and logs of old
         sessions never collide with new ones.
@@ -153,15 +131,16 @@ class SessionStore:
             else:
                 used = self._used_numbers(prefix)
                 session_id = f"{prefix}-{max(used, default=0) + 1}"
-            data = {"schema": SCHEMA, "id": session_id, "created_at": now_iso(), **initial}
-            atomic_create(self._file(session_id), kvfile.dumps(data))
+            fresh = SessionRecord(id=session_id, schema=SCHEMA, created_at=now())
+            record = apply(fresh, initial)
+            atomic_create(self._file(session_id), kvfile.dumps(to_kv(record)))
         return session_id
 
     def exists(self, session_id: str) -> bool:
         """Whether the session has a live (not archived) record."""
         return self._file(session_id).is_file()
 
-    def read(self, session_id: str) -> Session:
+    def read(self, session_id: str) -> SessionRecord:
         """Load one session; NotFoundError when there is no such record."""
         path = self._file(session_id)
         try:
@@ -173,25 +152,18 @@ class SessionStore:
                 f"session file {path} cannot be read ({_why(exc)})",
                 hint="`ao gc` moves it aside to quarantine/",
             ) from None
-        data = kvfile.loads(text)
-        data.setdefault("id", session_id)
-        return Session(data)
+        return parse(kvfile.loads(text), session_id=session_id, source=f"session file {path}")
 
-    def update(self, session_id: str, changes: Mapping[str, str | None]) -> Session:
-        """Merge ``changes`` into the record under its lock; a None value deletes the key."""
+    def update(self, session_id: str, /, **changes: t.Unpack[Changes]) -> SessionRecord:
+        """Merge ``changes`` into the record under its lock (``None`` removes a field) and
+        write it atomically; returns the record as written."""
         with self.lock(session_id):
-            data = dict(self.read(session_id).data)
-            for key, value in changes.items():
-                if value is None:
-                    data.pop(key, None)
-                else:
-                    data[key] = value
-            data["schema"] = SCHEMA
-            data["updated_at"] = now_iso()
-            atomic_write(self._file(session_id), kvfile.dumps(data))
-        return Session(data)
+            changes["updated_at"] = now()
+            record = _stamped(apply(self.read(session_id), changes))
+            atomic_write(self._file(session_id), kvfile.dumps(to_kv(record)))
+        return record
 
-    def list(self) -> list[Session]:
+    def list(self) -> list[SessionRecord]:
         """Every live session record, ordered by id number then name."""
         if not self.paths.sessions.is_dir():
             return []
@@ -235,16 +207,12 @@ class SessionStore:
         path.rename(dest)
         return dest
 
-    def archive(self, session_id: str, changes: Mapping[str, str | None] | None = None) -> Path:
-        """Move the record to ``archive/{id}_{timestamp}`` (never deleted silently)."""
+    def archive(self, session_id: str, /, **changes: t.Unpack[Changes]) -> Path:
+        """Move the record, with ``changes``, to ``archive/{id}_{timestamp}`` (never
+        deleted silently)."""
         with self.lock(session_id):
-            data = dict(self.read(session_id).data)
-            for key, value in (changes or {}).items():
-                if value is None:
-                    data.pop(key, None)
-                else:
-                    data[key] = value
-            data["archived_at"] = now_iso()
+            changes["archived_at"] = now()
+            record = _stamped(apply(self.read(session_id), changes))
             stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
             self.paths.archive.mkdir(parents=True, exist_ok=True)
             dest = self.paths.archive / f"{session_id}_{stamp}"
@@ -252,13 +220,13 @@ class SessionStore:
             while dest.exists():
                 n += 1
                 dest = self.paths.archive / f"{session_id}_{stamp}-{n}"
-            atomic_write(dest, kvfile.dumps(data))
+            atomic_write(dest, kvfile.dumps(to_kv(record)))
             self._file(session_id).unlink()
         with contextlib.suppress(FileNotFoundError):
             self._lock(session_id).unlink()
         return dest
 
-    def archived(self, session_id: str) -> tuple[Path, Session] | None:
+    def archived(self, session_id: str) -> tuple[Path, SessionRecord] | None:
         """The newest archived record of ``session_id``, if any."""
         if not self.paths.archive.is_dir():
             return None
@@ -269,15 +237,12 @@ class SessionStore:
         )
         for latest in reversed(candidates):
             try:
-                data = kvfile.loads(latest.read_text(encoding="utf-8"))
+                return latest, self._read_archived(latest, session_id)
             except (OSError, UnicodeDecodeError) as exc:
                 diagnostics.warn(f"skipped archived record {latest} ({_why(exc)})")
-                continue
-            data.setdefault("id", session_id)
-            return latest, Session(data)
         return None
 
-    def archived_all(self) -> builtins.list[Session]:
+    def archived_all(self) -> builtins.list[SessionRecord]:
         """Every archived record, oldest file name first; unreadable ones are skipped."""
         if not self.paths.archive.is_dir():
             return []
@@ -286,29 +251,41 @@ class SessionStore:
             if path.name.startswith("."):
                 continue
             try:
-                records.append(Session(kvfile.loads(path.read_text(encoding="utf-8"))))
+                records.append(self._read_archived(path))
             except (OSError, UnicodeDecodeError) as exc:
                 diagnostics.warn(
                     f"skipped archived record {path} ({_why(exc)}); `ao gc` moves it aside"
                 )
         return records
 
-    def unarchive(self, archived_path: Path, changes: Mapping[str, str | None]) -> Session:
-        """Bring an archived record back to ``sessions/`` (for ``ao restore``)."""
-        data = kvfile.loads(archived_path.read_text(encoding="utf-8"))
-        session_id = data["id"]
-        with self.lock(session_id):
-            if self.exists(session_id):
-                raise ConflictError(f"session {session_id!r} is already live")
-            for key, value in changes.items():
-                if value is None:
-                    data.pop(key, None)
-                else:
-                    data[key] = value
-            data.pop("archived_at", None)
-            atomic_write(self._file(session_id), kvfile.dumps(data))
+    def _read_archived(self, path: Path, session_id: str | None = None) -> SessionRecord:
+        """An archived record; a missing ``id=`` is the one its file name carries."""
+        if session_id is None:
+            session_id = re.sub(ARCHIVE_SUFFIX + "$", "", path.name)
+        text = path.read_text(encoding="utf-8")
+        source = f"archived record {path}"
+        return parse(kvfile.loads(text), session_id=session_id, source=source)
+
+    def unarchive(self, archived_path: Path, /, **changes: t.Unpack[Changes]) -> SessionRecord:
+        """Bring an archived record back to ``sessions/`` with ``changes`` (``ao restore``)."""
+        archived = self._read_archived(archived_path)
+        with self.lock(archived.id):
+            if self.exists(archived.id):
+                raise ConflictError(f"session {archived.id!r} is already live")
+            changes["archived_at"] = None
+            record = _stamped(apply(archived, changes))
+            atomic_write(self._file(archived.id), kvfile.dumps(to_kv(record)))
             archived_path.unlink()
-        return Session(data)
+        return record
+
+
+def _stamped(record: SessionRecord) -> SessionRecord:
+    """``record`` as this ao writes it, with its format's version: a newer version's
+    number is kept, never lowered."""
+    if record.schema is not None and record.schema >= SCHEMA:
+        return record
+    extra = {k: v for k, v in record.extra.items() if k != "schema"}  # unreadable: replaced
+    return dataclasses.replace(record, schema=max(record.version, SCHEMA), extra=extra)
 
 
 def _why(exc: BaseException) -> str:
@@ -327,7 +304,7 @@ def _archive_order(path: Path) -> tuple[str, int]:
     return stamp, int(n or 1)
 
 
-def _sort_key(session: Session) -> tuple[str, int, str]:
+def _sort_key(session: SessionRecord) -> tuple[str, int, str]:
     m = re.match(r"^(.*)-(\d+)$", session.id)
     if m:
         return (m.group(1), int(m.group(2)), "")
