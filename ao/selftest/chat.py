@@ -15,7 +15,7 @@ import time
 import typing as t
 import uuid
 
-from ao.selftest.model import openai_models
+from ao.selftest.model import openai_models, openai_request_error
 from ao.selftest.server import (
     AUX_REPLY,
     INPUT_TOKENS,
@@ -68,7 +68,7 @@ class ChatHandler(JsonHandler):
         step = text(AUX_REPLY) if aux else self.fake.step_for(position)
         self.wait(step)
         if step.kind == "error":
-            self.chat_error(step)
+            self.chat_error(step, str(body.get("model") or MODEL))
             return
         message = _reply(step, body, messages)
         if message.get("content"):
@@ -102,7 +102,7 @@ class ChatHandler(JsonHandler):
         self.sse({**base, "choices": [], "usage": usage})
         self.sse("[DONE]")
 
-    def chat_error(self, step: Step) -> None:
+    def chat_error(self, step: Step, model: str = MODEL) -> None:
         if step.status == 401:
             err: dict[str, t.Any] = {
                 "message": "Incorrect API key provided: sk-fake.",
@@ -114,6 +114,9 @@ class ChatHandler(JsonHandler):
                    "billing details.", "type": "insufficient_quota", "param": None,
                    "code": "insufficient_quota"}  # fmt: skip
             self.send_json({"error": err}, 429)
+        elif step.status in (400, 404):
+            err = openai_request_error(step, model)
+            self.send_json({"error": err}, step.status, step.headers)
         else:
             err = {"message": "The server is overloaded.", "type": "server_error"}
             self.send_json({"error": err}, step.status, step.headers)

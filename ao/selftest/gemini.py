@@ -10,7 +10,8 @@ directory the CLI names in its prompt; ``shell`` and ``needs_permission`` become
 ``run_shell_command`` (which the CLI asks about unless it runs in yolo mode).
 ``auth_error()`` answers 401 UNAUTHENTICATED (``invalid_key()``: the 400 API_KEY_INVALID
 the real API gives a bad key); ``usage_limit()`` answers 429 RESOURCE_EXHAUSTED with a
-per-day quota violation, which the CLI treats as terminal.
+per-day quota violation, which the CLI treats as terminal; ``bad_request()`` answers 400
+INVALID_ARGUMENT and ``model_not_found()`` 404 NOT_FOUND.
 """
 
 from __future__ import annotations
@@ -95,7 +96,7 @@ class GeminiHandler(JsonHandler):
         step = self.fake.step_for(position)
         self.wait(step)
         if step.kind == "error":
-            self.gemini_error(step)
+            self.gemini_error(step, _model_of(path))
             return
         if step.kind == "text":
             parts: list[dict[str, t.Any]] = [{"text": step.text}]
@@ -121,8 +122,16 @@ class GeminiHandler(JsonHandler):
         self.sse_start()
         self.sse(doc)
 
-    def gemini_error(self, step: Step) -> None:
-        if step.status == 400:
+    def gemini_error(self, step: Step, model: str = "") -> None:
+        if step.status == 400 and step.body.get("reason") != "API_KEY_INVALID":
+            err = {"code": 400, "status": "INVALID_ARGUMENT",
+                   "message": step.text or "Request contains an invalid argument."}  # fmt: skip
+        elif step.status == 404:
+            err = {"code": 404, "status": "NOT_FOUND",
+                   "message": f"models/{model or 'unknown'} is not found for API version "
+                   "v1beta, or is not supported for generateContent. Call ListModels to see "
+                   "the list of available models and their supported methods."}  # fmt: skip
+        elif step.status == 400:
             detail = {"@type": "type.googleapis.com/google.rpc.ErrorInfo",
                       "reason": step.body.get("reason", "API_KEY_INVALID"),
                       "domain": "googleapis.com"}  # fmt: skip
@@ -162,6 +171,11 @@ class FakeGemini(ScriptedServer):
 
 
 FakeGemini.handler = _GeminiOnlyHandler
+
+
+def _model_of(path: str) -> str:
+    """The model a Gemini API path names (``…/models/<model>:<method>``)."""
+    return path.rsplit("/", 1)[-1].split(":", 1)[0]
 
 
 def _fill(schema: t.Mapping[str, t.Any]) -> dict[str, t.Any]:

@@ -17,6 +17,7 @@ import uuid
 
 from ao.selftest.server import (
     AUX_REPLY,
+    BAD_REQUEST,
     DEFAULT_REPLY,
     INPUT_TOKENS,
     OUTPUT_TOKENS,
@@ -26,9 +27,11 @@ from ao.selftest.server import (
     Step,
     StepKind,
     auth_error,
+    bad_request,
     busy,
     find_cwd,
     join,
+    model_not_found,
     needs_permission,
     server_error,
     shell,
@@ -40,8 +43,9 @@ from ao.selftest.server import (
 
 __all__ = [
     "AUX_REPLY", "DEFAULT_REPLY", "INPUT_TOKENS", "OUTPUT_TOKENS", "AnthropicHandler",
-    "FakeModel", "Request", "ResponsesHandler", "Step", "StepKind", "auth_error", "busy",
-    "needs_permission", "server_error", "shell", "text", "usage_limit", "write_file",
+    "FakeModel", "Request", "ResponsesHandler", "Step", "StepKind", "auth_error",
+    "bad_request", "busy", "model_not_found", "needs_permission", "server_error", "shell",
+    "text", "usage_limit", "write_file",
 ]  # fmt: skip
 
 _CWD_PATTERNS = (
@@ -49,6 +53,16 @@ _CWD_PATTERNS = (
     re.compile(r"Working directory: ([^\s\\\"]+)"),
     re.compile(r"Primary working directory: ([^\s\\\"]+)"),
 )
+
+
+def openai_request_error(step: Step, model: str) -> dict[str, t.Any]:
+    """OpenAI's ``error`` object for a 400 (invalid request) or 404 (no such model)."""
+    if step.status == 404:
+        return {"message": f"The model `{model or 'unknown'}` does not exist or you do not "
+                "have access to it.", "type": "invalid_request_error", "param": None,
+                "code": "model_not_found"}  # fmt: skip
+    return {"message": step.text or BAD_REQUEST, "type": "invalid_request_error",
+            "param": None, "code": None}  # fmt: skip
 
 
 def openai_models(*names: str) -> dict[str, t.Any]:
@@ -71,7 +85,7 @@ class AnthropicHandler(JsonHandler):
         step = self.fake.step_for(position) if main else text(AUX_REPLY)
         self.wait(step)
         if step.kind == "error":
-            self.anthropic_error(step)
+            self.anthropic_error(step, str(body.get("model") or ""))
             return
         blocks: list[dict[str, t.Any]]
         if step.kind == "text":
@@ -120,7 +134,16 @@ class AnthropicHandler(JsonHandler):
                   "usage": {"output_tokens": OUTPUT_TOKENS}}, "message_delta")  # fmt: skip
         self.sse({"type": "message_stop"}, "message_stop")
 
-    def anthropic_error(self, step: Step) -> None:
+    def anthropic_error(self, step: Step, model: str = "") -> None:
+        if step.status in (400, 404):
+            err = (
+                {"type": "invalid_request_error", "message": step.text or BAD_REQUEST}
+                if step.status == 400
+                else {"type": "not_found_error", "message": f"model: {model or 'unknown'}"}
+            )
+            self.send_json({"type": "error", "error": err}, step.status,
+                           [("x-should-retry", "false"), *step.headers])  # fmt: skip
+            return
         if step.status not in (401, 429):
             err = {"type": "overloaded_error", "message": "Overloaded"}
             self.send_json({"type": "error", "error": err}, step.status, step.headers)
@@ -177,7 +200,7 @@ class ResponsesHandler(JsonHandler):
             step = self.fake.step_for(position)
         self.wait(step)
         if step.kind == "error":
-            self.responses_error(step)
+            self.responses_error(step, str(body.get("model") or ""))
             return
         cwd = find_cwd(json.dumps(items), _CWD_PATTERNS)
         if step.kind == "text":
@@ -216,8 +239,11 @@ class ResponsesHandler(JsonHandler):
                  "response.output_item.done")  # fmt: skip
         self.sse({"type": "response.completed", "response": resp}, "response.completed")
 
-    def responses_error(self, step: Step) -> None:
+    def responses_error(self, step: Step, model: str = "") -> None:
         err: dict[str, t.Any]
+        if step.status in (400, 404):
+            self.send_json({"error": openai_request_error(step, model)}, step.status, step.headers)
+            return
         if step.status not in (401, 429):
             err = {"message": "The server is overloaded.", "type": "server_error"}
             self.send_json({"error": err}, step.status, step.headers)

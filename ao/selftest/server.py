@@ -21,6 +21,7 @@ INPUT_TOKENS = 120
 OUTPUT_TOKENS = 30
 DEFAULT_REPLY = "Hello from the fake model."
 AUX_REPLY = "Fake title"
+BAD_REQUEST = "Invalid request: the scripted model refuses this request."
 
 StepKind = t.Literal["text", "write", "shell", "ask", "error"]
 
@@ -73,6 +74,16 @@ def auth_error() -> Step:
 def server_error(status: int = 529) -> Step:
     """A transient server error the CLIs retry (Anthropic 529 overloaded, OpenAI 5xx)."""
     return Step("error", status=status)
+
+
+def bad_request(message: str = "") -> Step:
+    """HTTP 400 in the vendor's invalid-request shape: an error no retry can fix."""
+    return Step("error", status=400, text=message)
+
+
+def model_not_found() -> Step:
+    """HTTP 404 in the vendor's shape for a model that does not exist (not retried)."""
+    return Step("error", status=404)
 
 
 def usage_limit(resets_in: float = 3600.0) -> Step:

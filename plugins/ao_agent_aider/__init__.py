@@ -133,11 +133,13 @@ class AiderAgent(
             state = TURN_ACTIVITY[turn.state]
             source = "native:history" if turn.state != "waiting" else "native:waiting"
             # Aider's prompt line or spinner is the surer sign: a question answered
-            # automatically (--yes-always) uses up the one notification of a turn
+            # automatically (--yes-always) uses up the one notification of a turn. Its
+            # idle prompt after a failed turn is no sign of anything: the failure stands
             if (
                 reading is not None
                 and reading.state != state
                 and (reading.state == "working" or (age or 0.0) > FRESH)
+                and not (state == "blocked" and reading.state == "ready")
             ):
                 return Activity(reading.state, Evidence("screen", reading.detail))
             if state == "ready" and obs.screen is not None and reading is None:

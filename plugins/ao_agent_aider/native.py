@@ -20,6 +20,8 @@ import re
 import typing as t
 from pathlib import Path
 
+from ao.sdk.textsafe import strip_controls
+
 HISTORY = "aider.chat.history.md"
 WAITING = "aider-waiting"
 INPUT_HISTORY = "aider.input.history"
@@ -34,6 +36,10 @@ USAGE_ERROR = re.compile(
     re.I,
 )
 RATE_LIMIT = re.compile(r"RateLimitError|rate limited you", re.I)
+# an API error Aider prints for a failed model call (litellm's exception, first line)
+FAILURE = re.compile(r"^litellm\.\w+(?:Error|Exception)\b")
+FAILED = "the last turn failed: "
+STARTED = "# aider chat started at"  # Aider (re)started: what failed before is over
 # transcript lines that mean Aider works again: a prompt, a model call, a command
 BUSY_LINE = re.compile(r"^(?:#### |> Tokens:|> Running |> Retrying in )")
 TOKENS = re.compile(r"Tokens: ([\d.]+)(k?) sent.*?, ([\d.]+)(k?) received\.")
@@ -119,21 +125,31 @@ def _since(history: Path, marker: Path) -> list[str] | None:
 
 
 def _problem(lines: list[str]) -> str | None:
-    """An auth or quota failure after the last prompt (unless a model call succeeded since)."""
+    """The failure of the turn after the last prompt: quota, auth or any API error Aider
+    printed, unless a model call succeeded or Aider restarted since.
+
+    While Aider retries (``> Retrying in …``) the turn counts as running; the failure
+    stands once it waits for the user again.
+    """
     found = None
     for line in lines:
         text = line.removeprefix("> ").strip()
-        if text.startswith("Tokens:"):
+        if text.startswith("Tokens:") or line.startswith(STARTED):
             found = None
         elif USAGE_ERROR.search(text):
             found = f"usage limit reached: {_short(text)}"
-        elif AUTH_ERROR.search(text) and found is None:
-            found = f"authentication failed: {_short(text)}"
+        elif AUTH_ERROR.search(text):
+            # the first line names the error; Aider's hint under it does not
+            if found is None or found.startswith(FAILED):
+                found = f"authentication failed: {_short(text)}"
+        elif FAILURE.match(text) and (found is None or found.startswith(FAILED)):
+            found = f"{FAILED}{_short(text)}"
     return found
 
 
 def _short(text: str) -> str:
-    return re.sub(r"^litellm\.\w+: \w+: (?:\w+Exception - )?", "", text)[:160]
+    text = re.sub(r"^litellm\.\w+: (?:\w+: )?(?:\w+Exception - )?", "", text)
+    return " ".join(strip_controls(text).split())[:160]
 
 
 @dataclasses.dataclass

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from ao.sdk.agent import AgentBase, ProbedVersion
-from ao.sdk.agentkit import probe_output, read_json, write_json
+from ao.sdk.agentkit import probe_output, process_start, read_json, write_json
 from ao.sdk.contracts import (
     Activity,
     ActivityState,
@@ -48,9 +48,9 @@ PERMISSION_MODES = {
 }
 SETTLE = 0.5  # seconds between paste and Enter: Claude folds a large paste first
 TURN_ACTIVITY: dict[str, ActivityState] = {
-    "finished": "ready", "running": "working", "blocked": "blocked", "error": "ready",
-    "empty": "starting",
+    "finished": "ready", "running": "working", "blocked": "blocked", "empty": "starting",
 }  # fmt: skip
+SETTLING = 3.0  # seconds after going idle in which the transcript may still lag
 CLOUD_PROVIDERS = (
     ("CLAUDE_CODE_USE_BEDROCK", "Bedrock"),
     ("CLAUDE_CODE_USE_VERTEX", "Vertex AI"),
@@ -136,12 +136,17 @@ class ClaudeCodeAgent(
         transcript = native.transcript_path(
             home, meta.get("native_cwd") or meta.get("worktree"), meta.get("native_session_id")
         )
+        turn = _current(native.turn_state(transcript), pane.pid) if transcript else None
+        # the screen decides, except that an idle prompt after a failed turn is blocked
+        if turn is not None and (
+            reading is None
+            or (reading.state == "ready" and turn.state == "blocked")
+            or _history(reading, turn)
+        ):
+            said = Evidence("native:transcript", turn.detail, _age(turn.at))
+            return Activity(TURN_ACTIVITY[turn.state], said)
         if reading is not None:
             return Activity(reading.state, Evidence("screen", reading.detail))
-        if transcript is not None:
-            turn = native.turn_state(transcript)
-            state = TURN_ACTIVITY[turn.state]
-            return Activity(state, Evidence("native:transcript", turn.detail, _age(turn.at)))
         return Activity("starting", Evidence("runtime", "claude is running; no session record yet"))
 
     def _from_record(
@@ -173,11 +178,15 @@ class ClaudeCodeAgent(
             home, str(record.get("cwd") or meta.get("native_cwd") or ""),
             str(record.get("sessionId") or meta.get("native_session_id") or ""),
         )  # fmt: skip
-        turn = native.turn_state(transcript) if transcript is not None else None
+        turn = _current(native.turn_state(transcript), record.get("pid")) if transcript else None
         if turn is not None and turn.state == "blocked":
             return Activity("blocked", Evidence("native:transcript", turn.detail, _age(turn.at)))
-        if reading is not None and reading.state == "blocked":
+        if reading is not None and reading.state == "blocked" and not _history(reading, turn):
             return Activity("blocked", Evidence("screen", reading.detail))
+        if turn is not None and turn.state == "running" and age is not None and age < SETTLING:
+            # idle a moment before the turn's end (a reply, an error) reaches the transcript
+            detail = f"the turn's end is not recorded yet ({turn.detail})"
+            return Activity("working", Evidence(source, detail, age))
         detail = "idle at the prompt" + (
             f"; {turn.detail}" if turn and turn.state != "empty" else ""
         )
@@ -251,6 +260,22 @@ def _has_token(data: object) -> bool:
             for k, v in data.items()
         )
     return False
+
+
+def _history(reading: screen.Reading, turn: native.TurnState | None) -> bool:
+    """Whether the screen read a transcript line the session's transcript already covers."""
+    return reading.from_transcript and turn is not None and turn.state != "empty"
+
+
+def _current(turn: native.TurnState, pid: object) -> native.TurnState:
+    """``turn``, unless it is a failure from before the CLI (re)started: this process,
+    started with the environment as it is now, has not tried yet."""
+    started = process_start(pid if isinstance(pid, int) else None)
+    if turn.state != "blocked" or turn.at is None or started is None:
+        return turn
+    if turn.at >= started:  # (the start time from /proc is early, never late)
+        return turn
+    return native.TurnState("finished", f"{turn.detail} (before claude restarted)", turn.at)
 
 
 def _age(epoch: float | None) -> float | None:

@@ -24,9 +24,11 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from ao.sdk.agentkit import estimate_cost, iso_epoch, iter_records, read_json, tail_records
+from ao.sdk.textsafe import strip_controls
 
 _NON_ALNUM = re.compile(r"[^A-Za-z0-9]")
 MAX_FOLDER = 200  # longer encoded folder names are shortened by the CLI
+INTERRUPTED = "[Request interrupted by user"  # the user record Escape leaves
 
 
 def config_dir(environ: Mapping[str, str] | None = None) -> Path:
@@ -84,7 +86,7 @@ def transcript_path(home: Path, cwd: str | None, session_id: str | None) -> Path
 class TurnState:
     """Where the transcript says the conversation stands."""
 
-    state: t.Literal["finished", "running", "blocked", "error", "empty"]
+    state: t.Literal["finished", "running", "blocked", "empty"]
     detail: str
     at: float | None = None  # epoch seconds of the deciding line
 
@@ -111,14 +113,32 @@ def turn_state(path: Path) -> TurnState:
                 return TurnState("running", "a tool result went back to the model", at)
             if record.get("isMeta"):
                 continue
+            if _text_of(content).startswith(INTERRUPTED):
+                return TurnState("finished", "the turn was interrupted", at)
             return TurnState("running", "a prompt was submitted", at)
     return TurnState("empty", "no turn yet")
 
 
+def _text_of(content: object) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return next((str(c.get("text", "")) for c in content if isinstance(c, dict)), "")
+    return ""
+
+
+def error_line(text: str, limit: int = 160) -> str:
+    """An error message as one bounded line without control characters."""
+    return " ".join(strip_controls(text).split())[:limit]
+
+
 def _api_error(record: Mapping[str, t.Any], at: float | None) -> TurnState:
-    content = (record.get("message") or {}).get("content") or []
-    text = next((c.get("text", "") for c in content if isinstance(c, dict)), "")
-    text = str(text).strip()[:160]
+    """An API error that ended the turn: blocked whatever it was.
+
+    The CLI writes this record only once its retries are over (it shows ``retrying in
+    Ns · attempt k/10`` meanwhile); an interrupt is a user record, never this.
+    """
+    text = error_line(_text_of((record.get("message") or {}).get("content")))
     error = record.get("error")
     quota = record.get("quotaLimits") or {}
     if record.get("apiError") == "usage_limit_reached" or quota.get("status") == "rejected":
@@ -131,7 +151,7 @@ def _api_error(record: Mapping[str, t.Any], at: float | None) -> TurnState:
         return TurnState("blocked", f"authentication failed: {text or error}", at)
     if error in ("rate_limit", "billing_error") or record.get("apiErrorStatus") == 429:
         return TurnState("blocked", f"rate limited: {text or error}", at)
-    return TurnState("error", f"the last turn ended with an API error: {text or error}", at)
+    return TurnState("blocked", f"the last turn failed: {text or error}", at)
 
 
 @dataclasses.dataclass

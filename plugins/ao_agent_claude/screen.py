@@ -21,6 +21,9 @@ RETRY = re.compile(r"\b(\d{3})\s+(.*?)\s+·\s+retrying in \d+\w*\s+·\s+attempt\
 USAGE_FOOTER = re.compile(r"usage limit reached(?:\s+·\s+limit resets ([^·]+))?", re.I)
 SPINNER_GLYPHS = "✻✶✳✢✽·*"
 NOT_LOGGED_IN = re.compile(r"Not logged in · Please run /login|Invalid API key · ")
+# the notice Claude keeps at the right of the line above the prompt box while it has no
+# credentials (chrome, unlike the transcript line above)
+NO_LOGIN_NOTICE = re.compile(r"Not logged in · run /login\s*$")
 LOGIN_SCREEN = re.compile(r"Select login method|Log in with your Anthropic account", re.I)
 
 # tool permission prompts: a question and the dialog's footer at the very bottom
@@ -82,6 +85,9 @@ class Reading:
 
     state: ActivityState
     detail: str
+    # decided by a transcript line above the prompt box (not the chrome): after a
+    # restore it may be history, so the session's own transcript comes first
+    from_transcript: bool = False
 
 
 def find_dialog(screen: str) -> DialogAnswer | None:
@@ -118,6 +124,8 @@ def read(screen: str) -> Reading | None:
         return Reading(
             "blocked", f"authentication failed ({retry.group(1)} {retry.group(2)}), retrying"
         )
+    if any(NO_LOGIN_NOTICE.search(line) for line in above[-1:]):
+        return Reading("blocked", "not logged in (Claude shows “Not logged in · run /login”)")
     usage = USAGE_FOOTER.search(footer)
     if usage:
         resets = f"; resets {usage.group(1).strip()}" if usage.group(1) else ""
@@ -128,7 +136,8 @@ def read(screen: str) -> Reading | None:
         return Reading("working", f"busy: {status or 'esc to interrupt'}"[:120])
     refused = next((line for line in above if NOT_LOGGED_IN.search(line)), None)
     if refused:
-        return Reading("blocked", f"authentication failed: {refused.lstrip('⎿ ')[:100]}")
+        said = refused.lstrip("⎿ ")[:100]
+        return Reading("blocked", f"authentication failed: {said}", from_transcript=True)
     return Reading("ready", "prompt box is idle" + (f" after {status!r}" if status else ""))
 
 

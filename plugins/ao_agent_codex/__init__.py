@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from ao.sdk.agent import AgentBase, ProbedVersion
-from ao.sdk.agentkit import read_json, write_instructions, write_private
+from ao.sdk.agentkit import process_start, read_json, write_instructions, write_private
 from ao.sdk.contracts import (
     Activity,
     ActivityState,
@@ -52,8 +52,7 @@ SETTLE = 0.3
 ENV_PREFIXES = ("OPENAI_", "CODEX_", "AZURE_OPENAI_")
 SHARED = ("auth.json", "prompts", "rules", "skills")  # linked from the user's home
 TURN_ACTIVITY: dict[str, ActivityState] = {
-    "finished": "ready", "running": "working", "approval": "needs_input",
-    "blocked": "blocked", "error": "ready",
+    "finished": "ready", "running": "working", "approval": "needs_input", "blocked": "blocked",
 }  # fmt: skip
 
 
@@ -124,6 +123,15 @@ class CodexAgent(
                 return Activity("needs_input", Evidence("screen", reading.detail))
             if turn.state == "running" and reading is not None and reading.state == "blocked":
                 return Activity("blocked", Evidence("screen", reading.detail))
+            if turn.state in ("blocked", "running") and _before(
+                turn.at, process_start(obs.pane.pid)
+            ):
+                # the turn belongs to the process before a restore, which ended it: this
+                # one, started with the environment as it is now, has not tried yet
+                detail = f"{turn.detail} (before codex restarted)"
+                if reading is None or reading.state == "ready":
+                    return Activity("ready", Evidence(source, detail, age))
+                return Activity(reading.state, Evidence("screen", reading.detail))
             return Activity(TURN_ACTIVITY[turn.state], Evidence(source, turn.detail, age))
         if reading is not None:
             return Activity(reading.state, Evidence("screen", reading.detail))
@@ -189,6 +197,15 @@ class CodexAgent(
             output_tokens=used.output_tokens,
             cost_usd=used.cost_usd,
         )
+
+
+def _before(at: float | None, started: float | None) -> bool:
+    """Whether a record stamped ``at`` was written before the process started.
+
+    ``started`` comes from /proc with a whole-second boot time: up to a second early,
+    never late, so a record stamped before it surely predates the process.
+    """
+    return at is not None and started is not None and at < started
 
 
 # ----------------------------------------------------------------------------- home

@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from ao.sdk.agentkit import estimate_cost, iso_epoch, iter_records, tail_records
+from ao.sdk.textsafe import strip_controls
 
 
 def user_home(environ: Mapping[str, str] | None = None) -> Path:
@@ -64,7 +65,7 @@ def session_id_of(path: Path) -> str | None:
 class TurnState:
     """Where the rollout says the conversation stands."""
 
-    state: t.Literal["finished", "running", "approval", "blocked", "error", "empty"]
+    state: t.Literal["finished", "running", "approval", "blocked", "empty"]
     detail: str
     at: float | None = None
 
@@ -136,13 +137,18 @@ def _command(payload: Mapping[str, t.Any]) -> str:
 
 
 def _failed(error: object, at: float | None) -> TurnState:
+    """A turn Codex ended with an error: it cannot go on by itself, whatever the error.
+
+    Codex retries transient failures itself (``stream_max_retries``) before it writes
+    ``task_complete`` with ``error``; an interrupt is ``turn_aborted``, never this.
+    """
     info: object = None
     message = str(error)
     if isinstance(error, dict):
         message = str(error.get("message") or error)
         info = error.get("codex_error_info")
     flat = json.dumps(info) if info is not None else ""
-    short = message.strip().splitlines()[0][:200] if message.strip() else "error"
+    short = error_line(message) or "error"
     if "usage_limit" in flat or "usage limit" in message.lower():
         return TurnState("blocked", f"usage limit reached: {short}", at)
     if (
@@ -151,7 +157,25 @@ def _failed(error: object, at: float | None) -> TurnState:
         or ("401 Unauthorized" in message)
     ):
         return TurnState("blocked", f"authentication failed: {short}", at)
-    return TurnState("error", f"the last turn failed: {short}", at)
+    return TurnState("blocked", f"the last turn failed: {short}", at)
+
+
+def error_line(message: str, limit: int = 200) -> str:
+    """The first line of an error message, bounded, without control characters.
+
+    Codex passes some server answers through as their raw JSON body
+    (``{"error": {"message": …}}``): the message inside is the line to show.
+    """
+    text = strip_controls(message).strip()
+    try:
+        body = json.loads(text)
+    except ValueError:
+        body = None
+    inner = body.get("error") if isinstance(body, dict) else None
+    if isinstance(inner, dict) and isinstance(inner.get("message"), str):
+        text = strip_controls(inner["message"]).strip()
+    first = text.splitlines()[0] if text else ""
+    return " ".join(first.split())[:limit]
 
 
 @dataclasses.dataclass

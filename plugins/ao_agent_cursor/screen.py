@@ -9,7 +9,10 @@ so these rules come from documented strings, not from recordings of the real TUI
   ``Run (once) (y)``, ``Allow … (y)``, ``Skip (esc or n)``, ``Keep (n)``), the menu
   footer ``↑/↓ to navigate``, the workspace-trust question;
 - idle: the input's placeholders ``Plan, search, build anything`` (new chat) and ``Add a
-  follow-up`` (after a reply), or the ``→``/``❯`` input line.
+  follow-up`` (after a reply), or the ``→``/``❯`` input line;
+- blocked (only with no input on screen): not logged in, a refused key
+  (``ERROR_BAD_USER_API_KEY``, ``Unauthorized User API key``, ``Not authenticated``), a
+  usage limit.
 
 The tests check them against screens written from those strings
 (tests/agents/screens_more/cursor-*.txt); see docs/agents-more.md.
@@ -22,6 +25,7 @@ import re
 
 from ao.sdk.agentkit import screen_lines, unboxed
 from ao.sdk.contracts import ActivityState, DialogAnswer
+from ao.sdk.textsafe import strip_controls
 
 BUSY = re.compile(r"ctrl\+c to stop", re.I)
 SPINNER = re.compile(r"^[⬡⬢⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏]\s+[A-Z][a-z]+ing\b.*(?:…|\.\.\.)")
@@ -39,6 +43,12 @@ INPUT = re.compile(r"^[→❯]\s")
 LOGIN = re.compile(
     r"not logged in|please log ?in|run `?(?:cursor-)?agent login|"
     r"authentication (?:required|failed)",
+    re.I,
+)
+# a key the service refused (its error code and messages, as Cursor documents them)
+BAD_KEY = re.compile(
+    r"ERROR_BAD_USER_API_KEY|(?:Bad|Unauthorized) User API key|Not authenticated|"
+    r"provided API key is invalid",
     re.I,
 )
 USAGE = re.compile(
@@ -95,6 +105,10 @@ def read(screen: str) -> Reading | None:
     usage = USAGE.search(text)
     if usage:
         return Reading("blocked", f"usage limit: {usage.group(0)}")
+    refused = next((line for line in bottom if BAD_KEY.search(line)), None)
+    if refused is not None:
+        said = " ".join(strip_controls(refused).lstrip("✗⚠ ").split())[:160]
+        return Reading("blocked", f"authentication failed: {said}")
     if LOGIN.search(text):
         return Reading("blocked", "not logged in (run `cursor-agent login` or set CURSOR_API_KEY)")
     return None

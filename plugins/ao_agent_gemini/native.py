@@ -23,6 +23,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from ao.sdk.agentkit import iso_epoch, iter_records, process_start, read_json, tail_records
+from ao.sdk.textsafe import strip_controls
 
 IGNORED_PREFIXES = ("<session_context>", "<hook_context>", "/", "?")
 AUTH_ERROR = re.compile(
@@ -120,7 +121,7 @@ def is_prompt(message: Mapping[str, t.Any]) -> bool:
 class TurnState:
     """Where the chat log says the conversation stands."""
 
-    state: t.Literal["finished", "running", "blocked", "error", "empty"]
+    state: t.Literal["finished", "running", "blocked", "empty"]
     detail: str
     at: float | None = None  # epoch seconds of the deciding record
 
@@ -153,8 +154,12 @@ def turn_state(path: Path) -> TurnState:
 
 
 def classify_error(text: str, at: float | None = None) -> TurnState:
-    """An error record: auth and quota failures block the session, others end the turn."""
-    line = " ".join(text.split()).removeprefix("✕ ")
+    """An error record, which blocks the session whatever it was (auth, quota or other).
+
+    The CLI writes it once its own retries are over; a cancelled request (Escape) is an
+    ``info`` record (``Request cancelled.``), never this.
+    """
+    line = " ".join(strip_controls(text).split()).removeprefix("✕ ")
     message = _MESSAGE.search(line)
     code = _CODE.search(line)
     short = message.group(1) if message else line.removeprefix("[API Error: ").split("]")[0]
@@ -163,7 +168,7 @@ def classify_error(text: str, at: float | None = None) -> TurnState:
         return TurnState("blocked", f"usage limit reached: {short}", at)
     if AUTH_ERROR.search(line):
         return TurnState("blocked", f"authentication failed: {short}", at)
-    return TurnState("error", f"the last turn ended with an error: {short}", at)
+    return TurnState("blocked", f"the last turn failed: {short}", at)
 
 
 @dataclasses.dataclass
@@ -243,9 +248,14 @@ def snapshot(home: Path | None, session_id: str | None, pid: int | None) -> Snap
     if submitted is not None and submitted[0] > mtime and turn.state != "running":
         turn = TurnState("running", "a prompt was submitted (input history)", submitted[0])
     loading = started is not None and mtime < started
-    if loading and turn.state == "blocked":
-        detail = f"the last turn failed before the CLI restarted: {turn.detail}"
-        turn = TurnState("error", detail, turn.at)
+    if (
+        turn.state == "blocked"
+        and turn.at is not None
+        and started is not None
+        and turn.at < started  # (the start time from /proc is early, never late)
+    ):
+        # a failure of the process before a restore: this one has not tried yet
+        turn = TurnState("finished", f"{turn.detail} (before gemini restarted)", turn.at)
     return Snapshot(turn, loading, started, prompted=submitted is not None)
 
 

@@ -17,8 +17,9 @@ import re
 
 from ao.sdk.agentkit import choose_option, is_rule, screen_lines, unboxed
 from ao.sdk.contracts import ActivityState, DialogAnswer
+from ao.sdk.textsafe import strip_controls
 
-from .native import classify_error
+from .native import AUTH_ERROR, USAGE_ERROR, classify_error
 
 CURSOR = "●"
 HALF_BLOCKS = frozenset("▄▀")
@@ -32,6 +33,8 @@ PERMISSION = re.compile(
     r"Do you want to accept and load these policies\?",
 )
 USAGE = re.compile(r"Usage limit reached for ([^\s.]+(?:\.[^\s.]+)*)|You have exhausted your", re.I)
+# the option of the dialog the CLI shows when a model call failed for good
+GIVE_UP = re.compile(rf"^\s*(?:{CURSOR}\s*)?\d+\.\s+Keep trying\b")
 LOGIN = re.compile(
     r"How would you like to authenticate|Waiting for authentication|Sign in with Google",
     re.I,
@@ -125,8 +128,10 @@ def read(screen: str) -> Reading | None:
     starts = [i for i, line in enumerate(above) if API_ERROR.match(line)]
     if starts:
         # the CLI's own error line just above the prompt (``✕ [API Error: …]``)
-        verdict = classify_error(" ".join(above[starts[-1] : -1 or None]))
-        if verdict.state == "blocked":
+        # (only an account problem is trusted from here; the chat log tells any other)
+        error = " ".join(above[starts[-1] : -1 or None])
+        verdict = classify_error(error)
+        if AUTH_ERROR.search(error) or USAGE_ERROR.search(error):
             return Reading("blocked", verdict.detail)
         return Reading("ready", f"prompt is idle after an API error: {verdict.detail}")
     return Reading("ready", "prompt is idle")
@@ -145,6 +150,10 @@ def _without_input(lines: list[str]) -> Reading | None:
         return Reading("blocked", f"usage limit reached{model} (Keep trying / Stop)")
     if LOGIN.search(text):
         return Reading("blocked", "not authenticated: Gemini CLI asks how to sign in (/auth)")
+    if any(GIVE_UP.match(unboxed(line)) for line in bottom[-12:]):
+        # the CLI's failure dialog (no access to the model…): retrying will not help
+        said = _dialog_text(bottom)
+        return Reading("blocked", f"the model call failed: {said} (Keep trying / Stop)")
     question = next((unboxed(line) for line in bottom if PERMISSION.search(line)), None)
     if question and options:
         tool = next(
@@ -159,3 +168,13 @@ def _without_input(lines: list[str]) -> Reading | None:
             "needs_input", f"a question is on screen: {asked[:100] or 'choose an option'}"
         )
     return None
+
+
+def _dialog_text(lines: list[str]) -> str:
+    """The first line of text in the last dialog box (its message), bounded."""
+    top = max((i for i, line in enumerate(lines) if line.lstrip().startswith("╭")), default=-1)
+    for line in lines[top + 1 :]:
+        text = unboxed(line).strip()
+        if text and not OPTION.match(text):
+            return " ".join(strip_controls(text).split())[:160]
+    return "no detail"

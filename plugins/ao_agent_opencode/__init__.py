@@ -68,7 +68,7 @@ PRIVATE = {"opencode.db", "opencode.db-shm", "opencode.db-wal", "log", "snapshot
            "repos"}  # fmt: skip
 TURN_ACTIVITY: dict[str, ActivityState] = {
     "finished": "ready", "running": "working", "asking": "needs_input", "blocked": "blocked",
-    "error": "ready", "idle": "ready", "loading": "starting",
+    "idle": "ready", "loading": "starting",
 }  # fmt: skip
 
 

@@ -10,6 +10,8 @@ restarts (each process has its own ``run``). The lines that matter:
 - ``message=stream …`` / ``message="stream error" … error.error="…"``: a model call and
   a failed one (OpenCode retries; the footer shows ``[retrying in 5s attempt #3]``);
 - ``message=asking id=per_… permission=bash``: a permission prompt is shown;
+- ``message=cancel session.id=…``: the user stopped the turn (Escape twice); the
+  ``process`` line that follows has ``level=ERROR error=Aborted``;
 - ``message=loop session.id=… step=N``: a step finished, the loop continues;
 - ``message="exiting loop" session.id=…``: the turn is over;
 - ``message="booting location services"``: the instance is up.
@@ -40,12 +42,17 @@ from pathlib import Path
 from ao.sdk import proc
 from ao.sdk.agentkit import iso_epoch
 from ao.sdk.errors import AoError
+from ao.sdk.textsafe import strip_controls
 
 FIELD = re.compile(r'(\w[\w.]*)=("(?:\\.|[^"\\])*"|\S*)')
 AUTH_ERROR = re.compile(
     r"\b401\b|\b403\b|Incorrect API key|invalid[_ ]api[_ ]key|Unauthorized|authentication|"
-    r"API key not valid|No API key|Missing API key",
+    r"API key not valid|No API key|Missing API key|API key is missing|LoadAPIKeyError",
     re.I,
+)
+# the error of a turn the user stopped (Escape), which is no failure
+ABORTED = re.compile(
+    r"(?:\w*Error: )?(?:Aborted|The operation was aborted|This operation was aborted)\b", re.I
 )
 TAIL_BYTES = 128 * 1024
 MAX_TAIL_BYTES = 2 * 1024 * 1024  # read when the last 128 kB hold no line of the TUI's run
@@ -126,7 +133,7 @@ def _tail(path: Path, max_bytes: int) -> tuple[list[str], bool]:
 class TurnState:
     """Where the log says the current process's session stands."""
 
-    state: t.Literal["finished", "running", "asking", "blocked", "error", "idle", "loading"]
+    state: t.Literal["finished", "running", "asking", "blocked", "idle", "loading"]
     detail: str
     at: float | None = None
     session_id: str | None = None
@@ -187,6 +194,7 @@ def _fold(mine: list[dict[str, str]], session: str | None) -> TurnState:
     booted = any(r.get("message") == "booting location services" for r in mine)
     first_at = iso_epoch(mine[0].get("timestamp"))
     state = TurnState("idle" if booted else "loading", "no prompt yet", first_at, session)
+    cancelled = False  # Escape (``message=cancel``): the turn's ERROR that follows is no failure
     for record in mine:
         message = record.get("message", "")
         at = iso_epoch(record.get("timestamp"))
@@ -195,11 +203,18 @@ def _fold(mine: list[dict[str, str]], session: str | None) -> TurnState:
             continue  # a side request (session title, summary), not the conversation
         if message == "booting location services" and state.state == "loading":
             state = TurnState("idle", "no prompt yet", at, session)
+        elif message == "cancel":
+            cancelled = True
         elif message == "process" and level == "ERROR":
-            state = classify(record.get("error") or "", at, session, final=True)
+            error = record.get("error") or ""
+            if cancelled or ABORTED.match(error):
+                state = TurnState("finished", "the turn was interrupted", at, session)
+            else:
+                state = classify(error, at, session, final=True)
         elif message == "stream error":
             state = classify(record.get("error.error") or "", at, session, final=False)
         elif message in ("process", "stream", "loop"):
+            cancelled = cancelled and message != "process"
             if not (state.state == "blocked" and message == "stream"):
                 state = TurnState("running", f"model step ({message})", at, session)
         elif message == "asking":
@@ -213,15 +228,22 @@ def _fold(mine: list[dict[str, str]], session: str | None) -> TurnState:
 
 
 def classify(error: str, at: float | None, session: str | None, *, final: bool) -> TurnState:
-    """A logged API error: auth and quota failures block; others end or retry the turn."""
-    text = " ".join(error.split()).removeprefix("AI_APICallError: ")[:160]
+    """A logged API error: auth and quota failures block at once (OpenCode keeps retrying
+    them); others are retried (``final=False``) until the turn ends with one, which blocks.
+    """
+    text = error_line(error.removeprefix("AI_APICallError: "))
     if USAGE_ERROR.search(error):
         return TurnState("blocked", f"usage limit reached: {text}", at, session)
     if AUTH_ERROR.search(error):
         return TurnState("blocked", f"authentication failed: {text}", at, session)
     if final:
-        return TurnState("error", f"the last turn ended with an error: {text}", at, session)
+        return TurnState("blocked", f"the last turn failed: {text}", at, session)
     return TurnState("running", f"retrying after an error: {text}", at, session)
+
+
+def error_line(text: str, limit: int = 160) -> str:
+    """An error message as one bounded line without control characters."""
+    return " ".join(strip_controls(text).split())[:limit]
 
 
 def export(binary: str, session_id: str, home: Path | None, cwd: str | None) -> dict[str, t.Any]:

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from ao.sdk.agent import AgentBase, ProbedVersion
-from ao.sdk.agentkit import read_json, write_private
+from ao.sdk.agentkit import process_start, read_json, write_private
 from ao.sdk.contracts import (
     Activity,
     ActivityState,
@@ -44,7 +44,7 @@ API_KEYS = ("ANTHROPIC_API_KEY", "ANTHROPIC_OAUTH_TOKEN", "OPENAI_API_KEY", "GEM
             "OPENROUTER_API_KEY", "GROQ_API_KEY", "XAI_API_KEY", "MISTRAL_API_KEY",
             "DEEPSEEK_API_KEY", "AZURE_OPENAI_API_KEY", "AWS_BEARER_TOKEN_BEDROCK")  # fmt: skip
 TURN_ACTIVITY: dict[str, ActivityState] = {
-    "finished": "ready", "running": "working", "blocked": "blocked", "error": "ready",
+    "finished": "ready", "running": "working", "blocked": "blocked",
 }  # fmt: skip
 
 
@@ -109,6 +109,9 @@ class PiAgent(
     def activity(self, obs: Observation) -> Activity:
         """The session file first, then liveness, then Pi's chrome."""
         if (ended := self.ended(obs.pane)) is not None:
+            error = screen.last_error(obs.screen, exited=True) if obs.screen else None
+            if ended.evidence.source == "runtime" and error:
+                return Activity("exited", Evidence("screen", f"pi exited: {error}"))
             return ended
         reading = screen.read(obs.screen) if obs.screen is not None else None
         if reading is not None and reading.state == "blocked":
@@ -118,12 +121,24 @@ class PiAgent(
         if turn is not None and turn.state != "empty":
             age = None if turn.at is None else max(0.0, time.time() - turn.at)
             state = TURN_ACTIVITY[turn.state]
-            if state == "ready" and reading is not None and reading.state == "working":
+            detail = turn.detail
+            started = process_start(obs.pane.pid)
+            # (the start time from /proc is early, never late)
+            if state == "blocked" and turn.at and started and turn.at < started:
+                # a failure of the process before a restore: this one has not tried yet
+                state, detail = "ready", f"{detail} (before pi restarted)"
+            if state != "working" and reading is not None and reading.state == "working":
+                # a retry after a failed attempt, or a new turn the file has not got yet
                 return Activity("working", Evidence("screen", reading.detail))
             if state == "ready" and obs.screen is not None and reading is None:
                 # Pi's own screen is not drawn (starting up, or a selector is open)
                 return Activity("starting", Evidence("screen", "Pi's editor is not on screen"))
-            return Activity(state, Evidence("native:session", turn.detail, age))
+            return Activity(state, Evidence("native:session", detail, age))
+        if reading is not None and reading.state == "ready" and obs.screen is not None:
+            # no reply yet, so an error line above the editor is Pi's own (no API key)
+            error = screen.last_error(obs.screen)
+            if error:
+                return Activity("blocked", Evidence("screen", native.classify(error).detail))
         if reading is not None:
             return Activity(reading.state, Evidence("screen", reading.detail))
         return Activity("starting", Evidence("runtime", "pi is running; no session file yet"))

@@ -17,6 +17,7 @@ import typing as t
 from pathlib import Path
 
 from ao.sdk.agentkit import iter_records, tail_records
+from ao.sdk.textsafe import strip_controls
 
 AUTH_ERROR = re.compile(
     r"\b401\b|\b403\b|Incorrect API key|invalid[_ ]api[_ ]key|Unauthorized|authentication|"
@@ -41,7 +42,7 @@ def agent_dir(environ: t.Mapping[str, str] | None = None) -> Path:
 class TurnState:
     """Where the session file says the conversation stands."""
 
-    state: t.Literal["finished", "running", "blocked", "error", "empty"]
+    state: t.Literal["finished", "running", "blocked", "empty"]
     detail: str
     at: float | None = None  # epoch seconds of the deciding message
 
@@ -71,13 +72,22 @@ def turn_state(path: Path) -> TurnState:
 
 
 def classify(error: str, at: float | None = None) -> TurnState:
-    """An error reply: auth and quota failures block; others end the turn."""
-    text = " ".join(error.split())[:160]
+    """An error reply, which blocks the session whatever it was (auth, quota or other).
+
+    Pi writes one per failed attempt while it retries (the screen then shows
+    ``Retrying (k/n)``, which the adapter lets win); an interrupt is ``aborted``.
+    """
+    text = error_line(error)
     if USAGE_ERROR.search(error):
         return TurnState("blocked", f"usage limit reached: {text}", at)
     if AUTH_ERROR.search(error):
         return TurnState("blocked", f"authentication failed: {text}", at)
-    return TurnState("error", f"the last turn ended with an error: {text}", at)
+    return TurnState("blocked", f"the last turn failed: {text}", at)
+
+
+def error_line(text: str, limit: int = 160) -> str:
+    """An error message as one bounded line without control characters."""
+    return " ".join(strip_controls(text).split())[:limit]
 
 
 def _ms(value: object) -> float | None:

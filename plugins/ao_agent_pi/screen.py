@@ -15,8 +15,9 @@ import re
 
 from ao.sdk.agentkit import is_rule, screen_lines
 from ao.sdk.contracts import ActivityState
+from ao.sdk.textsafe import strip_controls
 
-from .native import classify
+from .native import AUTH_ERROR, USAGE_ERROR, classify
 
 SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 WORKING = re.compile(rf"^[{SPINNER}]\s+(.*)")
@@ -50,11 +51,30 @@ def read(screen: str) -> Reading | None:
         retry = RETRY.search(status)
         if retry:
             error = next((m.group(1) for m in map(ERROR_LINE.match, reversed(above)) if m), "")
-            verdict = classify(error) if error else None
-            if verdict is not None and verdict.state == "blocked":
-                return Reading("blocked", f"{verdict.detail} (retrying)")
+            if AUTH_ERROR.search(error) or USAGE_ERROR.search(error):
+                # retrying cannot fix a bad key or a spent quota
+                return Reading("blocked", f"{classify(error).detail} (retrying)")
             return Reading("working", f"retrying ({retry.group(1)}/{retry.group(2)}): {error[:80]}")
         return Reading("working", f"busy: {working.group(1)[:80]}")
     # an ``Error: …`` line above an idle editor may as well be model text: the session
-    # file (``stopReason: error``) is what tells
+    # file (``stopReason: error``) is what tells (``last_error`` for when it has no turn)
     return Reading("ready", "prompt is idle")
+
+
+def last_error(screen: str, exited: bool = False) -> str | None:
+    """The last ``Error: …`` line Pi printed above its editor (anywhere once it exited).
+
+    Only trustworthy while no model reply exists: Pi refuses a turn before any request
+    (``Error: No API key found for anthropic.``) without writing its session file, and
+    exits at start (``Error: Model "p/m" not found.``) when a model has no credentials.
+    """
+    lines = [line.strip() for line in screen_lines(screen, 40)]
+    if not exited:
+        tail = lines[-8:]
+        rules = [i for i, line in enumerate(tail) if is_rule(line)]
+        if len(rules) < 2:
+            return None
+        top = len(lines) - len(tail) + rules[0]
+        lines = lines[max(0, top - 16) : top]
+    found = next((m for m in map(ERROR_LINE.match, reversed(lines)) if m), None)
+    return " ".join(strip_controls(found.group(1)).split())[:160] if found else None

@@ -20,6 +20,7 @@ import libtmux
 import pytest
 import yaml
 
+from ao.selftest.server import ScriptedServer
 from tests.conftest import REPO_ROOT, RunAo
 
 from .fakemodel import FakeModel
@@ -108,7 +109,9 @@ class Harness:
 
         def check() -> dict[str, object] | None:
             doc = self.status(session)
-            note = f"{doc['activity']}: {doc['evidence']}"
+            evidence = doc["evidence"]
+            assert isinstance(evidence, dict)
+            note = f"{doc['activity']}: {evidence['source']}: {evidence['detail']}"  # no age
             if not seen or seen[-1] != note:
                 seen.append(note)
             return doc if doc["activity"] in wanted else None
@@ -121,6 +124,52 @@ class Harness:
             ) from None
         assert isinstance(found, dict)
         return found
+
+    def blocked(self, session: str, reason: str, timeout: float = 60.0) -> dict[str, object]:
+        """Wait for a failed turn to read as ``blocked`` with its reason in the evidence; one
+        watch pass records the status, ``ao why`` names the reason, and it stays blocked."""
+        doc = self.wait_activity(session, "blocked", timeout)
+        assert reason in str(doc["evidence"]["detail"]), doc  # type: ignore[index]
+        r = self.ao("watch", "--once")
+        assert r.returncode == 0, f"ao watch --once failed:\n{r.stdout}\n{r.stderr}"
+        doc = self.status(session)
+        assert (doc["activity"], doc["status"]) == ("blocked", "blocked"), doc
+        why = self.ao("why", session)
+        assert why.returncode == 0 and reason in why.stdout, why.stdout + why.stderr
+        for _ in range(3):  # not a passing state: the agent will not go on by itself
+            time.sleep(1)
+            doc = self.status(session)
+            assert doc["activity"] == "blocked" and reason in str(doc["evidence"]), doc
+        return doc
+
+    def recovers(self, session: str, model: ScriptedServer, timeout: float = 60.0) -> None:
+        """``ao restore`` (in the environment as it is now) brings a blocked session back:
+        the agent is ready again and a new turn reaches the model and ends normally."""
+        r = self.ao("restore", session, timeout=120)
+        assert r.returncode == 0, f"ao restore failed:\n{r.stdout}\n{r.stderr}"
+        # a first-run dialog of the new process (Claude's key confirmation) is the
+        # watcher's to answer, tick after tick until it is gone, as for the user
+        deadline = time.monotonic() + timeout
+        doc = self.wait_activity(session, ("ready", "needs_input"), timeout)
+        while doc["activity"] != "ready" and time.monotonic() < deadline:
+            assert "dialog on screen" in str(doc["evidence"]), doc
+            assert self.ao("watch", "--once").returncode == 0
+            time.sleep(1)
+            doc = self.wait_activity(session, ("ready", "needs_input"), timeout)
+        assert doc["activity"] == "ready", f"{doc}\n{self.screen(session)}"
+        asked = "Are you back?"
+        sent = self.ok("send", session, asked)
+        assert sent["status"] == "delivered", sent  # type: ignore[index]
+        try:
+            wait_for(lambda: any(asked in req.text() for req in model.main_requests()),
+                     timeout, "the new turn to reach the model")  # fmt: skip
+        except AssertionError as exc:
+            raise AssertionError(
+                f"{exc}\nstatus: {self.status(session)}\nscreen:\n{self.screen(session)}"
+            ) from None
+        self.wait_activity(session, "ready", timeout)
+        assert self.ao("watch", "--once").returncode == 0
+        assert self.status(session)["status"] != "blocked"
 
     def screen(self, session: str) -> str:
         return self.ao("logs", session, "-n", "40").stdout

@@ -21,7 +21,9 @@ from ao.selftest.server import (
     Step,
     StepKind,
     auth_error,
+    bad_request,
     busy,
+    model_not_found,
     needs_permission,
     server_error,
     shell,
@@ -32,8 +34,8 @@ from ao.selftest.server import (
 
 __all__ = [
     "AUX_REPLY", "DEFAULT_REPLY", "INPUT_TOKENS", "OUTPUT_TOKENS", "FakeModel", "Request",
-    "Step", "StepKind", "auth_error", "busy", "needs_permission", "server_error", "shell",
-    "text", "usage_limit", "write_file",
+    "Step", "StepKind", "auth_error", "bad_request", "busy", "model_not_found",
+    "needs_permission", "server_error", "shell", "text", "usage_limit", "write_file",
 ]  # fmt: skip
 
 

@@ -43,6 +43,7 @@ def load(name: str) -> str:
         ("aider-create-file", "needs_input", "question: Create new file? (Y)es/(N)o [Yes]:"),
         ("aider-quota", "blocked", "usage limit reached"),
         ("aider-auth", "ready", "prompt '>' is idle"),  # the transcript says blocked
+        ("aider-bad-request", "ready", "prompt '>' is idle"),  # likewise
     ],
 )
 def test_screen(name: str, state: str, detail: str) -> None:
@@ -96,6 +97,57 @@ def test_transcript_states(tmp_path: Path) -> None:
     assert turn.state == "blocked" and turn.detail.startswith(
         "authentication failed: Incorrect API key"
     )
+
+
+HEADER = "# aider chat started at 2026-11-22 05:45:51\n\n> Aider v0.86.2  \n"
+
+
+@pytest.mark.parametrize(
+    ("error", "reason"),
+    [
+        ("litellm.BadRequestError: OpenAIException - Invalid request: the scripted model "
+         "refuses this request.", "the last turn failed: Invalid request: the scripted model"),
+        ("litellm.NotFoundError: OpenAIException - The model `fake-model` does not exist or "
+         "you do not have access to it.", "the last turn failed: The model `fake-model`"),
+        ("litellm.AuthenticationError: AuthenticationError: OpenAIException - The api_key client "
+         "option must be set either by passing api_key to the client or by setting the "
+         "OPENAI_API_KEY environment variable", "authentication failed: The api_key client"),
+        ("litellm.APIConnectionError: APIConnectionError: OpenAIException - Connection error.",
+         "the last turn failed: Connection error."),
+    ],
+)  # fmt: skip
+def test_failed_turn_is_blocked_until_a_later_turn(tmp_path: Path, error: str, reason: str) -> None:
+    """Any API error Aider printed once it stopped retrying blocks, until a turn succeeds."""
+    history = tmp_path / native.HISTORY
+    history.write_text(f"{HEADER}\n#### hello  \n> {error}  \n> Retrying in 0.2 seconds...  \n")
+    (tmp_path / native.WAITING).write_text("0")  # (the marker is older than the retry)
+    assert native.turn_state(tmp_path).state == "running"  # still retrying
+    with history.open("a") as fh:
+        fh.write(f"> {error}  \n\n")
+    (tmp_path / native.WAITING).write_text(str(history.stat().st_size))
+    meta = {"agent_home": str(tmp_path)}
+    pane = PaneState(alive=True, running=True, pid=1, current_command="aider")
+    old = time.time() - 60  # long past the moment the screen may lag the transcript
+    os.utime(history, (old, old))
+    seen = AiderAgent().activity(Observation(pane, load("aider-bad-request"), meta))
+    assert (seen.state, seen.evidence.source) == ("blocked", "native:history"), seen
+    assert seen.evidence.detail.startswith(reason), seen
+    with history.open("a") as fh:
+        fh.write("#### again  \n\nDone.\n\n> Tokens: 1.2k sent, 30 received.  \n")
+    (tmp_path / native.WAITING).write_text(str(history.stat().st_size))
+    assert AiderAgent().activity(Observation(pane, load("aider-done"), meta)).state == "ready"
+
+
+def test_failure_before_a_restart_does_not_block(tmp_path: Path) -> None:
+    """`ao restore` restarts Aider, which writes a new header: what failed before is over."""
+    history = tmp_path / native.HISTORY
+    history.write_text(f"{HEADER}\n#### hello  \n> litellm.AuthenticationError: nope  \n")
+    (tmp_path / native.WAITING).write_text(str(history.stat().st_size))
+    assert native.turn_state(tmp_path).state == "blocked"
+    with history.open("a") as fh:
+        fh.write(f"\n{HEADER}")
+    (tmp_path / native.WAITING).write_text(str(history.stat().st_size))
+    assert native.turn_state(tmp_path).state == "waiting"
 
 
 def test_launch_keeps_the_repo_clean(git_repo: Path, tmp_path: Path) -> None:
@@ -263,6 +315,40 @@ class TestEndToEnd:
         assert "authentication failed" in blocked["evidence"]["detail"], blocked  # type: ignore[index]
         (row,) = aider.ok("list")  # type: ignore[misc]
         assert row["activity"] == "blocked"
+
+    def test_missing_key_is_blocked_until_restored_with_it(
+        self, aider: Harness, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """No OPENAI_API_KEY: the turn fails ("The api_key client option must be set"),
+        blocked, never ready; set it where ao runs and `ao restore`."""
+        monkeypatch.delenv("OPENAI_API_KEY")
+        chat: FakeChat = aider.chat  # type: ignore[attr-defined]
+        chat.script(fm.text("Back again."))
+        assert aider.ao("new", "hello").returncode == 0
+        aider.blocked("d-1", "authentication failed: The api_key client option must be set")
+        assert chat.main_requests() == []  # it never reached the model
+        monkeypatch.setenv("OPENAI_API_KEY", "sk-fake")
+        aider.recovers("d-1", chat)
+
+    def test_unreachable_model_is_blocked_once_retries_are_over(
+        self, aider: Harness, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Nothing listens at the API base: Aider retries for a minute, then gives up."""
+        monkeypatch.setenv("OPENAI_API_BASE", "http://127.0.0.1:9/v1")  # refused
+        assert aider.ao("new", "hello").returncode == 0
+        aider.blocked("d-1", "the last turn failed: Connection error", timeout=180)
+
+    @pytest.mark.parametrize(
+        ("step", "reason"),
+        [(fm.bad_request(), "the last turn failed: Invalid request: the scripted model"),
+         (fm.model_not_found(), "the last turn failed: The model `fake-model` does not")],
+        ids=["400", "404"],
+    )  # fmt: skip
+    def test_request_error_is_blocked(self, aider: Harness, step: fm.Step, reason: str) -> None:
+        aider.chat.script(step)  # type: ignore[attr-defined]
+        assert aider.ao("new", "hello").returncode == 0
+        doc = aider.blocked("d-1", reason)
+        assert doc["evidence"]["source"] == "native:history"  # type: ignore[index]
 
     def test_usage_limit_is_blocked(self, aider: Harness) -> None:
         aider.chat.script(fm.usage_limit())  # type: ignore[attr-defined]

@@ -15,7 +15,7 @@ import pytest
 from ao_agent_claude import ClaudeCodeAgent
 
 from . import fakemodel as fm
-from .conftest import Harness, agent_bin, wait_for
+from .conftest import API_KEY, Harness, agent_bin, seed_claude_home, wait_for
 
 pytestmark = [pytest.mark.agents, pytest.mark.tmux, pytest.mark.slow, pytest.mark.timeout(240)]
 
@@ -202,12 +202,61 @@ def test_usage_limit_is_blocked_with_reset_time(
     assert "resets" in settled["evidence"]["detail"], settled
 
 
-def test_not_logged_in_is_blocked(claude: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_not_logged_in_is_blocked_until_restored_with_a_key(
+    claude: Harness, monkeypatch: pytest.MonkeyPatch, isolated_env: Path
+) -> None:
+    """No key: blocked, never ready; set the key where ao runs and `ao restore`."""
+    # the key to come was approved before (else the restored CLI asks, and the watcher,
+    # not this test, answers: the spawn tests cover that)
+    seed_claude_home(isolated_env, approve_key=True)
     monkeypatch.delenv("ANTHROPIC_API_KEY")
     assert ClaudeCodeAgent().auth().kind == "none"
     assert claude.ao("new", "hello").returncode == 0
-    blocked = claude.wait_activity("d-1", "blocked", timeout=30)
-    assert "Not logged in" in blocked["evidence"]["detail"], blocked  # type: ignore[index]
+    claude.blocked("d-1", "Not logged in")
+    monkeypatch.setenv("ANTHROPIC_API_KEY", API_KEY)
+    claude.recovers("d-1", claude.fake)
+
+
+def test_auth_error_recovers_after_restore(claude: Harness) -> None:
+    claude.fake.script(fm.auth_error())
+    assert claude.ao("new", "hello").returncode == 0
+    claude.blocked("d-1", "authentication failed")
+    claude.fake.script(fm.text("Back again."))  # the key is good again
+    claude.recovers("d-1", claude.fake)
+
+
+@pytest.mark.parametrize(
+    ("step", "reason"),
+    [(fm.bad_request(), "API Error: 400 Invalid request: the scripted model refuses"),
+     (fm.model_not_found(), "issue with the selected model (claude-sonnet-4-5)")],
+    ids=["400", "404"],
+)  # fmt: skip
+def test_request_error_is_blocked(claude: Harness, step: fm.Step, reason: str) -> None:
+    """An error no retry fixes ends the turn: blocked with the CLI's own line, never ready."""
+    claude.fake.script(step)
+    assert claude.ao("new", "hello").returncode == 0
+    doc = claude.blocked("d-1", reason)
+    assert doc["evidence"]["source"] == "native:transcript", doc  # type: ignore[index]
+
+
+def test_unreachable_model_is_blocked_once_retries_are_over(
+    claude: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Nothing listens at the base URL: Claude retries, then gives up: blocked."""
+    monkeypatch.setenv("CLAUDE_CODE_MAX_RETRIES", "1")
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", "http://127.0.0.1:9")  # refused
+    assert claude.ao("new", "hello").returncode == 0
+    claude.blocked("d-1", "the last turn failed: API Error")
+
+
+def test_server_error_is_blocked_once_retries_are_over(
+    claude: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While Claude retries a 500 it is working; once it gives up, blocked."""
+    monkeypatch.setenv("CLAUDE_CODE_MAX_RETRIES", "1")
+    claude.fake.script(fm.server_error(500))
+    assert claude.ao("new", "hello").returncode == 0
+    claude.blocked("d-1", "API Error: 500 Overloaded")
 
 
 def test_version_is_probed_once_per_process(

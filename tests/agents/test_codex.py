@@ -130,6 +130,42 @@ def test_auth_error_is_blocked_with_reason(codex: Harness) -> None:
     wait_for(lambda: codex.ok("list")[0]["activity"] == "blocked", 40, "list to say blocked")  # type: ignore[index]
 
 
+def test_missing_provider_key_is_blocked_until_restored_with_it(
+    codex: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The issue's case: the custom provider's env_key variable is not set. Codex fails the
+    turn at once ("Missing environment variable"): blocked, never ready; set the variable
+    where ao runs and `ao restore`: the same conversation goes on."""
+    monkeypatch.delenv("FAKE_OPENAI_KEY")
+    codex.fake.script(fm.text("Back again."))
+    assert codex.ao("new", "hello").returncode == 0
+    codex.blocked("d-1", "Missing environment variable: `FAKE_OPENAI_KEY`")
+    assert codex.fake.main_requests() == []  # it never reached the model
+    monkeypatch.setenv("FAKE_OPENAI_KEY", "sk-fake")
+    codex.recovers("d-1", codex.fake)
+
+
+def test_auth_error_recovers_after_restore(codex: Harness) -> None:
+    codex.fake.script(fm.auth_error())
+    assert codex.ao("new", "hello").returncode == 0
+    codex.blocked("d-1", "authentication failed", timeout=60)
+    codex.fake.script(fm.text("Back again."))  # the key is good again
+    codex.recovers("d-1", codex.fake)  # (Codex may still be retrying: restore ends that)
+
+
+@pytest.mark.parametrize(
+    ("step", "reason"),
+    [(fm.bad_request(), "the last turn failed: Invalid request: the scripted model refuses"),
+     (fm.model_not_found(), "the last turn failed: The model `gpt-5` does not exist")],
+    ids=["400", "404"],
+)  # fmt: skip
+def test_request_error_is_blocked(codex: Harness, step: fm.Step, reason: str) -> None:
+    codex.fake.script(step)
+    assert codex.ao("new", "hello").returncode == 0
+    doc = codex.blocked("d-1", reason)
+    assert doc["evidence"]["source"] == "native:rollout"  # type: ignore[index]
+
+
 def test_usage_limit_is_blocked_with_reset_time(codex: Harness) -> None:
     codex.fake.script(fm.usage_limit(resets_in=2 * 3600))
     assert codex.ao("new", "hello").returncode == 0

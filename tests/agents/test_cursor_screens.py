@@ -37,6 +37,7 @@ def load(name: str) -> str:
         ("cursor-menu", "needs_input", "a menu is open"),
         ("cursor-login", "blocked", "not logged in"),
         ("cursor-usage", "blocked", "usage limit"),
+        ("cursor-bad-key", "blocked", "authentication failed: Warning: The provided API key"),
         # a question in the model's reply, above an idle input, is not chrome
         ("cursor-transcript-question", "ready", "input is idle"),
     ],

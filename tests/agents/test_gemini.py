@@ -51,6 +51,14 @@ def load(name: str) -> str:
         ("gemini-auth", "blocked", "authentication failed: 401"),
         ("gemini-badkey", "blocked", "authentication failed: 400 API key not valid"),
         ("gemini-login", "blocked", "not authenticated"),
+        # 404: the CLI's failure dialog (Keep trying / Stop) is no question to answer
+        (
+            "gemini-model-not-found",
+            "blocked",
+            "the model call failed: It seems like you don't have access to gemini-3.8-flash.",
+        ),
+        # any other error above the prompt: the chat log decides (test_failed_turn_…)
+        ("gemini-bad-request", "ready", "after an API error: the last turn failed: 400"),
     ],
 )
 def test_screen(name: str, state: str, detail: str) -> None:
@@ -136,12 +144,57 @@ def test_chat_log_turns(tmp_path: Path) -> None:
          "blocked", "authentication failed: 401 bad"),
         ("[API Error: You have exhausted your daily quota on this model.]\nPlease wait",
          "blocked", "usage limit reached"),
-        ("[API Error: fetch failed]", "error", "fetch failed"),
+        ("[API Error: fetch failed]", "blocked", "the last turn failed: fetch failed"),
+        ('[API Error: {"error":{"code":400,"status":"INVALID_ARGUMENT","message":"Request '
+         'contains an invalid argument."}}]', "blocked",
+         "the last turn failed: 400 Request contains an invalid argument."),
+        ("[API Error: \x1b[31mboom\x1b[0m\x07]", "blocked", "the last turn failed: boom"),
     ],
 )  # fmt: skip
 def test_error_records(text: str, state: str, detail: str) -> None:
     verdict = native.classify_error(text)
     assert (verdict.state, detail in verdict.detail) == (state, True), verdict
+
+
+BAD_REQUEST = ('[API Error: {"error":{"code":400,"status":"INVALID_ARGUMENT","message":'
+               '"Request contains an invalid argument."}}]')  # fmt: skip
+NO_PID = 4_194_304  # PID_MAX_LIMIT: no process has it, so no start time
+
+
+def test_failed_turn_is_blocked_until_a_later_turn(tmp_path: Path) -> None:
+    """An error record ends the turn (the CLI's retries are over): blocked, whatever it was."""
+    sid = "abcdefab-0000-0000-0000-000000000000"
+    path = tmp_path / f".gemini/tmp/p/chats/session-x-{sid[:8]}.jsonl"
+    _log(path, {"sessionId": sid, "projectHash": "x"}, _msg("user", [{"text": "go"}]),
+         _msg("error", BAD_REQUEST), _msg("info", "This request failed. Press F12 …"))  # fmt: skip
+    meta = {"agent_home": str(tmp_path), "native_session_id": sid}
+    pane = PaneState(alive=True, running=True, pid=NO_PID, current_command="node")
+    agent = GeminiAgent()
+    seen = agent.activity(Observation(pane, load("gemini-bad-request"), meta))
+    assert (seen.state, seen.evidence.source) == ("blocked", "native:chat"), seen
+    assert seen.evidence.detail == "the last turn failed: 400 Request contains an invalid argument."
+    _log(path, _msg("user", [{"text": "again"}]), _msg("gemini", "Done."))
+    assert agent.activity(Observation(pane, load("gemini-done"), meta)).state == "ready"
+
+
+def test_failure_before_a_restart_does_not_block(tmp_path: Path) -> None:
+    """`ao restore` after fixing the key: the resumed CLI has not tried yet."""
+    sid = "abcdefab-0000-0000-0000-000000000000"
+    path = tmp_path / f".gemini/tmp/p/chats/session-x-{sid[:8]}.jsonl"
+    old = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(time.time() - 60))
+    _log(path, {"sessionId": sid, "projectHash": "x"},
+         {"id": "e1", "timestamp": old, "type": "error", "content": BAD_REQUEST})  # fmt: skip
+    meta = {"agent_home": str(tmp_path), "native_session_id": sid}
+    cli = subprocess.Popen(["sleep", "30"])  # the resumed CLI, started after that record
+    try:
+        os.utime(path, (time.time() + 5, time.time() + 5))  # which it opened since
+        pane = PaneState(alive=True, running=True, pid=cli.pid, current_command="node")
+        seen = GeminiAgent().activity(Observation(pane, load("gemini-idle"), meta))
+    finally:
+        cli.kill()
+        cli.wait()
+    assert seen.state == "ready", seen
+    assert seen.evidence.detail.endswith("(before gemini restarted)"), seen
 
 
 def test_launch_and_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -388,6 +441,37 @@ class TestEndToEnd:
         assert "authentication failed" in blocked["evidence"]["detail"], blocked  # type: ignore[index]
         (row,) = gemini.ok("list")  # type: ignore[misc]
         assert row["activity"] == "blocked"  # from the chat log alone
+
+    def test_missing_key_is_blocked_until_restored_with_it(
+        self, gemini: Harness, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """No GEMINI_API_KEY: the CLI asks how to sign in, which is blocked, never ready;
+        set the key where ao runs and `ao restore`."""
+        monkeypatch.delenv("GEMINI_API_KEY")
+        gemini.gem.script(fm.text("Back again."))  # type: ignore[attr-defined]
+        assert gemini.ao("new", "hello").returncode == 0
+        gemini.blocked("d-1", "not authenticated")
+        monkeypatch.setenv("GEMINI_API_KEY", "fake-gemini-key")
+        gemini.recovers("d-1", gemini.gem)  # type: ignore[attr-defined]
+
+    def test_auth_error_recovers_after_restore(self, gemini: Harness) -> None:
+        gem: FakeGemini = gemini.gem  # type: ignore[attr-defined]
+        gem.script(fm.auth_error())
+        assert gemini.ao("new", "hello").returncode == 0
+        gemini.blocked("d-1", "authentication failed")
+        gem.script(fm.text("Back again."))  # the key is good again
+        gemini.recovers("d-1", gem)
+
+    @pytest.mark.parametrize(
+        ("step", "reason"),
+        [(fm.bad_request(), "the last turn failed: 400 Request contains an invalid argument"),
+         (fm.model_not_found(), "the model call failed: It seems like you don't have access")],
+        ids=["400", "404"],
+    )  # fmt: skip
+    def test_request_error_is_blocked(self, gemini: Harness, step: fm.Step, reason: str) -> None:
+        gemini.gem.script(step)  # type: ignore[attr-defined]
+        assert gemini.ao("new", "hello").returncode == 0
+        gemini.blocked("d-1", reason)
 
     def test_usage_limit_is_blocked(self, gemini: Harness) -> None:
         gemini.gem.script(fm.usage_limit())  # type: ignore[attr-defined]

@@ -21,7 +21,9 @@ from ao.sdk.agentkit import estimate_cost, passthrough_env, tail_records
 from ao.sdk.contracts import LaunchContext, Observation, PaneState
 
 SCREENS = Path(__file__).parent / "screens"
-RUNNING = PaneState(alive=True, running=True, pid=4242, current_command="claude")
+# a pid no process can have (PID_MAX_LIMIT): no start time, so no record counts as older
+NO_PID = 4_194_304
+RUNNING = PaneState(alive=True, running=True, pid=NO_PID, current_command="claude")
 SID = "11111111-2222-3333-4444-555555555555"
 
 
@@ -63,7 +65,7 @@ def claude_session(home: Path, cwd: str = "/work/wt/d-1") -> dict[str, str]:
     return {"agent_home": str(home), "native_session_id": SID, "native_cwd": cwd}
 
 
-def live(home: Path, status: str, pid: int = 4242) -> None:
+def live(home: Path, status: str, pid: int = NO_PID) -> None:
     record = {"pid": pid, "sessionId": SID, "cwd": "/work/wt/d-1", "status": status,
               "statusUpdatedAt": int(time.time() * 1000)}  # fmt: skip
     (home / "sessions" / f"{pid}.json").write_text(json.dumps(record))
@@ -125,12 +127,12 @@ def test_claude_resume_needs_the_transcript(claude_home: Path, tmp_path: Path) -
 def test_claude_native_states(claude_home: Path) -> None:
     assert claude_activity(claude_home)[0] == "starting"  # running, nothing recorded yet
     live(claude_home, "busy")
-    assert claude_activity(claude_home)[:2] == ("working", "native:sessions/4242.json")
+    assert claude_activity(claude_home)[:2] == ("working", f"native:sessions/{NO_PID}.json")
     live(claude_home, "waiting")
     assert claude_activity(claude_home)[0] == "needs_input"
     live(claude_home, "idle")
     assert claude_activity(claude_home)[0] == "ready"
-    dead = PaneState(alive=True, running=False, exit_status=1, pid=4242)
+    dead = PaneState(alive=True, running=False, exit_status=1, pid=NO_PID)
     assert claude_activity(claude_home, pane=dead)[:2] == ("exited", "runtime")
 
 
@@ -149,7 +151,103 @@ def test_claude_idle_with_api_errors(claude_home: Path) -> None:
         apiErrorStatus=401)])  # fmt: skip
     assert claude_activity(claude_home)[0] == "blocked"
     transcript(claude_home, [user("hi"), assistant("e3", isApiErrorMessage=True, error="server")])
-    assert claude_activity(claude_home)[0] == "ready"  # other errors end the turn
+    assert claude_activity(claude_home)[0] == "blocked"  # any error that ended the turn
+
+
+def api_error(
+    text: str, status: int | None, error: str = "unknown", **extra: object
+) -> dict[str, object]:
+    """The record Claude Code 2.1.330 writes once a model call failed for good."""
+    if status is not None:
+        extra["apiErrorStatus"] = status
+    return {"type": "assistant", "timestamp": extra.pop("timestamp", "2026-11-22T04:23:35.000Z"),
+            "message": {"id": "e", "model": "<synthetic>", "role": "assistant",
+                        "stop_reason": "stop_sequence", "content": [{"type": "text", "text": text}]},
+            "error": error, "isApiErrorMessage": True, **extra}  # fmt: skip
+
+
+INTERRUPTED = {"type": "user", "timestamp": "2026-11-22T04:23:36.000Z",
+               "message": {"role": "user", "content": [
+                   {"type": "text", "text": "[Request interrupted by user]"}]}}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("record", "reason"),
+    [
+        (api_error("API Error: 400 Invalid request: bad field.", 400), "API Error: 400 Invalid"),
+        (api_error("There's an issue with the selected model (claude-x). It may not exist or "
+                   "you may not have access to it.", 404), "issue with the selected model"),
+        (api_error("API Error: 500 Overloaded. This is a server-side issue", 500, "server_error"),
+         "500 Overloaded"),
+        (api_error("API Error: Connection error.", None), "Connection error"),
+    ],
+)  # fmt: skip
+def test_claude_failed_turn_is_blocked_until_a_later_turn(
+    claude_home: Path, record: dict[str, object], reason: str
+) -> None:
+    """Any API error that ended the turn (retries over) blocks, with its line as the reason."""
+    live(claude_home, "idle")
+    transcript(claude_home, [user("hi"), record])
+    state, source, detail = claude_activity(claude_home)
+    assert (state, source) == ("blocked", "native:transcript")
+    assert detail.startswith("the last turn failed: ") and reason in detail, detail
+    # with no registry entry, the idle prompt on screen does not hide it either
+    (claude_home / "sessions" / f"{NO_PID}.json").unlink()
+    idle = (SCREENS / "claude-done.txt").read_text()
+    assert claude_activity(claude_home, idle)[:2] == ("blocked", "native:transcript")
+    assert claude_activity(claude_home)[0] == "blocked"
+    # a later turn that ends normally is what counts
+    transcript(claude_home, [user("hi"), record, user("again"), assistant("m2"), TURN_DONE])
+    assert claude_activity(claude_home, idle)[0] == "ready"
+    assert claude_activity(claude_home)[0] == "ready"
+
+
+def test_claude_error_line_is_one_bounded_line_without_controls(claude_home: Path) -> None:
+    live(claude_home, "idle")
+    noisy = "API Error: 400 \x1b[31mred\x1b[0m\nsecond line\x07 " + "x" * 500
+    transcript(claude_home, [user("hi"), api_error(noisy, 400)])
+    detail = claude_activity(claude_home)[2]
+    assert "\x1b" not in detail and "\x07" not in detail and "\n" not in detail, detail
+    assert "red second line" in detail and len(detail) < 200
+
+
+def test_claude_interrupted_turn_is_ready(claude_home: Path) -> None:
+    """Escape is no error: the user record it leaves ends the turn."""
+    transcript(claude_home, [user("hi"), assistant("m1", "tool_use"), INTERRUPTED])
+    assert claude_activity(claude_home)[:2] == ("ready", "native:transcript")
+    live(claude_home, "idle")
+    assert claude_activity(claude_home)[0] == "ready"
+
+
+def test_claude_idle_before_the_transcript_records_the_turn_end(claude_home: Path) -> None:
+    """The registry goes idle ~0.1 s before the failure (or reply) reaches the transcript:
+    for that moment the turn is still working, not ready."""
+    transcript(claude_home, [user("hi")])
+    live(claude_home, "idle")  # just now
+    state, _, detail = claude_activity(claude_home)
+    assert state == "working" and "not recorded yet" in detail, detail
+    record = json.loads((claude_home / "sessions" / f"{NO_PID}.json").read_text())
+    record["statusUpdatedAt"] -= 10_000  # idle for long: nothing more is coming
+    (claude_home / "sessions" / f"{NO_PID}.json").write_text(json.dumps(record))
+    assert claude_activity(claude_home)[0] == "ready"
+
+
+def test_claude_failure_before_a_restart_does_not_block(claude_home: Path) -> None:
+    """After `ao restore` the CLI (a new process) has not tried yet: the old failure is past."""
+    me = os.getpid()  # this process started after the records' 2026-11-22 stamps
+    pane = PaneState(alive=True, running=True, pid=me, current_command="claude")
+    live(claude_home, "idle", pid=me)
+    transcript(claude_home, [user("hi"), api_error("API Error: 400 bad", 400)])
+    state, _, detail = claude_activity(claude_home, pane=pane)
+    assert state == "ready" and "(before claude restarted)" in detail, detail
+    # nor does the failure's line the resumed CLI draws again above its prompt box
+    login = api_error("Not logged in · Please run /login", None, "authentication_failed")
+    transcript(claude_home, [user("hi"), login])
+    shown = (SCREENS / "claude-not-logged-in.txt").read_text().replace("Not logged in · run", "")
+    assert claude_activity(claude_home, shown, pane=pane)[0] == "ready"
+    fresh = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(time.time() + 5))
+    transcript(claude_home, [user("hi"), api_error("API Error: 400 bad", 400, timestamp=fresh)])
+    assert claude_activity(claude_home, pane=pane)[0] == "blocked"
 
 
 def test_claude_screen_refines_native(claude_home: Path) -> None:
@@ -162,7 +260,7 @@ def test_claude_screen_refines_native(claude_home: Path) -> None:
     )
     assert state == "needs_input" and "Do you want to proceed?" in detail
     # no registry file (e.g. a wrapper command): the screen decides
-    (claude_home / "sessions" / "4242.json").unlink()
+    (claude_home / "sessions" / f"{NO_PID}.json").unlink()
     assert claude_activity(claude_home, (SCREENS / "claude-trust.txt").read_text())[:2] == (
         "needs_input",
         "screen",
@@ -228,8 +326,10 @@ ESCALATED = {"type": "response_item", "payload": {
     "arguments": json.dumps({"cmd": "echo hi", "sandbox_permissions": "require_escalated"})}}  # fmt: skip
 
 
-def codex_activity(home: Path, screen: str | None = None) -> tuple[str, str, str]:
-    pane = PaneState(alive=True, running=True, pid=1)
+def codex_activity(
+    home: Path, screen: str | None = None, pid: int = NO_PID
+) -> tuple[str, str, str]:
+    pane = PaneState(alive=True, running=True, pid=pid)
     act = CodexAgent().activity(Observation(pane, screen, {"agent_home": str(home)}))
     return act.state, act.evidence.source, act.evidence.detail
 
@@ -265,6 +365,52 @@ def test_codex_rollout_states(tmp_path: Path) -> None:
               "codex_error_info": {"http_connection_failed": {"http_status_code": 401}}}  # fmt: skip
     rollout(home, [META, event("task_started"), event("task_complete", error=denied)])
     assert codex_activity(home)[:2] == ("blocked", "native:rollout")
+
+
+def test_codex_failed_turn_is_blocked_until_a_later_turn(tmp_path: Path) -> None:
+    """The issue's case: a custom provider's env_key variable is missing. Codex fails the
+    turn (``task_complete`` with ``error``); that is blocked, never ready."""
+    home = tmp_path / "codex-home"
+    missing = {"message": "Missing environment variable: `MY_KEY`.", "codex_error_info": "other"}
+    failed = [META, event("task_started"), CONTEXT, event("task_complete", error=missing)]
+    rollout(home, failed)
+    assert codex_activity(home) == (
+        "blocked", "native:rollout", "the last turn failed: Missing environment variable: `MY_KEY`."
+    )  # fmt: skip
+    raw = {"message": json.dumps({"error": {"message": "Invalid 'input'.", "type": "x"}}),
+           "codex_error_info": "other"}  # fmt: skip
+    rollout(home, [META, event("task_started"), event("task_complete", error=raw)])
+    assert codex_activity(home)[2] == "the last turn failed: Invalid 'input'."  # not the JSON
+    gone = {"message": "The model `gpt-9` does not exist or you do not have access to it.",
+            "codex_error_info": "model_not_found"}  # fmt: skip
+    rollout(home, [META, event("task_started"), event("task_complete", error=gone)])
+    assert codex_activity(home)[:2] == ("blocked", "native:rollout")
+    # the next turn that completes is what counts
+    rollout(home, [*failed, event("task_started"), CONTEXT, event("task_complete")])
+    assert codex_activity(home)[:3] == ("ready", "native:rollout", "turn complete")
+
+
+def test_codex_interrupted_turn_is_ready(tmp_path: Path) -> None:
+    home = tmp_path / "codex-home"
+    rollout(home, [META, event("task_started"), CONTEXT,
+                   event("turn_aborted", reason="interrupted")])  # fmt: skip
+    assert codex_activity(home) == ("ready", "native:rollout", "turn aborted (interrupted)")
+
+
+def test_codex_failure_before_a_restart_does_not_block(tmp_path: Path) -> None:
+    """`ao restore` after fixing the key: the resumed process has not tried yet."""
+    home = tmp_path / "codex-home"
+    missing = {"message": "Missing environment variable: `MY_KEY`.", "codex_error_info": "other"}
+    rollout(home, [META, event("task_started"), event("task_complete", error=missing)])
+    state, _, detail = codex_activity(home, pid=os.getpid())  # started after 2026-11-22
+    assert state == "ready" and detail.endswith("(before codex restarted)"), detail
+    assert codex_activity(home)[0] == "blocked"  # (no start time known: it stands)
+    # restored while Codex still retried: the turn the old process had open is over too
+    rollout(home, [META, event("task_started"), CONTEXT])
+    state, _, detail = codex_activity(home, pid=os.getpid())
+    assert (state, detail) == ("ready", "turn in progress (before codex restarted)")
+    busy = (SCREENS / "codex-busy.txt").read_text()
+    assert codex_activity(home, busy, pid=os.getpid())[:2] == ("working", "screen")
 
 
 def test_codex_screen_refines_rollout(tmp_path: Path) -> None:

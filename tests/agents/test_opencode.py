@@ -50,6 +50,7 @@ def load(name: str) -> str:
         ("opencode-quota", "blocked", "usage limit reached: You exceeded your current quota"),
         # the 401 text is a transcript line, not chrome: the log makes it blocked
         ("opencode-auth", "ready", "prompt is idle"),
+        ("opencode-bad-request", "ready", "prompt is idle"),  # likewise for any error
     ],
 )
 def test_screen(name: str, state: str, detail: str) -> None:
@@ -132,6 +133,65 @@ def test_log_turns(tmp_path: Path) -> None:
     write(_line("booting location services", run="r2"))
     assert native.turn_state(log).state == "idle"
     assert native.turn_state(log).session_id == "ses_1"  # still known for resume
+
+
+BAD = "Invalid request: the scripted model refuses this request."
+NO_KEY = ("Anthropic API key is missing. Pass it using the 'apiKey' parameter or the "
+          "ANTHROPIC_API_KEY environment variable.")  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("stream", "final", "reason"),
+    [
+        (f"AI_APICallError: {BAD}", BAD, f"the last turn failed: {BAD}"),
+        ("AI_APICallError: The model `fake-model` does not exist or you do not have access to it.",
+         "The model `fake-model` does not exist or you do not have access to it.",
+         "the last turn failed: The model `fake-model` does not exist"),
+        (f"AI_LoadAPIKeyError: {NO_KEY}", NO_KEY, "authentication failed: Anthropic API key is"),
+    ],
+)  # fmt: skip
+def test_failed_turn_is_blocked_until_a_later_turn(
+    tmp_path: Path, stream: str, final: str, reason: str
+) -> None:
+    log = tmp_path / "opencode" / "log" / "opencode.log"
+    log.parent.mkdir(parents=True)
+    log.write_text(_line("booting location services") + _line("process", session_id="s")
+                   + _line("stream", session_id="s")
+                   + _line("stream error", "ERROR", session_id="s", error_error=stream)
+                   + _line("process", "ERROR", session_id="s", error=final))  # fmt: skip
+    meta = {"agent_home": str(tmp_path)}
+    pane = PaneState(alive=True, running=True, pid=1, current_command="opencode")
+    seen = OpenCodeAgent().activity(Observation(pane, load("opencode-bad-request"), meta))
+    assert (seen.state, seen.evidence.source) == ("blocked", "native:log"), seen
+    assert seen.evidence.detail.startswith(reason), seen
+    with log.open("a") as fh:  # the user's next turn goes through
+        fh.write(_line("process", session_id="s") + _line("stream", session_id="s")
+                 + _line("loop", session_id="s") + _line("exiting loop", session_id="s"))  # fmt: skip
+    assert OpenCodeAgent().activity(Observation(pane, load("opencode-done"), meta)).state == "ready"
+
+
+def test_retried_error_is_working_and_an_interrupted_turn_ready(tmp_path: Path) -> None:
+    log = tmp_path / "opencode" / "log" / "opencode.log"
+    log.parent.mkdir(parents=True)
+    log.write_text(_line("booting location services") + _line("process", session_id="s")
+                   + _line("stream error", "ERROR", session_id="s",
+                           error_error="AI_APICallError: The server is overloaded."))  # fmt: skip
+    turn = native.turn_state(log)
+    assert (turn.state, turn.detail) == (
+        "running",
+        "retrying after an error: The server is overloaded.",
+    )
+    # Escape twice: OpenCode logs the cancel, then the step it aborted
+    cancel = _line("cancel", session_id="s")
+    aborted = _line("process", "ERROR", session_id="s", error="Aborted", stack="undefined")
+    with log.open("a") as fh:
+        fh.write(cancel + aborted)
+    turn = native.turn_state(log)
+    assert (turn.state, turn.detail) == ("finished", "the turn was interrupted")
+    with log.open("a") as fh:  # and the next turn's failure blocks again
+        fh.write(_line("process", session_id="s")
+                 + _line("process", "ERROR", session_id="s", error=BAD))  # fmt: skip
+    assert native.turn_state(log).state == "blocked"
 
 
 def _epoch(stamp: str) -> float:
@@ -425,6 +485,46 @@ class TestEndToEnd:
         blocked = opencode.wait_activity("d-1", "blocked", timeout=60)
         assert "authentication failed" in blocked["evidence"]["detail"], blocked  # type: ignore[index]
         assert blocked["evidence"]["source"] == "native:log"  # type: ignore[index]
+
+    def test_missing_key_is_blocked_until_restored_with_it(
+        self, opencode: Harness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A built-in provider (Anthropic, at the fake) with no ANTHROPIC_API_KEY: the turn
+        fails ("API key is missing"), blocked, never ready; set it and `ao restore`."""
+        config = {"$schema": "https://opencode.ai/config.json",
+                  "provider": {"anthropic": {"options": {"baseURL": f"{opencode.fake.url}/v1"}}},
+                  "model": "anthropic/claude-sonnet-4-5", "autoupdate": False,
+                  "share": "disabled"}  # fmt: skip
+        (tmp_path / "xdg" / "opencode").mkdir(parents=True)
+        (tmp_path / "xdg" / "opencode" / "opencode.json").write_text(json.dumps(config))
+        monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+        monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+        opencode.fake.script(fm.text("Back again."))
+        assert opencode.ao("new", "hello").returncode == 0
+        opencode.blocked("d-1", "authentication failed: Anthropic API key is missing")
+        assert opencode.fake.main_requests() == []  # it never reached the model
+        monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-fake")
+        opencode.recovers("d-1", opencode.fake)
+
+    @pytest.mark.parametrize(
+        ("step", "reason"),
+        [(fm.bad_request(), "the last turn failed: Invalid request: the scripted model"),
+         (fm.model_not_found(), "the last turn failed: The model `fake-model` does not")],
+        ids=["400", "404"],
+    )  # fmt: skip
+    def test_request_error_is_blocked(self, opencode: Harness, step: fm.Step, reason: str) -> None:
+        opencode.chat.script(step)  # type: ignore[attr-defined]
+        assert opencode.ao("new", "hello").returncode == 0
+        doc = opencode.blocked("d-1", reason)
+        assert doc["evidence"]["source"] == "native:log"  # type: ignore[index]
+
+    def test_auth_error_recovers_after_restore(self, opencode: Harness) -> None:
+        chat: FakeChat = opencode.chat  # type: ignore[attr-defined]
+        chat.script(fm.auth_error())
+        assert opencode.ao("new", "hello").returncode == 0
+        opencode.blocked("d-1", "authentication failed")
+        chat.script(fm.text("Back again."))  # the key is good again
+        opencode.recovers("d-1", chat)
 
     def test_usage_limit_is_blocked(self, opencode: Harness) -> None:
         opencode.chat.script(fm.usage_limit())  # type: ignore[attr-defined]

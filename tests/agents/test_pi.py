@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,6 +27,7 @@ from .fakechat import INPUT_TOKENS, OUTPUT_TOKENS, FakeChat, kill_panes, registe
 
 SCREENS = Path(__file__).parent / "screens_more"
 TASK = 'Write hello.txt — it says "hi".\n\tKeep $HOME and `ticks` literal; 日本 🚀\nThanks.'
+NO_PID = 4_194_304  # PID_MAX_LIMIT: no process has it, so no start time
 E2E = [pytest.mark.agents, pytest.mark.tmux, pytest.mark.slow, pytest.mark.timeout(240)]
 
 
@@ -41,6 +43,7 @@ def load(name: str) -> str:
         ("pi-busy", "working", "busy: Working..."),
         ("pi-quota", "blocked", "usage limit reached: 429 You exceeded your current quota"),
         ("pi-auth", "ready", "prompt is idle"),  # the session file says blocked (below)
+        ("pi-no-key", "ready", "prompt is idle"),  # no reply yet: `last_error` tells (below)
     ],
 )
 def test_screen(name: str, state: str, detail: str) -> None:
@@ -94,6 +97,86 @@ def test_session_file_turns(tmp_path: Path) -> None:
         path, "assistant", stopReason="error", errorMessage="429 You exceeded your current quota"
     )
     assert native.turn_state(path).detail.startswith("usage limit reached")
+
+
+@pytest.mark.parametrize(
+    ("error", "reason"),
+    [
+        ("400 Invalid request: the scripted model refuses this request.", "the last turn failed: 400"),
+        ("404 The model `fake-model` does not exist or you do not have access to it.",
+         "the last turn failed: 404 The model"),
+        ("Retry failed after 3 attempts: 500 The server is overloaded.", "the last turn failed"),
+        ("Connection error.", "the last turn failed: Connection error."),
+        ("401 Incorrect API key provided", "authentication failed: 401"),
+    ],
+)  # fmt: skip
+def test_failed_turn_is_blocked_until_a_later_turn(tmp_path: Path, error: str, reason: str) -> None:
+    path = tmp_path / "s.jsonl"
+    _message(path, "user", content=[{"type": "text", "text": "do it"}])
+    _message(path, "assistant", stopReason="error", errorMessage=error)
+    meta = {"native_session_file": str(path)}
+    pane = PaneState(alive=True, running=True, pid=NO_PID, current_command="node")
+    seen = PiAgent().activity(Observation(pane, load("pi-idle"), meta))
+    assert (seen.state, seen.evidence.source) == ("blocked", "native:session"), seen
+    assert seen.evidence.detail.startswith(reason), seen
+    # while Pi retries (it records each failed attempt), its screen says so: working
+    assert PiAgent().activity(Observation(pane, load("pi-busy"), meta)).state == "working"
+    retrying = load("pi-busy").replace("Working...", "Retrying (1/3) in 2s... (escape to cancel)")
+    retrying = retrying.replace(" ⠧", " Error: 500 The server is overloaded.\n ⠧", 1)
+    assert screen.read(retrying) is not None
+    assert PiAgent().activity(Observation(pane, retrying, meta)).state == "working"
+    _message(path, "user", content=[{"type": "text", "text": "again"}])
+    _message(path, "assistant", stopReason="stop")
+    assert PiAgent().activity(Observation(pane, load("pi-done"), meta)).state == "ready"
+
+
+def test_interrupted_turn_is_ready(tmp_path: Path) -> None:
+    path = tmp_path / "s.jsonl"
+    _message(path, "user", content=[{"type": "text", "text": "do it"}])
+    _message(path, "assistant", stopReason="aborted", errorMessage="Operation aborted")
+    pane = PaneState(alive=True, running=True, pid=NO_PID, current_command="node")
+    seen = PiAgent().activity(
+        Observation(pane, load("pi-idle"), {"native_session_file": str(path)})
+    )
+    assert (seen.state, seen.evidence.detail) == ("ready", "the turn was interrupted")
+
+
+def test_failure_before_a_restart_does_not_block(tmp_path: Path) -> None:
+    """`ao restore` after fixing the key: the new process has not tried yet."""
+    path = tmp_path / "s.jsonl"
+    before = int((time.time() - 60) * 1000)
+    _message(path, "assistant", stopReason="error", errorMessage="401 Incorrect API key",
+             timestamp=before)  # fmt: skip
+    meta = {"native_session_file": str(path)}
+    cli = subprocess.Popen(["sleep", "30"])  # the restored CLI, started after that message
+    try:
+        pane = PaneState(alive=True, running=True, pid=cli.pid, current_command="node")
+        seen = PiAgent().activity(Observation(pane, load("pi-idle"), meta))
+    finally:
+        cli.kill()
+        cli.wait()
+    assert seen.state == "ready" and seen.evidence.detail.endswith("(before pi restarted)"), seen
+
+
+def test_no_api_key_before_any_reply_is_blocked() -> None:
+    """Pi refuses the turn before any request (no session file yet): its error line tells."""
+    pane = PaneState(alive=True, running=True, pid=NO_PID, current_command="node")
+    meta = {"native_session_file": "/nonexistent/pi-session.jsonl"}
+    seen = PiAgent().activity(Observation(pane, load("pi-no-key"), meta))
+    assert (seen.state, seen.evidence.source) == ("blocked", "screen"), seen
+    assert seen.evidence.detail == "authentication failed: No API key found for anthropic."
+    # the same line in a conversation with replies is left to the session file
+    assert screen.last_error(load("pi-idle")) is None
+
+
+def test_exit_at_start_names_the_error() -> None:
+    """Pi exits at once when its model has no credentials: `ao why` shows the reason."""
+    dead = PaneState(alive=True, running=False, exit_status=1, pid=NO_PID)
+    seen = PiAgent().activity(Observation(dead, load("pi-exited-no-key"), {}))
+    assert seen.state == "exited"
+    assert seen.evidence.detail == (
+        'pi exited: Model "fake/fake-model" not found. Use --list-models to see available models.'
+    )
 
 
 def test_launch(tmp_path: Path) -> None:
@@ -252,6 +335,62 @@ class TestEndToEnd:
         assert "authentication failed" in blocked["evidence"]["detail"], blocked  # type: ignore[index]
         (row,) = pi.ok("list")  # type: ignore[misc]
         assert row["activity"] == "blocked"
+
+    def test_missing_key_is_blocked_until_restored_with_it(
+        self, pi: Harness, isolated_env: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A built-in provider (Anthropic, at the fake) with no ANTHROPIC_API_KEY: Pi refuses
+        the turn ("No API key found"), blocked, never ready; set it and `ao restore`."""
+        models = {"providers": {"anthropic": {"baseUrl": pi.fake.url}}}
+        (isolated_env / ".pi" / "agent" / "models.json").write_text(json.dumps(models))
+        pi.configure("pi", model="anthropic/claude-sonnet-4-5")
+        monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+        pi.fake.script(fm.text("Back again."))
+        assert pi.ao("new", "hello").returncode == 0
+        pi.blocked("d-1", "No API key found for anthropic")
+        assert pi.fake.main_requests() == []  # it never reached the model
+        monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-fake")
+        pi.recovers("d-1", pi.fake)
+
+    @pytest.mark.parametrize(
+        ("step", "reason"),
+        [(fm.bad_request(), "the last turn failed: 400 Invalid request: the scripted model"),
+         (fm.model_not_found(), "the last turn failed: 404 The model `fake-model` does not")],
+        ids=["400", "404"],
+    )  # fmt: skip
+    def test_request_error_is_blocked(self, pi: Harness, step: fm.Step, reason: str) -> None:
+        pi.chat.script(step)  # type: ignore[attr-defined]
+        assert pi.ao("new", "hello").returncode == 0
+        doc = pi.blocked("d-1", reason)
+        assert doc["evidence"]["source"] == "native:session"  # type: ignore[index]
+
+    def test_server_error_is_blocked_once_retries_are_over(self, pi: Harness) -> None:
+        """Pi retries a 500 three times (working, "Retrying (k/3)"), then gives up: blocked."""
+        chat: FakeChat = pi.chat  # type: ignore[attr-defined]
+        chat.script(fm.server_error(500))
+        assert pi.ao("new", "hello").returncode == 0
+        pi.wait_activity("d-1", "working", timeout=30)
+        pi.blocked("d-1", "the last turn failed: 500 The server is overloaded", timeout=90)
+        assert len(chat.main_requests()) >= 4  # the first try and Pi's three retries
+
+    def test_unreachable_model_is_blocked_once_retries_are_over(
+        self, pi: Harness, isolated_env: Path
+    ) -> None:
+        """Nothing listens at the provider's address: Pi retries, then gives up: blocked."""
+        path = isolated_env / ".pi" / "agent" / "models.json"
+        models = json.loads(path.read_text())
+        models["providers"]["fake"]["baseUrl"] = "http://127.0.0.1:9/v1"  # refused
+        path.write_text(json.dumps(models))
+        assert pi.ao("new", "hello").returncode == 0
+        pi.blocked("d-1", "the last turn failed: Connection error", timeout=120)
+
+    def test_auth_error_recovers_after_restore(self, pi: Harness) -> None:
+        chat: FakeChat = pi.chat  # type: ignore[attr-defined]
+        chat.script(fm.auth_error())
+        assert pi.ao("new", "hello").returncode == 0
+        pi.blocked("d-1", "authentication failed")
+        chat.script(fm.text("Back again."))  # the key is good again
+        pi.recovers("d-1", chat)
 
     def test_usage_limit_is_blocked(self, pi: Harness) -> None:
         pi.chat.script(fm.usage_limit())  # type: ignore[attr-defined]
