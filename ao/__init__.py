@@ -1,3 +1,3 @@
 """ao: orchestrate fleets of AI coding agents in tmux sessions and git worktrees."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

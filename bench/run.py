@@ -74,7 +74,7 @@ def main() -> None:
         run(tmp, env)
     finally:
         subprocess.run(["tmux", "-L", SOCKET, "kill-server"], capture_output=True, check=False)
-        from ao_runtime_tmux import socket_file
+        from ao_plugins.runtime_tmux import socket_file
 
         socket_file(SOCKET).unlink(missing_ok=True)  # tmux leaves it behind
         shutil.rmtree(tmp, ignore_errors=True)

@@ -230,7 +230,7 @@ def cleanup(socket: str, tmp: Path) -> None:
         with contextlib.suppress(OSError, ValueError):
             os.killpg(int(pid), signal.SIGKILL)
     subprocess.run([*tmux, "kill-server"], capture_output=True, check=False)
-    from ao_runtime_tmux import socket_file
+    from ao_plugins.runtime_tmux import socket_file
 
     socket_file(socket).unlink(missing_ok=True)  # tmux leaves it behind
     shutil.rmtree(tmp, ignore_errors=True)

@@ -6,10 +6,10 @@ from __future__ import annotations
 import typing as t
 
 import pytest
-from ao_github import GitHubScm, RateLimitError
-from ao_github.client import api_urls
-from ao_github.logs import trim_log
-from ao_github.queries import BATCH, batch_query
+from ao_plugins.github import GitHubScm, RateLimitError
+from ao_plugins.github.client import api_urls
+from ao_plugins.github.logs import trim_log
+from ao_plugins.github.queries import BATCH, batch_query
 
 from ao.sdk.errors import AoError, AuthError, ConflictError
 from tests import graphql_schema

@@ -6,9 +6,9 @@ from __future__ import annotations
 import typing as t
 
 import pytest
-from ao_gitlab import AuthError, GitLabScm, RateLimitError
-from ao_gitlab.client import base_url, project_id
-from ao_gitlab.logs import trim_trace
+from ao_plugins.gitlab import AuthError, GitLabScm, RateLimitError
+from ao_plugins.gitlab.client import base_url, project_id
+from ao_plugins.gitlab.logs import trim_trace
 
 from ao.sdk.contracts import Check, PrState, ReviewComment
 from ao.sdk.errors import AoError, ConflictError, UsageError

@@ -7,8 +7,8 @@ import typing as t
 from pathlib import Path
 
 import pytest
-from ao_gitlab import GitLabTracker
-from ao_gitlab.tracker import issue_iid
+from ao_plugins.gitlab import GitLabTracker
+from ao_plugins.gitlab.tracker import issue_iid
 
 from ao.sdk.contracts import Issue
 from ao.sdk.errors import NotFoundError, UsageError

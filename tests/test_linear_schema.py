@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from ao_linear import queries
+from ao_plugins.linear import queries
 
 from tests import linear_schema
 

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from ao_linear import LinearRateLimitError, LinearTracker, identifier_of
+from ao_plugins.linear import LinearRateLimitError, LinearTracker, identifier_of
 
 from ao.sdk.contracts import Issue
 from ao.sdk.errors import AoError, AuthError, NotFoundError, UsageError

@@ -307,7 +307,7 @@ def test_attach_asks_the_runtime(
 
 def test_the_tmux_runtime_keeps_its_own_names() -> None:
     """What the core used to build, now the plugin's: exact targets, the socket, attach."""
-    from ao_runtime_tmux import TmuxRuntime
+    from ao_plugins.runtime_tmux import TmuxRuntime
 
     runtime = TmuxRuntime({"socket": "ao-x"})
     handle = runtime.handle("abc-d-1")

@@ -365,7 +365,7 @@ def test_missing_workdir_fails_the_spawn_and_names_the_key(proj: Project) -> Non
 
 def test_tmux_runtime_refuses_a_missing_cwd(proj: Project, tmp_path: Path) -> None:
     """The runtime's own check: tmux would otherwise start the pane in its server's cwd."""
-    from ao_runtime_tmux import TmuxRuntime
+    from ao_plugins.runtime_tmux import TmuxRuntime
 
     from ao.sdk.contracts import RuntimeSpec
     from ao.sdk.errors import SpawnError
@@ -389,7 +389,7 @@ def test_send_cannot_break_out_of_the_bracketed_paste(proj: Project) -> None:
 
 def test_tmux_paste_strips_escape_sequences(proj: Project, tmp_path: Path) -> None:
     """Defence in depth: the runtime's paste drops ESC sequences whoever calls it."""
-    from ao_runtime_tmux import TmuxRuntime
+    from ao_plugins.runtime_tmux import TmuxRuntime
 
     from ao.sdk.contracts import RuntimeSpec
     from tests.sessionkit import RECEIVER

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from ao_workspace_worktree import WorktreeWorkspace
+from ao_plugins.workspace_worktree import WorktreeWorkspace
 
 from ao.sdk.contracts import WorkspaceStatus
 from ao.sdk.errors import ConfigError, ConflictError

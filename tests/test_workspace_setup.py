@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
-from ao_workspace_worktree import WorktreeWorkspace
+from ao_plugins.workspace_worktree import WorktreeWorkspace
 
 from ao.sdk.errors import SpawnError
 from tests.conftest import git

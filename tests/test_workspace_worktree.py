@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ao_workspace_worktree import WorktreeWorkspace
+from ao_plugins.workspace_worktree import WorktreeWorkspace
 
 from ao.sdk.contracts import API_VERSION, Workspace, WorkspaceInfo, WorkspaceRequest
 from ao.sdk.errors import ConfigError, ConflictError, NotFoundError, UsageError

@@ -39,11 +39,11 @@ __all__ = [
 
 # entry points of the adapters these fakes serve (ao.agent group), as pyproject names them
 MORE_AGENTS = {
-    "gemini": "ao_agent_gemini:GeminiAgent",
-    "opencode": "ao_agent_opencode:OpenCodeAgent",
-    "aider": "ao_agent_aider:AiderAgent",
-    "pi": "ao_agent_pi:PiAgent",
-    "cursor": "ao_agent_cursor:CursorAgent",
+    "gemini": "ao_plugins.agent_gemini:GeminiAgent",
+    "opencode": "ao_plugins.agent_opencode:OpenCodeAgent",
+    "aider": "ao_plugins.agent_aider:AiderAgent",
+    "pi": "ao_plugins.agent_pi:PiAgent",
+    "cursor": "ao_plugins.agent_cursor:CursorAgent",
 }
 
 

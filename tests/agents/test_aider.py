@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from ao_agent_aider import AiderAgent, native, screen
+from ao_plugins.agent_aider import AiderAgent, native, screen
 
 from ao.sdk.contracts import LaunchContext, Observation, PaneState
 

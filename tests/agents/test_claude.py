@@ -12,7 +12,7 @@ import typing as t
 from pathlib import Path
 
 import pytest
-from ao_agent_claude import ClaudeCodeAgent
+from ao_plugins.agent_claude import ClaudeCodeAgent
 
 from . import fakemodel as fm
 from .conftest import API_KEY, Harness, agent_bin, seed_claude_home, wait_for

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
-from ao_agent_codex import CodexAgent
+from ao_plugins.agent_codex import CodexAgent
 
 from . import fakemodel as fm
 from .conftest import Harness, agent_bin, seed_codex_home, wait_for

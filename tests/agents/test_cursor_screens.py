@@ -15,7 +15,7 @@ import json
 from pathlib import Path
 
 import pytest
-from ao_agent_cursor import CursorAgent, chats_dir, newest_chat, screen
+from ao_plugins.agent_cursor import CursorAgent, chats_dir, newest_chat, screen
 
 from ao.sdk.contracts import LaunchContext, Observation, PaneState
 

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from ao_runtime_tmux import socket_file
+from ao_plugins.runtime_tmux import socket_file
 
 from ao.selftest.run import NOT_SUPPORTED, STEPS, AgentResult, StepResult
 from tests.conftest import RunAo

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from ao_agent_gemini import GeminiAgent, native, prepare_home, screen
+from ao_plugins.agent_gemini import GeminiAgent, native, prepare_home, screen
 
 from ao.sdk.contracts import LaunchContext, Observation, PaneState
 

@@ -12,10 +12,10 @@ import time
 from pathlib import Path
 
 import pytest
-from ao_agent_claude import ClaudeCodeAgent
-from ao_agent_claude import native as claude_native
-from ao_agent_codex import CodexAgent, prepare_home
-from ao_agent_codex import native as codex_native
+from ao_plugins.agent_claude import ClaudeCodeAgent
+from ao_plugins.agent_claude import native as claude_native
+from ao_plugins.agent_codex import CodexAgent, prepare_home
+from ao_plugins.agent_codex import native as codex_native
 
 from ao.sdk.agentkit import estimate_cost, passthrough_env, tail_records
 from ao.sdk.contracts import LaunchContext, Observation, PaneState

@@ -18,7 +18,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from ao_agent_opencode import OpenCodeAgent, native, screen
+from ao_plugins.agent_opencode import OpenCodeAgent, native, screen
 
 from ao.sdk.contracts import LaunchContext, Observation, PaneState
 from ao.sdk.errors import UsageError

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from ao_agent_pi import PiAgent, native, screen
+from ao_plugins.agent_pi import PiAgent, native, screen
 
 from ao.sdk.contracts import LaunchContext, Observation, PaneState
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from ao_agent_claude import screen as claude_screen
-from ao_agent_codex import screen as codex_screen
+from ao_plugins.agent_claude import screen as claude_screen
+from ao_plugins.agent_codex import screen as codex_screen
 
 from ao.sdk.agentkit import choose_option, find_prompt_box, screen_lines
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import typing as t
 from collections.abc import Mapping
 
-from ao_agent_shell import ShellAgent
+from ao_plugins.agent_shell import ShellAgent
 
 from ao.sdk.contracts import API_VERSION, AuthState
 

@@ -24,7 +24,7 @@ from ao.sdk.contracts import (
 from ao.sdk.errors import UsageError
 from ao.sdk.forge import issue_branch, label_names
 from ao.sdk.textsafe import issue_task
-from ao_gitlab.client import GitLabClient, error_for, project_id
+from ao_plugins.gitlab.client import GitLabClient, error_for, project_id
 
 _ISSUE_REF = re.compile(
     r"^(?:#?(\d+)|https?://[^/\s]+/[^\s#?]+?/(?:-/)?(?:issues|work_items)/(\d+)/?(?:[#?]\S*)?)$"

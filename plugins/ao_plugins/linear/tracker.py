@@ -29,8 +29,8 @@ from ao.sdk.contracts import (
 from ao.sdk.errors import AoError, NotFoundError, UsageError
 from ao.sdk.gitref import slugify, validate_branch
 from ao.sdk.textsafe import issue_task, strip_controls
-from ao_linear import queries
-from ao_linear.client import LinearClient
+from ao_plugins.linear import queries
+from ao_plugins.linear.client import LinearClient
 
 _KEY = r"[A-Za-z][A-Za-z0-9_]{0,19}"
 _IDENTIFIER = re.compile(rf"^({_KEY})-(\d{{1,9}})$")

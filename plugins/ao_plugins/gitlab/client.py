@@ -34,7 +34,7 @@ from ao.sdk.errors import clock_time as when
 from ao.sdk.forge import ErrorRules, ForgeClient, answer_error
 from ao.sdk.forge import message_of as forge_message
 from ao.sdk.httpcache import cache_root
-from ao_gitlab.budget import RateBudget
+from ao_plugins.gitlab.budget import RateBudget
 
 DEFAULT_URL = "https://gitlab.com"
 Params = Mapping[str, str | int | list[str]]

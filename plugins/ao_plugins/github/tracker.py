@@ -25,7 +25,7 @@ from ao.sdk.contracts import (
 from ao.sdk.errors import UsageError
 from ao.sdk.forge import issue_branch, label_names
 from ao.sdk.textsafe import issue_task
-from ao_github.client import GitHubClient, error_for, split_repo
+from ao_plugins.github.client import GitHubClient, error_for, split_repo
 
 _ISSUE_REF = re.compile(r"^(?:#?(\d+)|https?://[^/\s]+/[^/\s]+/[^/\s]+/(?:issues|pull)/(\d+)/?)$")
 

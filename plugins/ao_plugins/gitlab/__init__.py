@@ -1,7 +1,7 @@
 """GitLab plugins for ao: ``GitLabScm`` (merge requests, pipelines, merges) and ``GitLabTracker``.
 
 Both talk to the REST API v4 directly over httpx with a token from ``$GITLAB_TOKEN`` /
-``$GL_TOKEN`` (header ``PRIVATE-TOKEN``). They share the client in ``ao_gitlab.client``:
+``$GL_TOKEN`` (header ``PRIVATE-TOKEN``). They share the client in ``ao_plugins.gitlab.client``:
 instance URL, ETag cache and a rate-limit budget persisted under
 ``$AO_HOME/cache/gitlab/``. See docs/gitlab.md.
 """
@@ -9,7 +9,7 @@ instance URL, ETag cache and a rate-limit budget persisted under
 from __future__ import annotations
 
 from ao.sdk.errors import AuthError, RateLimitError
-from ao_gitlab.scm import GitLabScm
-from ao_gitlab.tracker import GitLabTracker
+from ao_plugins.gitlab.scm import GitLabScm
+from ao_plugins.gitlab.tracker import GitLabTracker
 
 __all__ = ["AuthError", "GitLabScm", "GitLabTracker", "RateLimitError"]

@@ -31,9 +31,9 @@ import httpx
 from ao.sdk.contracts import API_VERSION, PrOpening, PrState, Scm
 from ao.sdk.errors import AoError, RateLimitError, UsageError
 from ao.sdk.httpcache import DiskCache
-from ao_github import queries as q
-from ao_github.client import GitHubClient, error_for, split_repo
-from ao_github.logs import summary_excerpt, trim_log
+from ao_plugins.github import queries as q
+from ao_plugins.github.client import GitHubClient, error_for, split_repo
+from ao_plugins.github.logs import summary_excerpt, trim_log
 
 SNAPSHOT_VERSION = 1
 STRATEGIES = ("merge", "squash", "rebase")

@@ -31,15 +31,15 @@ from ao.sdk.contracts import API_VERSION, PrOpening, PrState, Scm
 from ao.sdk.errors import AoError, ConflictError, RateLimitError, UsageError
 from ao.sdk.forge import one_line
 from ao.sdk.httpcache import DiskCache
-from ao_gitlab import mr as m
-from ao_gitlab.client import (
+from ao_plugins.gitlab import mr as m
+from ao_plugins.gitlab.client import (
     GitLabClient,
     error_for,
     message_of,
     project_id,
     timestamp,
 )
-from ao_gitlab.logs import trim_trace
+from ao_plugins.gitlab.logs import trim_trace
 
 SNAPSHOT_VERSION = 1
 STRATEGIES = ("merge", "squash", "rebase")

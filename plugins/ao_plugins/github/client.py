@@ -31,7 +31,7 @@ from ao.sdk.errors import clock_time as when
 from ao.sdk.forge import ErrorRules, ForgeClient, answer_error, one_line
 from ao.sdk.forge import message_of as forge_message
 from ao.sdk.httpcache import cache_root
-from ao_github.budget import SECONDARY, RateBudget
+from ao_plugins.github.budget import SECONDARY, RateBudget
 
 DEFAULT_API = "https://api.github.com"
 API_VERSION_HEADER = "2022-11-28"
