@@ -89,8 +89,8 @@ _ao_spec() {
             _ao_args=session
             ;;
         'ao new')
-            _ao_opts='--agent --branch --help --json --name --project --ready-timeout -a -b -h -n -p'
-            _ao_vopts='--agent=value --branch=value --name=value --project=project --ready-timeout=value -a=value -b=value -n=value -p=project'
+            _ao_opts='--agent --base --branch --from --help --json --name --project --ready-timeout -a -b -h -n -p'
+            _ao_vopts='--agent=value --base=value --branch=value --from=value --name=value --project=project --ready-timeout=value -a=value -b=value -n=value -p=project'
             _ao_args=value
             ;;
         'ao notify')

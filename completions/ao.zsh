@@ -300,8 +300,10 @@ _ao_cmd__new() {
     _arguments -s -S \
         '(--agent -a)--agent=[Agent plugin (default\: config).]:AGENT: ' \
         '(--agent -a)-a+[Agent plugin (default\: config).]:AGENT: ' \
+        '(--base)--base=[Branch to start from (default\: the project'\''s).]:BASE: ' \
         '(--branch -b)--branch=[Branch name (default\: ao/<session>).]:BRANCH: ' \
         '(--branch -b)-b+[Branch name (default\: ao/<session>).]:BRANCH: ' \
+        '(--from)--from=[Build on this session'\''s branch (its commits) instead.]:PARENT: ' \
         '(- *)--help[Show this message and exit.]' \
         '(- *)-h[Show this message and exit.]' \
         '(--json)--json[Print JSON\: {"v"\: 1, "data"\: ...}.]' \

@@ -498,3 +498,43 @@ def test_a_session_id_in_several_projects_needs_project(proj: Project) -> None:
     assert record.exists() and (copy / "fix").exists()
     (copy / "fix").unlink()
     assert proj.ao("stop", "fix", "--project", "pa").returncode == 0
+
+
+@pytest.mark.tmux
+def test_a_session_can_start_from_another_sessions_branch(proj: Project) -> None:
+    """`ao new --from SESSION` (the API's `parent=`): a worktree from a parent workspace,
+    with its commits, pushed or not; `--base BRANCH` names any branch; bad ones are clear."""
+    parent = proj.ao_json("new", "lay the groundwork")
+    assert isinstance(parent, dict)
+    parent_tree = Path(parent["worktree"])
+    (parent_tree / "groundwork.txt").write_text("from the parent\n")
+    git(parent_tree, "add", "groundwork.txt")
+    git(parent_tree, "commit", "-q", "-m", "groundwork")
+    git(parent_tree, "push", "-q", "origin", parent["branch"])  # pushed, then one more commit
+    (parent_tree / "more.txt").write_text("not pushed yet\n")
+    git(parent_tree, "add", "more.txt")
+    git(parent_tree, "commit", "-q", "-m", "more")
+    (parent_tree / "draft.txt").write_text("uncommitted: stays with the parent\n")
+
+    child = proj.ao_json("new", "build on it", "--from", parent["id"])
+    assert isinstance(child, dict)
+    child_tree = Path(child["worktree"])
+    assert (child_tree / "groundwork.txt").read_text() == "from the parent\n"
+    assert (child_tree / "more.txt").exists()  # the local branch is ahead of origin's: it wins
+    assert not (child_tree / "draft.txt").exists()
+    assert child["branch"] == f"ao/{child['id']}"
+    status = proj.ao_json("status", child["id"])
+    assert isinstance(status, dict) and status["branch"] == child["branch"]
+    log = git(child_tree, "log", "--format=%s", "-2").split()
+    assert log[:2] == ["more", "groundwork"]
+
+    other = proj.ao_json("new", "start from main", "--base", "main")
+    assert isinstance(other, dict)
+    assert not (Path(other["worktree"]) / "groundwork.txt").exists()
+
+    r = proj.ao("new", "nowhere", "--base", "no-such-branch")
+    assert r.returncode != 0 and "base branch 'no-such-branch' not found" in r.stderr
+    r = proj.ao("new", "nowhere", "--from", "zz-9")
+    assert r.returncode == 4 and "no live session 'zz-9'" in r.stderr
+    r = proj.ao("new", "both", "--from", parent["id"], "--base", "main")
+    assert r.returncode == 2 and "not both" in r.stderr

@@ -144,7 +144,7 @@ def test_create_with_unknown_base_is_not_found_and_creates_nothing(
     ws: WorktreeWorkspace, git_repo: Path, tmp_path: Path
 ) -> None:
     req = request(git_repo, tmp_path, base="trunk")
-    with pytest.raises(NotFoundError, match="default branch 'trunk' not found") as err:
+    with pytest.raises(NotFoundError, match="base branch 'trunk' not found") as err:
         ws.create(req)
     assert "defaultBranch" in str(err.value)
     assert not req.path.exists()

@@ -130,6 +130,8 @@ class Create(Request):
     agent: str | None = None
     branch: str | None = None
     name: str | None = None
+    base: str | None = None
+    parent: str | None = None
     ready_timeout: float = 30.0
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from ao.api.base import Base
 from ao.api.results import Sent, SessionCard, SessionDetail, SessionState
 from ao.sdk.contracts import IssuePrompting
-from ao.sdk.errors import AoError, ConflictError, UsageError
+from ao.sdk.errors import AoError, ConflictError, NotFoundError, UsageError
 from ao.session import ops
 from ao.store.record import Changes, timestamp
 from ao.store.state import ENDED_STATUSES
@@ -43,11 +43,18 @@ class Sessions(Base):
         agent: str | None = None,
         branch: str | None = None,
         name: str | None = None,
+        base: str | None = None,
+        parent: str | None = None,
         ready_timeout: float = 30.0,
     ) -> Created:
         """Start a session: a worktree on its own branch and the agent in its own runtime
         session, given ``task`` (literal text) or ``issue`` (a number, ``#7`` or URL of the
         project's tracker, whose text becomes the task, fenced as untrusted data).
+
+        Where its workspace starts: ``base``, a branch (default: the project's default
+        branch); or ``parent``, a live session of the same project whose branch the new
+        one builds on (its commits, pushed or not; not its uncommitted changes). A
+        repository by URL is provisioned with ``add_project`` (a full clone).
 
         ``project``: explicit, else the only one, else the one around ``cwd``. ``agent``:
         an agent plugin (default: the config's). ``branch``: default ``ao/<session>``, or
@@ -60,13 +67,17 @@ class Sessions(Base):
 
         if (task is None) == (issue is None):
             raise UsageError("give a task or an issue — exactly one")
+        if base is not None and parent is not None:
+            raise UsageError("give a base branch or a parent session, not both")
         ctx = self.context
         proj = self._select(project)
+        if parent is not None:
+            base = self._parent_branch(proj, parent)
         if issue is not None:
             tracker, repo = self._issue_source(ctx, proj)
             started, result = self._spawn_issue(
                 ctx, proj, tracker, repo, issue, agent,
-                branch=branch, name=name, ready_timeout=ready_timeout,
+                branch=branch, name=name, base=base, ready_timeout=ready_timeout,
             )  # fmt: skip
             if result is None:
                 raise ConflictError(
@@ -76,9 +87,20 @@ class Sessions(Base):
         else:
             result = spawn(
                 ctx, proj, t.cast("str", task), agent_name=agent, branch=branch, name=name,
-                ready_timeout=ready_timeout,
+                base=base, ready_timeout=ready_timeout,
             )  # fmt: skip
         return self._created(ctx, proj, result)
+
+    def _parent_branch(self, proj: Project, parent: str) -> str:
+        if not proj.store.exists(parent):
+            raise NotFoundError(
+                f"no live session {parent!r} in project {proj.id!r} to start from",
+                hint="see `ao list`",
+            )
+        branch = proj.store.read(parent).branch
+        if not branch:
+            raise ConflictError(f"session {parent} has no branch yet (it is still starting)")
+        return branch
 
     def _created(self, ctx: Context, proj: Project, result: SpawnResult) -> Created:
         # lazy: only this method needs these, so `ao list` stays light
@@ -144,6 +166,7 @@ class Sessions(Base):
         *,
         branch: str | None = None,
         name: str | None = None,
+        base: str | None = None,
         ready_timeout: float = 30.0,
     ) -> tuple[IssueSpawn, SpawnResult | None]:
         """Spawn a session for issue ``ref``, or skip it when it has a live session."""
@@ -170,7 +193,7 @@ class Sessions(Base):
         }
         result = spawn(
             ctx, proj, prompt, agent_name=agent, branch=branch or tracker.branch_name(issue),
-            name=name, ready_timeout=ready_timeout, metadata=issue_data,
+            name=name, base=base, ready_timeout=ready_timeout, metadata=issue_data,
         )  # fmt: skip
         started = IssueSpawn(
             issue.id, True, session=result.session_id, branch=result.branch,

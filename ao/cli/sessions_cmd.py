@@ -34,6 +34,10 @@ def new(
     agent: str = typer.Option(None, "--agent", "-a", help="Agent plugin (default: config)."),
     branch: str = typer.Option(None, "--branch", "-b", help="Branch name (default: ao/<session>)."),
     name: str = typer.Option(None, "--name", "-n", help="Session id instead of <prefix>-<N>."),
+    base: str = typer.Option(None, "--base", help="Branch to start from (default: the project's)."),
+    parent: str = typer.Option(
+        None, "--from", help="Build on this session's branch (its commits) instead."
+    ),
     ready_timeout: float = typer.Option(30.0, help="Seconds to wait for the agent to be ready."),
     json_out: bool = JsonOpt,
 ) -> None:
@@ -46,8 +50,8 @@ def new(
     api = orchestrator()
     with spinner(f"starting a session in {api.select_project(project).id}"):
         result = api.create(
-            task, project=project, agent=agent, branch=branch, name=name,
-            ready_timeout=ready_timeout,
+            task, project=project, agent=agent, branch=branch, name=name, base=base,
+            parent=parent, ready_timeout=ready_timeout,
         )  # fmt: skip
     if json_out:
         emit_json(result.to_json())

@@ -153,13 +153,16 @@ class WorkspaceRequest:
     session_id: str
     path: pathlib.Path  # where the checkout goes
     branch: str
-    base: str  # default branch of the project
+    base: str  # the branch to start from: the project's default, or another session's
     copy: tuple[str, ...] = ()
     symlinks: tuple[str, ...] = ()
     post_create: tuple[tuple[str, ...], ...] = ()
     post_create_timeout: float = 300.0  # for commands without their own timeout
     log_path: pathlib.Path | None = None
     post_create_timeouts: tuple[float, ...] = ()  # seconds for each ``post_create`` command
+    # start from the local ``base`` when it is ahead of ``origin``'s: another session's
+    # branch, whose unpushed commits are the point (a default branch prefers ``origin``)
+    base_local: bool = False
 
     def post_create_steps(self) -> tuple[tuple[tuple[str, ...], float], ...]:
         """Each post-create argv with its own timeout (``post_create_timeout`` if unset)."""

@@ -66,16 +66,18 @@ def clean_task(task: str) -> str:
 
 
 def workspace_request(
-    ctx: Context, project: Project, session_id: str, branch: str
+    ctx: Context, project: Project, session_id: str, branch: str, base: str | None = None
 ) -> WorkspaceRequest:
-    """The workspace request for ``session_id`` from the project's config."""
+    """The workspace request for ``session_id`` from the project's config; ``base``: the
+    branch to start from instead of the project's default branch."""
     cfg = project.config
     return WorkspaceRequest(
         repo=project.repo_path,
         session_id=session_id,
         path=project.paths.worktrees / session_id,
         branch=branch,
-        base=cfg.default_branch,
+        base=base or cfg.default_branch,
+        base_local=base is not None,
         copy=tuple(cfg.copy_),
         symlinks=tuple(cfg.symlinks),
         post_create=tuple(tuple(c.run) for c in cfg.post_create),
@@ -222,10 +224,14 @@ def spawn(
     agent_name: str | None = None,
     branch: str | None = None,
     name: str | None = None,
+    base: str | None = None,
     ready_timeout: float = 30.0,
     metadata: Changes | None = None,
 ) -> SpawnResult:
     """Create a session end to end, or undo everything and leave an ``errored`` record.
+
+    ``base``: the branch the session's branch starts from (default: the project's
+    default branch), e.g. another session's branch to build on its commits.
 
     Past the ``maxSessions`` cap the session is recorded as ``queued`` instead; the
     watcher admits it when a slot frees up. ``metadata`` (e.g. the issue) is in the
@@ -236,6 +242,8 @@ def spawn(
     task = clean_task(task)
     if branch is not None:
         validate_branch(branch)
+    if base is not None:
+        validate_branch(base)
     # preflight: everything that can fail before anything is written
     agent_name = ctx.agent_name(project, agent_name)
     agent = ctx.agent(agent_name)
@@ -265,6 +273,7 @@ def spawn(
             "step": Step.RESERVED,
             "task": task,
             "branch_requested": branch or None,
+            "base_requested": base or None,
             "spawner_pid": None if queued else os.getpid(),
         }
         initial.update(metadata or {})
@@ -403,7 +412,8 @@ def _build_locked(
         # written first, so a crash inside `git worktree add -b` leaves gc the branch's name
         store.update(session_id, step=Step.WORKSPACE_CREATING, branch=branch)
         faults.point("spawn.workspace-creating")
-        info = workspace.create(workspace_request(ctx, project, session_id, branch))
+        request = workspace_request(ctx, project, session_id, branch, session.base_requested)
+        info = workspace.create(request)
         faults.point("spawn.workspace-created")
         store.update(
             session_id, step=Step.WORKSPACE, worktree=info.path, branch=info.branch,

@@ -166,7 +166,7 @@ def _restore_locked(ctx: Context, project: Project, session_id: str, *, resend: 
     handle = None
     try:
         if not info.path.exists():
-            request = workspace_request(ctx, project, session_id, info.branch)
+            request = workspace_request(ctx, project, session_id, info.branch, info.base)
             info = _recreate_workspace(ctx, session, request)
         faults.point("restore.workspace")
         task = (session.task or "") if resend else ""

@@ -105,6 +105,7 @@ class SessionRecord:
     error: str | None = None
     restore_error: str | None = None
     branch_requested: str | None = None  # `--branch`: the session did not name it itself
+    base_requested: str | None = None  # `--base`/`--from`: start from this branch, not the default
     branch: str | None = None
     base: str | None = None
     worktree: Path | None = None
@@ -195,6 +196,7 @@ class Changes(t.TypedDict, total=False):
     error: str | None
     restore_error: str | None
     branch_requested: str | None
+    base_requested: str | None
     branch: str | None
     base: str | None
     worktree: Path | None
@@ -320,6 +322,7 @@ _FIELDS: dict[str, tuple[str, _Codec]] = {
     "error": ("error", _TEXT),
     "restore_error": ("restore_error", _TEXT),
     "branch_requested": ("branch_requested", _TEXT),
+    "base_requested": ("base_requested", _TEXT),
     "branch": ("branch", _TEXT),
     "base": ("base", _TEXT),
     "worktree": ("worktree", _PATH),

@@ -117,28 +117,34 @@ class WorktreeWorkspace(Workspace, SetsAside):
             git(repo, "worktree", "add", "--", str(path), branch)
             created = False
         else:
-            start = self._base_ref(repo, gdir, base)
+            start = self._base_ref(repo, gdir, base, local_ahead=req.base_local)
             git(repo, "worktree", "add", "--no-track", "-b", branch, "--", str(path), start)
             created = True
         info = WorkspaceInfo(path=path, branch=branch, base=base, created_branch=created)
         self._post_create(req, info, entries)
         return info
 
-    def _base_ref(self, repo: Path, gdir: Path, base: str) -> str:
-        """``origin/<base>`` (fetched if stale), else the local ``<base>``, else NotFoundError."""
+    def _base_ref(self, repo: Path, gdir: Path, base: str, *, local_ahead: bool = False) -> str:
+        """``origin/<base>`` (fetched if stale), else the local ``<base>``, else NotFoundError.
+
+        With ``local_ahead`` (a session started from another session's branch), a local
+        branch ahead of its remote one wins: it builds on those commits, pushed or not."""
         if has_remote(repo) and self._fetch_is_stale(gdir):
             # Best effort: offline or unreachable remotes fall back to local refs.
             with contextlib.suppress(CommandError):
                 git(repo, "fetch", "--quiet", "origin", base, timeout=FETCH_TIMEOUT, check=False)
         remote, local = f"refs/remotes/origin/{base}", f"refs/heads/{base}"
         found = existing_refs(repo, remote, local)
+        if local_ahead and remote in found and local in found:
+            ahead = git(repo, "merge-base", "--is-ancestor", remote, local, check=False)
+            return local if ahead.returncode == 0 else remote
         if remote in found:
             return remote
         if local in found:
             return local
         raise NotFoundError(
-            f"default branch '{base}' not found in {repo} (neither origin/{base} nor {base})",
-            hint="set defaultBranch in the project's config",
+            f"base branch '{base}' not found in {repo} (neither origin/{base} nor {base})",
+            hint="set defaultBranch in the project's config, or pass an existing branch",
         )
 
     def _fetch_is_stale(self, gdir: Path) -> bool:
