@@ -171,6 +171,19 @@ class Harness:
         assert self.ao("watch", "--once").returncode == 0
         assert self.status(session)["status"] != "blocked"
 
+    def start_login_server(self) -> None:
+        """Start the tmux server first, as a user's login would, from a minimal environment
+        (no provider key, no agent prefix on PATH): ao must hand the agent its own."""
+        assert self.server.socket_name is not None
+        env = {"PATH": "/usr/bin:/bin", "HOME": os.environ["HOME"]}
+        if os.environ.get("TMUX_TMPDIR"):
+            env["TMUX_TMPDIR"] = os.environ["TMUX_TMPDIR"]
+        subprocess.run(
+            ["tmux", "-L", self.server.socket_name, "new-session", "-d", "-s", "login",
+             "sleep", "900"],
+            env=env, check=True, timeout=10,
+        )  # fmt: skip
+
     def screen(self, session: str) -> str:
         return self.ao("logs", session, "-n", "40").stdout
 

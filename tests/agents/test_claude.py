@@ -217,6 +217,16 @@ def test_not_logged_in_is_blocked_until_restored_with_a_key(
     claude.recovers("d-1", claude.fake)
 
 
+def test_a_key_only_ao_has_reaches_claude_under_an_older_tmux_server(claude: Harness) -> None:
+    """A tmux server started first without ANTHROPIC_API_KEY (or the CLI on PATH); the key
+    exported only where `ao new` runs: Claude Code uses it and finishes its turn."""
+    claude.start_login_server()
+    claude.fake.script(fm.text("Hello with the key."))
+    assert claude.ao("new", "hello").returncode == 0
+    claude.wait_activity("d-1", "ready", timeout=40)
+    assert len(claude.fake.main_requests()) >= 1
+
+
 def test_auth_error_recovers_after_restore(claude: Harness) -> None:
     claude.fake.script(fm.auth_error())
     assert claude.ao("new", "hello").returncode == 0

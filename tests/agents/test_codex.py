@@ -145,6 +145,17 @@ def test_missing_provider_key_is_blocked_until_restored_with_it(
     codex.recovers("d-1", codex.fake)
 
 
+def test_a_key_only_ao_has_reaches_codex_under_an_older_tmux_server(codex: Harness) -> None:
+    """The issue's setup: a tmux server already runs from an environment without the
+    custom provider's key (and without the agent CLIs on PATH); `ao new` from a shell that
+    has it: Codex gets it and its turn succeeds."""
+    codex.start_login_server()
+    codex.fake.script(fm.text("Hello with the key."))
+    assert codex.ao("new", "hello").returncode == 0
+    codex.wait_activity("d-1", "ready", timeout=40)
+    assert len(codex.fake.main_requests()) >= 1
+
+
 def test_auth_error_recovers_after_restore(codex: Harness) -> None:
     codex.fake.script(fm.auth_error())
     assert codex.ao("new", "hello").returncode == 0
