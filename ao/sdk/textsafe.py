@@ -29,6 +29,12 @@ def strip_controls(text: str) -> str:
     return _CONTROLS.sub("", text)
 
 
+def one_line(text: str, limit: int = 160) -> str:
+    """``text`` (an error message, a screen line) as one bounded line without control
+    characters: what an adapter shows as evidence."""
+    return " ".join(strip_controls(text).split())[:limit]
+
+
 def fence(text: str) -> str:
     """``text`` without control codes inside a backtick fence it cannot close."""
     body = strip_controls(text).strip("\n")

@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from ao.sdk.agentkit import estimate_cost, iso_epoch, iter_records, read_json, tail_records
-from ao.sdk.textsafe import strip_controls
+from ao.sdk.textsafe import one_line as error_line
 
 _NON_ALNUM = re.compile(r"[^A-Za-z0-9]")
 MAX_FOLDER = 200  # longer encoded folder names are shortened by the CLI
@@ -125,11 +125,6 @@ def _text_of(content: object) -> str:
     if isinstance(content, list):
         return next((str(c.get("text", "")) for c in content if isinstance(c, dict)), "")
     return ""
-
-
-def error_line(text: str, limit: int = 160) -> str:
-    """An error message as one bounded line without control characters."""
-    return " ".join(strip_controls(text).split())[:limit]
 
 
 def _api_error(record: Mapping[str, t.Any], at: float | None) -> TurnState:

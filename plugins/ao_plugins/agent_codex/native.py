@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from ao.sdk.agentkit import estimate_cost, iso_epoch, iter_records, tail_records
-from ao.sdk.textsafe import strip_controls
+from ao.sdk.textsafe import one_line, strip_controls
 
 
 def user_home(environ: Mapping[str, str] | None = None) -> Path:
@@ -174,8 +174,7 @@ def error_line(message: str, limit: int = 200) -> str:
     inner = body.get("error") if isinstance(body, dict) else None
     if isinstance(inner, dict) and isinstance(inner.get("message"), str):
         text = strip_controls(inner["message"]).strip()
-    first = text.splitlines()[0] if text else ""
-    return " ".join(first.split())[:limit]
+    return one_line(text.splitlines()[0] if text else "", limit)
 
 
 @dataclasses.dataclass

@@ -42,7 +42,7 @@ from pathlib import Path
 from ao.sdk import proc
 from ao.sdk.agentkit import iso_epoch
 from ao.sdk.errors import AoError
-from ao.sdk.textsafe import strip_controls
+from ao.sdk.textsafe import one_line as error_line
 
 FIELD = re.compile(r'(\w[\w.]*)=("(?:\\.|[^"\\])*"|\S*)')
 AUTH_ERROR = re.compile(
@@ -239,11 +239,6 @@ def classify(error: str, at: float | None, session: str | None, *, final: bool) 
     if final:
         return TurnState("blocked", f"the last turn failed: {text}", at, session)
     return TurnState("running", f"retrying after an error: {text}", at, session)
-
-
-def error_line(text: str, limit: int = 160) -> str:
-    """An error message as one bounded line without control characters."""
-    return " ".join(strip_controls(text).split())[:limit]
 
 
 def export(binary: str, session_id: str, home: Path | None, cwd: str | None) -> dict[str, t.Any]:

@@ -17,7 +17,7 @@ import typing as t
 from pathlib import Path
 
 from ao.sdk.agentkit import iter_records, tail_records
-from ao.sdk.textsafe import strip_controls
+from ao.sdk.textsafe import one_line as error_line
 
 AUTH_ERROR = re.compile(
     r"\b401\b|\b403\b|Incorrect API key|invalid[_ ]api[_ ]key|Unauthorized|authentication|"
@@ -83,11 +83,6 @@ def classify(error: str, at: float | None = None) -> TurnState:
     if AUTH_ERROR.search(error):
         return TurnState("blocked", f"authentication failed: {text}", at)
     return TurnState("blocked", f"the last turn failed: {text}", at)
-
-
-def error_line(text: str, limit: int = 160) -> str:
-    """An error message as one bounded line without control characters."""
-    return " ".join(strip_controls(text).split())[:limit]
 
 
 def _ms(value: object) -> float | None:
