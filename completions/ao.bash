@@ -10,7 +10,7 @@ _ao_spec() {
     _ao_subs='' _ao_opts='' _ao_vopts='' _ao_args=''
     case $1 in
         ao)
-            _ao_subs='add-project agents api attach completion config config-help dashboard doctor events finalize gc list logs merge new notify plugins reactions remove-project restore send spawn start status stop watch why'
+            _ao_subs='add-project agents api attach completion config config-help dashboard doctor events finalize gc list logs merge new notify plugins reactions remove-project restore send spawn start status stop task watch why'
             _ao_opts='--config --help --version -c -h'
             _ao_vopts='--config=file -c=file'
             ;;
@@ -147,6 +147,34 @@ _ao_spec() {
             _ao_opts='--all --force --help --json --project -h -p'
             _ao_vopts='--project=project -p=project'
             _ao_args=session
+            ;;
+        'ao task')
+            _ao_subs='cancel create list show wait'
+            _ao_opts='--help -h'
+            ;;
+        'ao task cancel')
+            _ao_opts='--force --help --json --keep-session --project -h -p'
+            _ao_vopts='--project=project -p=project'
+            _ao_args=value
+            ;;
+        'ao task create')
+            _ao_opts='--agent --base --from --help --json --project --verify --wait -a -h -p'
+            _ao_vopts='--agent=value --base=value --from=value --project=project --verify=value -a=value -p=project'
+            _ao_args=value
+            ;;
+        'ao task list')
+            _ao_opts='--help --json --open --project -h -p'
+            _ao_vopts='--project=project -p=project'
+            ;;
+        'ao task show')
+            _ao_opts='--help --json --project -h -p'
+            _ao_vopts='--project=project -p=project'
+            _ao_args=value
+            ;;
+        'ao task wait')
+            _ao_opts='--help --json --project --timeout -h -p'
+            _ao_vopts='--project=project --timeout=value -p=project'
+            _ao_args=value
             ;;
         'ao watch')
             _ao_opts='--help --interval --json --once --project --timeout -h -i -p'

@@ -47,6 +47,16 @@ function __fish_ao_takes_value
             return 0
         case 'ao stop --project' 'ao stop -p'
             return 0
+        case 'ao task cancel --project' 'ao task cancel -p'
+            return 0
+        case 'ao task create --agent' 'ao task create --base' 'ao task create --from' 'ao task create --project' 'ao task create --verify' 'ao task create -a' 'ao task create -p'
+            return 0
+        case 'ao task list --project' 'ao task list -p'
+            return 0
+        case 'ao task show --project' 'ao task show -p'
+            return 0
+        case 'ao task wait --project' 'ao task wait --timeout' 'ao task wait -p'
+            return 0
         case 'ao watch --interval' 'ao watch --project' 'ao watch --timeout' 'ao watch -i' 'ao watch -p'
             return 0
         case 'ao why --project' 'ao why -p'
@@ -59,13 +69,15 @@ end
 function __fish_ao_subcommands
     switch "$argv[1]"
         case 'ao'
-            printf '%s\n' add-project agents api attach completion config config-help dashboard doctor events finalize gc list logs merge new notify plugins reactions remove-project restore send spawn start status stop watch why
+            printf '%s\n' add-project agents api attach completion config config-help dashboard doctor events finalize gc list logs merge new notify plugins reactions remove-project restore send spawn start status stop task watch why
         case 'ao config'
             printf '%s\n' schema show validate
         case 'ao notify'
             printf '%s\n' test
         case 'ao reactions'
             printf '%s\n' simulate
+        case 'ao task'
+            printf '%s\n' cancel create list show wait
     end
 end
 
@@ -170,6 +182,7 @@ complete -c ao -n '__fish_ao_is 1 ao' -a 'spawn' -d 'Start one session per issue
 complete -c ao -n '__fish_ao_is 1 ao' -a 'start' -d 'Set up ao for a repo (clone a URL first) and run the watcher in tmux, and the...'
 complete -c ao -n '__fish_ao_is 1 ao' -a 'status' -d 'Show sessions with their live activity, or one session with the evidence...'
 complete -c ao -n '__fish_ao_is 1 ao' -a 'stop' -d 'Stop sessions: end the agent, archive metadata, keep any worktree holding work.'
+complete -c ao -n '__fish_ao_is 1 ao' -a 'task' -d 'Tasks: a goal handed to an agent, completed only when its checks pass.'
 complete -c ao -n '__fish_ao_is 1 ao' -a 'watch' -d 'Keep sessions moving: detect state, react to CI/reviews/questions, notify...'
 complete -c ao -n '__fish_ao_is 1 ao' -a 'why' -d 'The state of SESSION\'s agent and the evidence that decided it.'
 
@@ -364,6 +377,48 @@ complete -c ao -n '__fish_ao_is - ao stop' -s h -l help -d 'Show this message an
 complete -c ao -n '__fish_ao_is - ao stop' -l json -d 'Print JSON: {"v": 1, "data": ...}.'
 complete -c ao -n '__fish_ao_is - ao stop' -s p -l project -x -a '(__fish_ao_ids projects)' -d 'Project id (default: the one you are in).'
 complete -c ao -n '__fish_ao_is 1 ao stop' -a '(__fish_ao_ids sessions)' -d 'SESSION'
+
+# ao task
+complete -c ao -n '__fish_ao_is - ao task' -s h -l help -d 'Show this message and exit.'
+complete -c ao -n '__fish_ao_is 1 ao task' -a 'cancel' -d 'Cancel a task; its session is stopped too (its work kept, as `ao stop`).'
+complete -c ao -n '__fish_ao_is 1 ao task' -a 'create' -d 'Start an agent on GOAL in its own session; the task completes when it...'
+complete -c ao -n '__fish_ao_is 1 ao task' -a 'list' -d 'Every task: its state, session, attempts and result.'
+complete -c ao -n '__fish_ao_is 1 ao task' -a 'show' -d 'One task: state, pending question, last verification output, result.'
+complete -c ao -n '__fish_ao_is 1 ao task' -a 'wait' -d 'Follow a task until it ends, running lifecycle passes when no watcher does;...'
+
+# ao task cancel
+complete -c ao -n '__fish_ao_is - ao task cancel' -l force -d 'Stop its session as `ao stop --force`.'
+complete -c ao -n '__fish_ao_is - ao task cancel' -s h -l help -d 'Show this message and exit.'
+complete -c ao -n '__fish_ao_is - ao task cancel' -l json -d 'Print JSON: {"v": 1, "data": ...}.'
+complete -c ao -n '__fish_ao_is - ao task cancel' -l keep-session -d 'Leave its agent running.'
+complete -c ao -n '__fish_ao_is - ao task cancel' -s p -l project -x -a '(__fish_ao_ids projects)' -d 'Project id (default: the one you are in).'
+
+# ao task create
+complete -c ao -n '__fish_ao_is - ao task create' -s a -l agent -x -d 'Agent plugin (default: the project\'s, else the best one).'
+complete -c ao -n '__fish_ao_is - ao task create' -l base -x -d 'Branch to start from (default: the project\'s).'
+complete -c ao -n '__fish_ao_is - ao task create' -l from -x -d 'Build on this session\'s branch instead.'
+complete -c ao -n '__fish_ao_is - ao task create' -s h -l help -d 'Show this message and exit.'
+complete -c ao -n '__fish_ao_is - ao task create' -l json -d 'Print JSON: {"v": 1, "data": ...}.'
+complete -c ao -n '__fish_ao_is - ao task create' -s p -l project -x -a '(__fish_ao_ids projects)' -d 'Project id (default: the one you are in).'
+complete -c ao -n '__fish_ao_is - ao task create' -l verify -x -d 'A command that must pass, e.g.'
+complete -c ao -n '__fish_ao_is - ao task create' -l wait -d 'Follow it until it ends (`ao task wait`).'
+
+# ao task list
+complete -c ao -n '__fish_ao_is - ao task list' -s h -l help -d 'Show this message and exit.'
+complete -c ao -n '__fish_ao_is - ao task list' -l json -d 'Print JSON: {"v": 1, "data": ...}.'
+complete -c ao -n '__fish_ao_is - ao task list' -l open -d 'Only tasks that have not ended.'
+complete -c ao -n '__fish_ao_is - ao task list' -s p -l project -x -a '(__fish_ao_ids projects)' -d 'Project id (default: the one you are in).'
+
+# ao task show
+complete -c ao -n '__fish_ao_is - ao task show' -s h -l help -d 'Show this message and exit.'
+complete -c ao -n '__fish_ao_is - ao task show' -l json -d 'Print JSON: {"v": 1, "data": ...}.'
+complete -c ao -n '__fish_ao_is - ao task show' -s p -l project -x -a '(__fish_ao_ids projects)' -d 'Project id (default: the one you are in).'
+
+# ao task wait
+complete -c ao -n '__fish_ao_is - ao task wait' -s h -l help -d 'Show this message and exit.'
+complete -c ao -n '__fish_ao_is - ao task wait' -l json -d 'Print JSON: {"v": 1, "data": ...}.'
+complete -c ao -n '__fish_ao_is - ao task wait' -s p -l project -x -a '(__fish_ao_ids projects)' -d 'Project id (default: the one you are in).'
+complete -c ao -n '__fish_ao_is - ao task wait' -l timeout -x -d 'Seconds to wait at most.'
 
 # ao watch
 complete -c ao -n '__fish_ao_is - ao watch' -s h -l help -d 'Show this message and exit.'

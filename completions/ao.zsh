@@ -42,6 +42,7 @@ _ao_cmd_commands() {
         'start:Set up ao for a repo (clone a URL first) and run the watcher in tmux, and the...'
         'status:Show sessions with their live activity, or one session with the evidence...'
         'stop:Stop sessions: end the agent, archive metadata, keep any worktree holding work.'
+        'task:Tasks: a goal handed to an agent, completed only when its checks pass.'
         'watch:Keep sessions moving: detect state, react to CI/reviews/questions, notify...'
         'why:The state of SESSION'\''s agent and the evidence that decided it.'
     )
@@ -94,6 +95,7 @@ _ao_cmd() {
             (start) _ao_cmd__start && ret=0 ;;
             (status) _ao_cmd__status && ret=0 ;;
             (stop) _ao_cmd__stop && ret=0 ;;
+            (task) _ao_cmd__task && ret=0 ;;
             (watch) _ao_cmd__watch && ret=0 ;;
             (why) _ao_cmd__why && ret=0 ;;
         esac
@@ -474,6 +476,97 @@ _ao_cmd__stop() {
         '(--project -p)--project=[Project id (default\: the one you are in).]:PROJECT:_ao_projects' \
         '(--project -p)-p+[Project id (default\: the one you are in).]:PROJECT:_ao_projects' \
         1::SESSION:_ao_sessions
+}
+
+_ao_cmd__task_commands() {
+    local -a commands=(
+        'cancel:Cancel a task; its session is stopped too (its work kept, as `ao stop`).'
+        'create:Start an agent on GOAL in its own session; the task completes when it...'
+        'list:Every task: its state, session, attempts and result.'
+        'show:One task: state, pending question, last verification output, result.'
+        'wait:Follow a task until it ends, running lifecycle passes when no watcher does;...'
+    )
+    _describe -t commands 'ao task command' commands
+}
+
+_ao_cmd__task() {
+    local curcontext=$curcontext state state_descr line ret=1
+    local -A opt_args
+    _arguments -s -S -C \
+        '(- *)--help[Show this message and exit.]' \
+        '(- *)-h[Show this message and exit.]' \
+        '1: :_ao_cmd__task_commands' \
+        '*:: :->command' && ret=0
+    if [[ $state == command ]]; then
+        curcontext=${curcontext%:*:*}:ao-task-$words[1]:
+        case $words[1] in
+            (cancel) _ao_cmd__task__cancel && ret=0 ;;
+            (create) _ao_cmd__task__create && ret=0 ;;
+            (list) _ao_cmd__task__list && ret=0 ;;
+            (show) _ao_cmd__task__show && ret=0 ;;
+            (wait) _ao_cmd__task__wait && ret=0 ;;
+        esac
+    fi
+    return ret
+}
+
+_ao_cmd__task__cancel() {
+    _arguments -s -S \
+        '(--force)--force[Stop its session as `ao stop --force`.]' \
+        '(- *)--help[Show this message and exit.]' \
+        '(- *)-h[Show this message and exit.]' \
+        '(--json)--json[Print JSON\: {"v"\: 1, "data"\: ...}.]' \
+        '(--keep-session)--keep-session[Leave its agent running.]' \
+        '(--project -p)--project=[Project id (default\: the one you are in).]:PROJECT:_ao_projects' \
+        '(--project -p)-p+[Project id (default\: the one you are in).]:PROJECT:_ao_projects' \
+        '1:TASK: '
+}
+
+_ao_cmd__task__create() {
+    _arguments -s -S \
+        '(--agent -a)--agent=[Agent plugin (default\: the project'\''s, else the best one).]:AGENT: ' \
+        '(--agent -a)-a+[Agent plugin (default\: the project'\''s, else the best one).]:AGENT: ' \
+        '(--base)--base=[Branch to start from (default\: the project'\''s).]:BASE: ' \
+        '(--from)--from=[Build on this session'\''s branch instead.]:PARENT: ' \
+        '(- *)--help[Show this message and exit.]' \
+        '(- *)-h[Show this message and exit.]' \
+        '(--json)--json[Print JSON\: {"v"\: 1, "data"\: ...}.]' \
+        '(--project -p)--project=[Project id (default\: the one you are in).]:PROJECT:_ao_projects' \
+        '(--project -p)-p+[Project id (default\: the one you are in).]:PROJECT:_ao_projects' \
+        '*--verify=[A command that must pass, e.g.]:VERIFY: ' \
+        '(--wait)--wait[Follow it until it ends (`ao task wait`).]' \
+        '1:GOAL: '
+}
+
+_ao_cmd__task__list() {
+    _arguments -s -S \
+        '(- *)--help[Show this message and exit.]' \
+        '(- *)-h[Show this message and exit.]' \
+        '(--json)--json[Print JSON\: {"v"\: 1, "data"\: ...}.]' \
+        '(--open)--open[Only tasks that have not ended.]' \
+        '(--project -p)--project=[Project id (default\: the one you are in).]:PROJECT:_ao_projects' \
+        '(--project -p)-p+[Project id (default\: the one you are in).]:PROJECT:_ao_projects'
+}
+
+_ao_cmd__task__show() {
+    _arguments -s -S \
+        '(- *)--help[Show this message and exit.]' \
+        '(- *)-h[Show this message and exit.]' \
+        '(--json)--json[Print JSON\: {"v"\: 1, "data"\: ...}.]' \
+        '(--project -p)--project=[Project id (default\: the one you are in).]:PROJECT:_ao_projects' \
+        '(--project -p)-p+[Project id (default\: the one you are in).]:PROJECT:_ao_projects' \
+        '1:TASK: '
+}
+
+_ao_cmd__task__wait() {
+    _arguments -s -S \
+        '(- *)--help[Show this message and exit.]' \
+        '(- *)-h[Show this message and exit.]' \
+        '(--json)--json[Print JSON\: {"v"\: 1, "data"\: ...}.]' \
+        '(--project -p)--project=[Project id (default\: the one you are in).]:PROJECT:_ao_projects' \
+        '(--project -p)-p+[Project id (default\: the one you are in).]:PROJECT:_ao_projects' \
+        '(--timeout)--timeout=[Seconds to wait at most.]:TIMEOUT: ' \
+        '1:TASK: '
 }
 
 _ao_cmd__watch() {

@@ -46,6 +46,7 @@ if t.TYPE_CHECKING:
         Transition,
     )
     from ao.api.results import Sent, SessionCard, SessionDetail, SessionState
+    from ao.api.tasks import TaskInfo
 
 __all__ = [
     "ActionTaken",
@@ -76,6 +77,7 @@ __all__ = [
     "SessionDetail",
     "SessionState",
     "Stopped",
+    "TaskInfo",
     "Transition",
 ]
 
@@ -85,6 +87,7 @@ _HOMES = {
     for home, names in (
         ("orchestrator", "Orchestrator"),
         ("results", "SessionState SessionCard SessionDetail Sent"),
+        ("tasks", "TaskInfo"),
         ("outcomes", "Created GcItem Interrupted IssueSpawn KeysSent Merged Published Stopped"),
         ("inventory", "AgentInfo DashboardInfo PluginInfo ProjectAdded ProjectInfo "
                       "ProjectRemoved ProjectStarted"),

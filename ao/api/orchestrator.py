@@ -24,15 +24,16 @@ from ao.api.dashboard import Dashboards
 from ao.api.lifecycle import Lifecycle
 from ao.api.projects import Projects
 from ao.api.sessions import Sessions
+from ao.api.tasks import Tasks
 from ao.api.workspaces import Workspaces
 
 if t.TYPE_CHECKING:
     from ao.api.requests import Request
 
 
-class Orchestrator(Projects, Sessions, Workspaces, Lifecycle, Agents, Dashboards):
-    """Projects, sessions, workspaces, the lifecycle, agents and the dashboard of one
-    config."""
+class Orchestrator(Projects, Tasks, Sessions, Workspaces, Lifecycle, Agents, Dashboards):
+    """Projects, sessions, tasks, workspaces, the lifecycle, agents and the dashboard of
+    one config."""
 
     @classmethod
     def from_config(

@@ -18,6 +18,7 @@ from ao import __version__
 MODULES = (
     "projects_cmd",
     "sessions_cmd",
+    "task_cmd",
     "agents_cmd",
     "github_cmd",
     "watch_cmd",
@@ -33,6 +34,7 @@ OWNERS = {
     **dict.fromkeys(
         ("new", "list", "status", "send", "logs", "attach", "stop", "restore"), "sessions_cmd"
     ),
+    "task": "task_cmd",
     **dict.fromkeys(("agents", "why"), "agents_cmd"),
     **dict.fromkeys(("spawn", "finalize", "merge"), "github_cmd"),
     **dict.fromkeys(("watch", "events", "reactions"), "watch_cmd"),

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import difflib
 import re
-import shlex
 import typing as t
 from pathlib import Path
 
@@ -21,9 +20,21 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic.alias_generators import to_camel
 
 from ao.config.conditions import parse
+from ao.config.fields import (
+    _ARGV,
+    _DURATION,
+    _SIZE,
+    _STRING,
+    Command,
+    Model,
+    _also,
+    _also_items,
+    _as_argv,
+    parse_duration,
+    parse_size,
+)
 from ao.config.names import default_prefix as default_prefix
 from ao.config.reactions import BUILTINS
 from ao.sdk.errors import ConfigError
@@ -31,98 +42,8 @@ from ao.sdk.errors import ConfigError
 SCHEMA_VERSION = 1
 NAME_RE = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
 PREFIX_RE = r"^[a-z0-9][a-z0-9_-]{0,31}$"
-DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
-
 Permissions = t.Literal["default", "accept-edits", "auto", "bypass"]
 Priority = t.Literal["urgent", "action", "warning", "info"]
-
-
-def parse_duration(value: str | int | float) -> float:
-    """Seconds in ``90s``, ``30m``, ``1.5h``, ``1d`` (a bare number is seconds)."""
-    if isinstance(value, bool):
-        raise ValueError("a duration must be a number of seconds or a string like '30m'")
-    if isinstance(value, int | float):
-        if value < 0:
-            raise ValueError("a duration cannot be negative")
-        return float(value)
-    if not isinstance(value, str):
-        raise ValueError("a duration must be a number of seconds or a string like '30m'")
-    match = DURATION_RE.match(value)
-    if not match:
-        raise ValueError(
-            f"invalid duration {value!r}: use a number with ms, s, m, h or d, e.g. '90s'"
-        )
-    return float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
-
-
-class Model(BaseModel):
-    """Base: camelCase aliases, unknown keys are errors, values validated on assignment."""
-
-    model_config = ConfigDict(
-        extra="forbid",
-        alias_generator=to_camel,
-        populate_by_name=True,
-        validate_assignment=True,
-        defer_build=True,
-        field_title_generator=lambda name, info: info.alias or to_camel(name),
-    )
-
-
-Command = list[str]
-
-JsonDict = dict[str, t.Any]
-_STRING: JsonDict = {"type": "string"}
-_ARGV: JsonDict = {"type": "array", "items": {"type": "string"}}
-_DURATION: JsonDict = {"type": "string", "pattern": DURATION_RE.pattern}
-SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*$", re.I)
-_SIZE: JsonDict = {"type": "string", "pattern": SIZE_RE.pattern}
-_SIZE_UNITS = {"b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
-               "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}  # fmt: skip
-
-
-def parse_size(value: str | int) -> int:
-    """Bytes in ``512MB``, ``4GB``, ``2GiB`` (a bare integer is bytes)."""
-    if isinstance(value, bool) or not isinstance(value, int | str):
-        raise ValueError("a size must be a number of bytes or a string like '4GB'")
-    if isinstance(value, int):
-        if value < 0:
-            raise ValueError("a size cannot be negative")
-        return value
-    match = SIZE_RE.match(value)
-    if not match:
-        raise ValueError(f"invalid size {value!r}: use a number with MB, GB, GiB…, e.g. '4GB'")
-    return int(float(match.group(1)) * _SIZE_UNITS[match.group(2).lower()])
-
-
-def _also(*alternatives: JsonDict) -> t.Callable[[JsonDict], None]:
-    """Widen a field's JSON Schema to the extra shapes a ``mode="before"`` validator accepts."""
-
-    def widen(schema: JsonDict) -> None:
-        if "anyOf" not in schema:
-            moved = {k: schema.pop(k) for k in ("type", "items", "$ref") if k in schema}
-            schema["anyOf"] = [moved]
-        options: list[t.Any] = schema["anyOf"]
-        null = [o for o in options if o == {"type": "null"}]
-        schema["anyOf"] = [o for o in options if o not in null] + list(alternatives) + null
-
-    return widen
-
-
-def _also_items(*alternatives: JsonDict) -> t.Callable[[JsonDict], None]:
-    """Like ``_also`` but for the items of an array field."""
-
-    def widen(schema: JsonDict) -> None:
-        schema["items"] = {"anyOf": [schema["items"], *alternatives]}
-
-    return widen
-
-
-def _as_argv(value: t.Any) -> t.Any:
-    """A command is an argv list; a string is split like a shell would, but never run by one."""
-    if isinstance(value, str):
-        return shlex.split(value)
-    return value
 
 
 class PostCreateCommand(Model):
@@ -224,6 +145,13 @@ class ProjectConfig(Model):
         "be a string, an argv list or {run, timeout}.",
         json_schema_extra=_also_items(_STRING, _ARGV),
     )
+    verify: list[Command] = Field(
+        default_factory=list,
+        description="Commands that must pass in a task's worktree before the task is "
+        "completed (`ao task create`); each an argv list or a string split like a shell "
+        "would (never run by one).",
+        json_schema_extra=_also_items(_STRING),
+    )
     symlinks: list[str] = Field(
         default_factory=list,
         description="Paths symlinked from the main checkout into each worktree.",
@@ -247,6 +175,18 @@ class ProjectConfig(Model):
     def _commands(cls, v: t.Any) -> t.Any:
         if isinstance(v, list):
             return [{"run": c} if isinstance(c, str | list) else c for c in v]
+        return v
+
+    @field_validator("verify", mode="before")
+    @classmethod
+    def _verify_commands(cls, v: t.Any) -> t.Any:
+        return [_as_argv(c) for c in v] if isinstance(v, list) else v
+
+    @field_validator("verify")
+    @classmethod
+    def _verify_non_empty(cls, v: list[Command]) -> list[Command]:
+        if any(not c for c in v):
+            raise ValueError("a verify command needs at least a program name")
         return v
 
     @field_validator("symlinks", "copy_")
@@ -466,6 +406,24 @@ class Power(Model):
     )
 
 
+class Tasks(Model):
+    """How a task's completion is verified (its commands: ``projects.<id>.verify``)."""
+
+    max_attempts: int = Field(
+        default=3, ge=1, le=20,
+        description="Verification runs per task; after the last failure a human is notified.",
+    )  # fmt: skip
+    verify_timeout: float = Field(
+        default=900.0, gt=0, description="Seconds one verify command may run before it fails.",
+        json_schema_extra=_also(_DURATION),
+    )  # fmt: skip
+
+    @field_validator("verify_timeout", mode="before")
+    @classmethod
+    def _duration(cls, v: t.Any) -> float:
+        return parse_duration(v)
+
+
 class Dashboard(Model):
     """The local dashboard and REST API (``ao dashboard``; its port is the top-level ``port``)."""
 
@@ -533,6 +491,9 @@ class AoConfig(Model):
         default_factory=dict, description="Which notifiers receive each priority."
     )
     power: Power = Field(default_factory=Power, description="Power management while ao runs.")
+    tasks: Tasks = Field(
+        default_factory=lambda: Tasks(), description="How tasks are verified (`ao task`)."
+    )
     ports: Ports = Field(
         default_factory=Ports,
         description="Each session's own block of TCP ports, exported to its agent as AO_PORT "

@@ -10,6 +10,7 @@ the recorded state (an action may repeat once; it is never silently dropped).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import sys
 import time
@@ -20,6 +21,7 @@ from pathlib import Path
 from ao.config import load_config
 from ao.config.conditions import evaluate, parse
 from ao.lifecycle import reactions as rx
+from ao.lifecycle import tasks
 from ao.lifecycle.actions import NUDGE_ECHO, execute, flush, notify, nudged_at
 from ao.lifecycle.machine import TERMINAL, Facts, decide
 from ao.lifecycle.outbox import drain
@@ -78,6 +80,7 @@ def tick(
             and (s.runtime or ctx.config.defaults.runtime) == name
         ]  # fmt: skip
         screens.update(runtime.capture_many(handles))
+    seen: dict[str, str] = {}  # session id → what its agent was doing
     for project in projects:
         sessions = [s for p, s in live if p is project]
         prs = _pr_states(ctx, project, sessions)
@@ -87,9 +90,13 @@ def tick(
                 continue  # admitted below, once this tick knows who finished
             pr = prs.get(session.branch) if session.branch else None
             with _guard(project, session.id, report):
-                _one(ctx, project, session, panes, screens, pr, now, dry_run, report)
+                seen[session.id] = _one(
+                    ctx, project, session, panes, screens, pr, now, dry_run, report
+                )
     if not dry_run:
         for project in projects:
+            with _guard(project, "", report):
+                tasks.advance(ctx, project, seen, report)
             with _guard(project, "", report):
                 _admit_queued(ctx, project, report, only)
                 if only is None:
@@ -183,7 +190,9 @@ def _one(
     now: float,
     dry_run: bool,
     report: TickReport,
-) -> None:
+) -> str:
+    """Observe one session, move its status, run its reactions; returns what its agent
+    was seen doing."""
     handle = handle_of(session)
     pane = panes.get(handle.name, GONE) if handle else GONE
     obs = Observation(
@@ -192,7 +201,7 @@ def _one(
     try:
         agent = ctx.agent(session.agent or "")
     except Exception:
-        return  # an uninstalled adapter: leave the session as recorded
+        return "unknown"  # an uninstalled adapter: leave the session as recorded
     if handle is not None and not dry_run:
         answered = answer_dialog(ctx.runtime(session.runtime), agent, handle, obs)
         if answered is not None:
@@ -200,11 +209,11 @@ def _one(
                 project.paths, "agent.dialog", session=session.id,
                 message=f"answered {answered.name} dialog", data={"dialog": answered.name},
             )  # fmt: skip
-            return  # look again next tick, once the dialog is gone
+            return "unknown"  # look again next tick, once the dialog is gone
     gone = handle is not None and not pane.alive and session.status not in TERMINAL
     reboot = gone and ctx.config.restore_on_boot and not dry_run
     if reboot and _restore_after_reboot(ctx, project, session, report):
-        return
+        return "unknown"
     activity = agent.activity(obs) if handle else None
     stuck_after = _stuck_after(ctx)
     facts = Facts(
@@ -216,16 +225,18 @@ def _one(
         spawner_alive=pid_alive(session.spawner_pid),
     )
     if session.status == Status.SPAWNING and facts.spawner_alive:
-        return  # `ao new` is still building this session
+        return "starting"  # `ao new` is still building this session
     if (
         session.status == Status.MERGED
         and not dry_run
         and _clean_up_merged(ctx, project, session, now, report)
     ):
-        return
+        return facts.activity
     busy = False  # the agent was just handed messages queued while it was busy
     if handle is not None and not dry_run and facts.activity == "ready" and _live(session):
         busy = _drain(ctx, project, session, agent, handle, report)
+    if busy:  # a queued message was taken: a new turn has begun
+        facts = dataclasses.replace(facts, activity="working")
     decision = decide(facts)
     changes: Changes = {}
     status, since = session.status, session.status_since or session.created_at
@@ -247,7 +258,7 @@ def _one(
     situation = rx.Situation(
         session=session.id, project=project.id, status=status,
         status_since=timestamp(since) if since else "",
-        activity="working" if busy else facts.activity, branch=session.branch or "", pr=pr,
+        activity=facts.activity, branch=session.branch or "", pr=pr,
         question=_last_lines(obs.screen), reason=activity.evidence.detail if activity else "",
     )  # fmt: skip
     books: dict[str, Bookkeeping] = {}
@@ -267,6 +278,7 @@ def _one(
         changes["reactions"] = changed
     if changes and not dry_run:
         project.store.update(session.id, **changes)
+    return facts.activity
 
 
 def _live(session: Session) -> bool:

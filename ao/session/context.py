@@ -17,6 +17,7 @@ from ao.session.agents import choose, inventory
 from ao.store import events
 from ao.store.paths import ProjectPaths
 from ao.store.state import Session, SessionStore
+from ao.store.tasks import TaskStore
 
 if t.TYPE_CHECKING:
     from collections.abc import Mapping
@@ -44,6 +45,11 @@ class Project:
     @property
     def repo_path(self) -> Path:
         return Path(self.config.path)
+
+    @property
+    def tasks(self) -> TaskStore:
+        """The project's tasks (``ao task``)."""
+        return TaskStore(self.paths)
 
 
 class Context:

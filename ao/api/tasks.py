@@ -1,0 +1,249 @@
+"""Tasks: a goal handed to an agent in its own session, completed only on evidence.
+
+``create_task`` starts a session for the goal and records a task bound to it; the
+watcher (``ao.lifecycle.tasks``) moves the task with its session and, when the agent
+finishes its turn, runs the task's verify commands in the worktree: all pass is
+``completed``; a failure goes back to the agent, and after ``tasks.maxAttempts`` failed
+verifications the task is ``failed`` and a human is notified.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import shlex
+import time
+import typing as t
+
+from ao.api.lifecycle import Lifecycle
+from ao.api.sessions import Sessions
+from ao.sdk.errors import NotFoundError, UsageError
+from ao.store import events
+from ao.store.record import now, timestamp
+from ao.store.tasks import TaskRecord, TaskState, validate_task_id
+
+if t.TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from ao.session.context import Project
+
+JSON_VERSION = 1
+
+
+@dataclasses.dataclass(frozen=True)
+class TaskInfo:
+    """A task as ``ao task show`` reports it."""
+
+    id: str
+    project: str
+    goal: str
+    state: str
+    session: str | None
+    agent: str | None
+    parent: str | None
+    verify: tuple[str, ...]
+    attempts: int
+    max_attempts: int
+    question: str | None
+    reason: str | None
+    output: str | None
+    summary: str | None
+    branch: str | None
+    commits: tuple[str, ...]
+    pr: str | None
+    created_at: str | None
+    state_since: str | None
+
+    @classmethod
+    def of(cls, project: str, task: TaskRecord) -> TaskInfo:
+        """The public view of a stored task."""
+        return cls(
+            task.id, project, task.goal, task.state.value, task.session, task.agent,
+            task.parent, tuple(shlex.join(a) for a in task.verify), task.attempts,
+            task.max_attempts, task.question, task.reason, task.output, task.summary,
+            task.branch, task.commits, task.pr,
+            timestamp(task.created_at) if task.created_at else None,
+            timestamp(task.state_since) if task.state_since else None,
+        )  # fmt: skip
+
+    @property
+    def ended(self) -> bool:
+        """Completed, failed or cancelled."""
+        return self.state in {s.value for s in (TaskState.COMPLETED, TaskState.FAILED,
+                                                TaskState.CANCELLED)}  # fmt: skip
+
+    def to_json(self) -> dict[str, t.Any]:
+        """The ``ao task show --json`` document's ``data``."""
+        return {
+            "id": self.id, "project": self.project, "goal": self.goal, "state": self.state,
+            "session": self.session, "agent": self.agent, "parent": self.parent,
+            "verify": list(self.verify), "attempts": self.attempts,
+            "maxAttempts": self.max_attempts, "question": self.question, "reason": self.reason,
+            "output": self.output,
+            "result": {"summary": self.summary, "branch": self.branch,
+                       "commits": list(self.commits), "pr": self.pr},
+            "createdAt": self.created_at, "stateSince": self.state_since,
+        }  # fmt: skip
+
+
+def task_prompt(goal: str, verify: Sequence[Sequence[str]]) -> str:
+    """What the worker agent is told: the goal and how its work will be checked."""
+    if not verify:
+        return goal
+    checks = "\n".join(f"- `{shlex.join(argv)}`" for argv in verify)
+    return (
+        f"{goal}\n\nWhen you are done, finish your turn. Your work is accepted only when "
+        f"these commands pass in this worktree (run them yourself first):\n{checks}"
+    )
+
+
+class Tasks(Sessions, Lifecycle):
+    """Delegating goals to agents and following them to a verified result."""
+
+    def create_task(
+        self,
+        goal: str,
+        *,
+        project: str | None = None,
+        agent: str | None = None,
+        verify: Sequence[Sequence[str] | str] | None = None,
+        base: str | None = None,
+        parent_session: str | None = None,
+        requested_by: str | None = None,
+        requested_by_project: str | None = None,
+        name: str | None = None,
+    ) -> TaskInfo:
+        """Start a session working on ``goal`` and a task following it.
+
+        ``verify``: commands (argv lists, or strings split like a shell would) that must
+        pass in the worktree (default: the project's ``verify``). ``agent``: default the
+        project's, else the best installed and logged-in one (``ao agents``). ``base`` or
+        ``parent_session``: where the worktree starts, as for ``create``.
+        ``requested_by``: the session that delegates it (an orchestrator agent), which is
+        told as messages when the task needs input, fails a verification or ends.
+        """
+        goal = goal.strip()
+        if not goal:
+            raise UsageError("a task needs a goal")
+        proj = self._select(project)
+        argvs = _commands(proj, verify)
+        if requested_by is not None:
+            owner = self.context.session_project(requested_by, requested_by_project)
+            requested_by_project = owner.id
+        agent_name = self.context.agent_name(proj, agent)
+        started = now()
+        # the shell agent's task is a command line: nothing may be added to it
+        prompt = goal if agent_name == "shell" else task_prompt(goal, argvs)
+        created = self.create(
+            prompt, project=proj.id, agent=agent_name, base=base,
+            parent=parent_session, name=name,
+        )  # fmt: skip
+        record = proj.tasks.create(
+            goal=goal, session=created.id, agent=agent_name, verify=argvs,
+            parent=requested_by,
+            parent_project=requested_by_project if requested_by_project != proj.id else None,
+            max_attempts=self.context.config.tasks.max_attempts, turn_at=started,
+            state=TaskState.PENDING if created.delivery == "queued" else TaskState.RUNNING,
+            branch=created.branch,
+        )  # fmt: skip
+        events.append(
+            proj.paths, "task.created", session=created.id,
+            message=f"{record.id}: {goal[:200]}",
+            data={"task": record.id, "agent": agent_name, "verify": [list(a) for a in argvs],
+                  "parent": requested_by},
+        )  # fmt: skip
+        return TaskInfo.of(proj.id, record)
+
+    def tasks(self, *, project: str | None = None, open_only: bool = False) -> list[TaskInfo]:
+        """Every task (of ``project``, else of every project), oldest first; with
+        ``open_only`` only those not yet completed, failed or cancelled."""
+        return [
+            TaskInfo.of(p.id, task)
+            for p in self._projects(project)
+            for task in p.tasks.list()
+            if not (open_only and task.ended)
+        ]
+
+    def task(self, task_id: str, *, project: str | None = None) -> TaskInfo:
+        """One task by id (``task-3``), in ``project`` or wherever it is."""
+        proj = self._task_project(task_id, project)
+        return TaskInfo.of(proj.id, proj.tasks.read(task_id))
+
+    def tasks_of(self, session_ids: Sequence[str]) -> dict[str, TaskInfo]:
+        """The task each of ``session_ids`` works on (sessions without one are left out)."""
+        wanted = set(session_ids)
+        return {
+            info.session: info
+            for info in self.tasks()
+            if info.session is not None and info.session in wanted
+        }
+
+    def cancel_task(
+        self, task_id: str, *, project: str | None = None, stop: bool = True, force: bool = False
+    ) -> TaskInfo:
+        """Cancel a task that has not ended; with ``stop`` (default) its session is stopped
+        too, keeping its work unless ``force`` (as ``stop``)."""
+        proj = self._task_project(task_id, project)
+        with proj.tasks.lock(task_id):
+            task = proj.tasks.read(task_id)
+            if task.ended:
+                return TaskInfo.of(proj.id, task)
+            before = task.state
+            task = proj.tasks.update_locked(
+                task_id, state=TaskState.CANCELLED, reason="cancelled by the user", question=None
+            )
+        events.append(
+            proj.paths, "task.cancelled", session=task.session, message=f"{task_id}: cancelled",
+            data={"task": task_id, "from": before, "to": TaskState.CANCELLED},
+        )  # fmt: skip
+        if stop and task.session and proj.store.exists(task.session):
+            self.stop(task.session, project=proj.id, force=force)
+        return TaskInfo.of(proj.id, task)
+
+    def wait_task(
+        self, task_id: str, *, project: str | None = None, timeout: float = 3600.0,
+        interval: float = 2.0,
+    ) -> TaskInfo:  # fmt: skip
+        """Follow a task until it ends (or ``timeout`` seconds pass: the task as it is
+        then). Each round is a lifecycle pass (``run_pass``): the running watcher's, or one
+        run here when no watcher runs, so this works from a plain shell."""
+        proj = self._task_project(task_id, project)
+        deadline = time.monotonic() + timeout
+        while True:
+            info = TaskInfo.of(proj.id, proj.tasks.read(task_id))
+            if info.ended or time.monotonic() >= deadline:
+                return info
+            self.run_pass(project=proj.id, timeout=max(30.0, interval * 4))
+            info = TaskInfo.of(proj.id, proj.tasks.read(task_id))
+            if info.ended:
+                return info
+            time.sleep(min(interval, max(0.0, deadline - time.monotonic())))
+
+    def _task_project(self, task_id: str, project: str | None) -> Project:
+        validate_task_id(task_id)
+        found = [p for p in self._projects(project) if p.tasks.exists(task_id)]
+        if not found:
+            raise NotFoundError(f"no task {task_id!r}", hint="see `ao task list`")
+        if len(found) > 1:
+            names = ", ".join(p.id for p in found)
+            raise UsageError(f"task {task_id} exists in several projects ({names})",
+                             hint="name one with --project")  # fmt: skip
+        return found[0]
+
+
+def _commands(
+    proj: Project, verify: Sequence[Sequence[str] | str] | None
+) -> tuple[tuple[str, ...], ...]:
+    """The task's verify commands as argv tuples (default: the project's)."""
+    if verify is None:
+        return tuple(tuple(argv) for argv in proj.config.verify)
+    argvs = []
+    for command in verify:
+        try:
+            argv = shlex.split(command) if isinstance(command, str) else list(command)
+        except ValueError as exc:  # an unclosed quote
+            raise UsageError(f"invalid verify command {command!r}: {exc}") from None
+        if not argv or not all(isinstance(word, str) for word in argv):
+            raise UsageError(f"invalid verify command {command!r}",
+                             hint='give a command line such as "pytest -q"')  # fmt: skip
+        argvs.append(tuple(argv))
+    return tuple(argvs)
