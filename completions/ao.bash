@@ -10,7 +10,7 @@ _ao_spec() {
     _ao_subs='' _ao_opts='' _ao_vopts='' _ao_args=''
     case $1 in
         ao)
-            _ao_subs='add-project agents api attach completion config config-help dashboard doctor events finalize gc list logs merge new notify plugins reactions remove-project restore send spawn start status stop task watch why'
+            _ao_subs='add-project agents api attach completion config config-help dashboard doctor events finalize gc list logs mcp merge new notify orchestrate plugins reactions remove-project restore send spawn start status stop task watch why'
             _ao_opts='--config --help --version -c -h'
             _ao_vopts='--config=file -c=file'
             ;;
@@ -83,6 +83,9 @@ _ao_spec() {
             _ao_vopts='--lines=value --project=project -n=value -p=project'
             _ao_args=session
             ;;
+        'ao mcp')
+            _ao_opts='--help -h'
+            ;;
         'ao merge')
             _ao_opts='--help --json --project --strategy -h -p -s'
             _ao_vopts='--project=project --strategy=value -p=project -s=value'
@@ -100,6 +103,11 @@ _ao_spec() {
         'ao notify test')
             _ao_opts='--help --json --priority --timeout -P -h'
             _ao_vopts='--priority=value --timeout=value -P=value'
+            _ao_args=value
+            ;;
+        'ao orchestrate')
+            _ao_opts='--agent --help --json --project -a -h -p'
+            _ao_vopts='--agent=value --project=project -a=value -p=project'
             _ao_args=value
             ;;
         'ao plugins')

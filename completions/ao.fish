@@ -33,6 +33,8 @@ function __fish_ao_takes_value
             return 0
         case 'ao notify test --priority' 'ao notify test --timeout' 'ao notify test -P'
             return 0
+        case 'ao orchestrate --agent' 'ao orchestrate --project' 'ao orchestrate -a' 'ao orchestrate -p'
+            return 0
         case 'ao reactions simulate --project' 'ao reactions simulate -p'
             return 0
         case 'ao restore --project' 'ao restore -p'
@@ -69,7 +71,7 @@ end
 function __fish_ao_subcommands
     switch "$argv[1]"
         case 'ao'
-            printf '%s\n' add-project agents api attach completion config config-help dashboard doctor events finalize gc list logs merge new notify plugins reactions remove-project restore send spawn start status stop task watch why
+            printf '%s\n' add-project agents api attach completion config config-help dashboard doctor events finalize gc list logs mcp merge new notify orchestrate plugins reactions remove-project restore send spawn start status stop task watch why
         case 'ao config'
             printf '%s\n' schema show validate
         case 'ao notify'
@@ -170,9 +172,11 @@ complete -c ao -n '__fish_ao_is 1 ao' -a 'finalize' -d 'Commit what the agent le
 complete -c ao -n '__fish_ao_is 1 ao' -a 'gc' -d 'Clean up after crashes: half-done spawns, orphan tmux sessions and worktrees,...'
 complete -c ao -n '__fish_ao_is 1 ao' -a 'list' -d 'List sessions with their status and live activity.'
 complete -c ao -n '__fish_ao_is 1 ao' -a 'logs' -d 'Print what the session\'s agent shows (its saved last screen once stopped).'
+complete -c ao -n '__fish_ao_is 1 ao' -a 'mcp' -d 'Serve ao\'s tools to an MCP client over stdin/stdout (Claude Code, Codex,...'
 complete -c ao -n '__fish_ao_is 1 ao' -a 'merge' -d 'Merge the session\'s pull request (then its branch is deleted on the code host).'
 complete -c ao -n '__fish_ao_is 1 ao' -a 'new' -d 'Start a session: a worktree on its own branch and the agent in its own tmux...'
 complete -c ao -n '__fish_ao_is 1 ao' -a 'notify' -d 'Check the notifiers configured in agent-orchestrator.yaml.'
+complete -c ao -n '__fish_ao_is 1 ao' -a 'orchestrate' -d 'Start an orchestrator agent: it plans GOAL into tasks, gives each to a worker...'
 complete -c ao -n '__fish_ao_is 1 ao' -a 'plugins' -d 'List the plugins installed for each slot (built-ins and third-party alike).'
 complete -c ao -n '__fish_ao_is 1 ao' -a 'reactions' -d 'Inspect reactions.'
 complete -c ao -n '__fish_ao_is 1 ao' -a 'remove-project' -d 'Remove a project from the config.'
@@ -283,6 +287,9 @@ complete -c ao -n '__fish_ao_is - ao logs' -s n -l lines -x -d 'Number of lines.
 complete -c ao -n '__fish_ao_is - ao logs' -s p -l project -x -a '(__fish_ao_ids projects)' -d 'Project id (default: the one you are in).'
 complete -c ao -n '__fish_ao_is 1 ao logs' -a '(__fish_ao_ids sessions)' -d 'SESSION'
 
+# ao mcp
+complete -c ao -n '__fish_ao_is - ao mcp' -s h -l help -d 'Show this message and exit.'
+
 # ao merge
 complete -c ao -n '__fish_ao_is - ao merge' -s h -l help -d 'Show this message and exit.'
 complete -c ao -n '__fish_ao_is - ao merge' -l json -d 'Print JSON: {"v": 1, "data": ...}.'
@@ -310,6 +317,12 @@ complete -c ao -n '__fish_ao_is - ao notify test' -s h -l help -d 'Show this mes
 complete -c ao -n '__fish_ao_is - ao notify test' -l json -d 'Print JSON: {"v": 1, "data": [...]}.'
 complete -c ao -n '__fish_ao_is - ao notify test' -s P -l priority -x -d 'urgent, action, warning or info.'
 complete -c ao -n '__fish_ao_is - ao notify test' -l timeout -x -d 'Seconds to wait for all notifiers.'
+
+# ao orchestrate
+complete -c ao -n '__fish_ao_is - ao orchestrate' -s a -l agent -x -d 'claude-code or codex (default: the project\'s agent).'
+complete -c ao -n '__fish_ao_is - ao orchestrate' -s h -l help -d 'Show this message and exit.'
+complete -c ao -n '__fish_ao_is - ao orchestrate' -l json -d 'Print JSON: {"v": 1, "data": ...}.'
+complete -c ao -n '__fish_ao_is - ao orchestrate' -s p -l project -x -a '(__fish_ao_ids projects)' -d 'Project id (default: the one you are in).'
 
 # ao plugins
 complete -c ao -n '__fish_ao_is - ao plugins' -s h -l help -d 'Show this message and exit.'

@@ -30,9 +30,11 @@ _ao_cmd_commands() {
         'gc:Clean up after crashes: half-done spawns, orphan tmux sessions and worktrees,...'
         'list:List sessions with their status and live activity.'
         'logs:Print what the session'\''s agent shows (its saved last screen once stopped).'
+        'mcp:Serve ao'\''s tools to an MCP client over stdin/stdout (Claude Code, Codex,...'
         'merge:Merge the session'\''s pull request (then its branch is deleted on the code host).'
         'new:Start a session: a worktree on its own branch and the agent in its own tmux...'
         'notify:Check the notifiers configured in agent-orchestrator.yaml.'
+        'orchestrate:Start an orchestrator agent: it plans GOAL into tasks, gives each to a worker...'
         'plugins:List the plugins installed for each slot (built-ins and third-party alike).'
         'reactions:Inspect reactions.'
         'remove-project:Remove a project from the config.'
@@ -83,9 +85,11 @@ _ao_cmd() {
             (gc) _ao_cmd__gc && ret=0 ;;
             (list) _ao_cmd__list && ret=0 ;;
             (logs) _ao_cmd__logs && ret=0 ;;
+            (mcp) _ao_cmd__mcp && ret=0 ;;
             (merge) _ao_cmd__merge && ret=0 ;;
             (new) _ao_cmd__new && ret=0 ;;
             (notify) _ao_cmd__notify && ret=0 ;;
+            (orchestrate) _ao_cmd__orchestrate && ret=0 ;;
             (plugins) _ao_cmd__plugins && ret=0 ;;
             (reactions) _ao_cmd__reactions && ret=0 ;;
             (remove-project) _ao_cmd__remove_project && ret=0 ;;
@@ -286,6 +290,12 @@ _ao_cmd__logs() {
         1:SESSION:_ao_sessions
 }
 
+_ao_cmd__mcp() {
+    _arguments -s -S \
+        '(- *)--help[Show this message and exit.]' \
+        '(- *)-h[Show this message and exit.]'
+}
+
 _ao_cmd__merge() {
     _arguments -s -S \
         '(- *)--help[Show this message and exit.]' \
@@ -350,6 +360,18 @@ _ao_cmd__notify__test() {
         '(--priority -P)-P+[urgent, action, warning or info.]:PRIORITY: ' \
         '(--timeout)--timeout=[Seconds to wait for all notifiers.]:SECONDS: ' \
         '1::NAME: '
+}
+
+_ao_cmd__orchestrate() {
+    _arguments -s -S \
+        '(--agent -a)--agent=[claude-code or codex (default\: the project'\''s agent).]:AGENT: ' \
+        '(--agent -a)-a+[claude-code or codex (default\: the project'\''s agent).]:AGENT: ' \
+        '(- *)--help[Show this message and exit.]' \
+        '(- *)-h[Show this message and exit.]' \
+        '(--json)--json[Print JSON\: {"v"\: 1, "data"\: ...}.]' \
+        '(--project -p)--project=[Project id (default\: the one you are in).]:PROJECT:_ao_projects' \
+        '(--project -p)-p+[Project id (default\: the one you are in).]:PROJECT:_ao_projects' \
+        '1:GOAL: '
 }
 
 _ao_cmd__plugins() {

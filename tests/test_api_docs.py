@@ -62,10 +62,17 @@ def test_the_api_docs_examples_run(
     assert not [n for n in (s.session_name for s in server.sessions) if n.endswith("-ma-1")]
 
 
-def test_the_readme_example_calls_real_methods() -> None:
-    """README's "Python API" example: every `ao.<method>(...)` exists with those keywords."""
+@pytest.mark.parametrize(
+    ("heading", "expected"),
+    [
+        ("Python API", {"from_config", "create", "status", "send"}),
+        ("Delegation", {"create_task", "wait_task"}),
+    ],
+)
+def test_the_readme_example_calls_real_methods(heading: str, expected: set[str]) -> None:
+    """README's Python examples: every `ao.<method>(...)` exists with those keywords."""
     readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
-    section = readme.split("## Python API", 1)[1].split("\n## ", 1)[0]
+    section = readme.split(f"## {heading}", 1)[1].split("\n## ", 1)[0]
     ((_, code),) = [(0, m.group(1)) for m in BLOCK_RE.finditer(section)]
     calls = [
         node
@@ -75,7 +82,7 @@ def test_the_readme_example_calls_real_methods() -> None:
         and isinstance(node.func.value, ast.Name)
         and node.func.value.id in ("ao", "Orchestrator")
     ]
-    assert {c.func.attr for c in calls} >= {"from_config", "create", "status", "send"}  # type: ignore[attr-defined]
+    assert {c.func.attr for c in calls} >= expected  # type: ignore[attr-defined]
     for call in calls:
         method = getattr(Orchestrator, call.func.attr)  # type: ignore[attr-defined]
         params = inspect.signature(method).parameters

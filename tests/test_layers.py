@@ -24,7 +24,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("notify", ("ao.notify",)),
     ("lifecycle", ("ao.lifecycle",)),
     ("api", ("ao.api", "ao.selftest")),
-    ("front-ends", ("ao.cli", "ao.web", "ao.completion", "ao.__main__")),
+    ("front-ends", ("ao.cli", "ao.web", "ao.mcp", "ao.completion", "ao.__main__")),
 ]
 # old module paths third-party plugins may still use: aliases of the SDK for one release
 DEPRECATED = {

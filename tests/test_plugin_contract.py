@@ -52,7 +52,12 @@ BUILTIN_CAPABILITIES: dict[tuple[str, str], set[str]] = {
     **{
         ("agent", name): {"Resumable", "Interruptible", "DialogAnswering", "SessionInfoReader",
                           "Versioned", "AuthReporting", "SelfTestable"}
-        for name in ("claude-code", "codex", "gemini", "aider")
+        for name in ("gemini", "aider")
+    },
+    **{
+        ("agent", name): {"Resumable", "Interruptible", "DialogAnswering", "SessionInfoReader",
+                          "Versioned", "AuthReporting", "SelfTestable", "McpClient"}
+        for name in ("claude-code", "codex")
     },
     ("agent", "pi"): {"Resumable", "Interruptible", "SessionInfoReader", "Versioned",
                       "AuthReporting", "SelfTestable"},
@@ -312,6 +317,7 @@ NOT_ON_PLUGINS: dict[str, list[tuple[str, str]]] = {
     "ao/config/edit.py": [('getattr(k, "value", None)', "ruamel YAML keys")],
     "ao/config/snapshot.py": [('getattr(value, "model_dump", None)', "pydantic models")],
     "ao/lifecycle/passes.py": [('getattr(exc, "message", exc)', "an exception's message")],
+    "ao/mcp/server.py": [("fn = getattr(tools, name)", "its own tool methods, by catalog name")],
 }
 # probes that the front-ends' rewrite removes (ao/cli, ao/api are another change's)
 ELSEWHERE = ("ao/cli/", "ao/completion/", "ao/api/")
@@ -353,6 +359,7 @@ def test_capability_protocols_have_the_signatures_the_core_calls() -> None:
         contracts.SelfTestable: ("selftest_env", ["model_url", "home"]),
         contracts.SetsAside: ("set_aside", ["repo", "info", "dest"]),
         contracts.IssuePrompting: ("issue_prompt", ["issue", "project_repo"]),
+        contracts.McpClient: ("with_mcp", ["ctx", "spec", "servers"]),
     }
     for protocol, (method, params) in calls.items():
         sig = inspect.signature(getattr(protocol, method))

@@ -53,9 +53,9 @@ def test_json_session_object_contract(proj: Project) -> None:
     # the v1 contract (docs/cli.md): adding keys is allowed, removing or renaming is not
     assert set(session) == {
         "id", "project", "agent", "runtime", "branch", "worktree", "status", "activity",
-        "created_at", "updated_at", "tmux", "task", "error",
+        "created_at", "updated_at", "tmux", "task", "error", "role",
     }  # fmt: skip
-    assert session["project"] == "demo"
+    assert session["project"] == "demo" and session["role"] is None  # a worker
     detail = proj.ao_json("status", session["id"])
     assert isinstance(detail, dict)
     assert detail["evidence"]["source"] in ("runtime", "screen")

@@ -82,6 +82,12 @@ def test_a_task_completes_only_once_its_verification_passes(proj: Project) -> No
     r = proj.ao("task", "wait", "task-1", "--timeout", "90", "--json", timeout=120)
     assert r.returncode == 0, r.stdout + r.stderr
     done = json.loads(r.stdout)["data"]
+    # the v1 task object (docs/cli.md): adding keys is allowed, removing or renaming is not
+    assert set(done) == {
+        "id", "project", "goal", "state", "session", "agent", "parent", "verify", "attempts",
+        "maxAttempts", "question", "reason", "output", "result", "createdAt", "stateSince",
+    }  # fmt: skip
+    assert set(done["result"]) == {"summary", "branch", "commits", "pr"}
     assert done["state"] == "completed"
     assert done["attempts"] == 1
     assert done["result"]["branch"] == f"ao/{session}"

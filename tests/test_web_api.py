@@ -24,7 +24,7 @@ pytestmark = pytest.mark.tmux
 
 SESSION_KEYS = {
     "id", "project", "agent", "runtime", "branch", "worktree", "status", "activity",
-    "created_at", "updated_at", "tmux", "task", "error",
+    "created_at", "updated_at", "tmux", "task", "error", "role",
 }  # fmt: skip
 
 

@@ -48,6 +48,7 @@ class SessionState:
     error: str | None
     archived: bool = False
     archived_at: str | None = None
+    role: str | None = None  # "orchestrator" for the agent that plans and delegates
 
     @classmethod
     def of_view(cls, view: SessionView) -> SessionState:
@@ -57,7 +58,7 @@ class SessionState:
             id=d["id"], project=d["project"], agent=d["agent"], runtime=d["runtime"],
             branch=d["branch"], worktree=d["worktree"], status=d["status"],
             activity=d["activity"], created_at=d["created_at"], updated_at=d["updated_at"],
-            tmux=d["tmux"], task=d["task"], error=d["error"],
+            tmux=d["tmux"], task=d["task"], error=d["error"], role=d["role"],
         )  # fmt: skip
 
     @classmethod
@@ -71,7 +72,7 @@ class SessionState:
             created_at=timestamp(r.created_at) if r.created_at else None,
             updated_at=timestamp(r.updated_at) if r.updated_at else None,
             tmux=None, task=r.task, error=r.error, archived=True,
-            archived_at=timestamp(r.archived_at) if r.archived_at else None,
+            archived_at=timestamp(r.archived_at) if r.archived_at else None, role=r.role,
         )  # fmt: skip
 
     def to_json(self) -> JSON:
@@ -83,13 +84,14 @@ class SessionState:
                 "created_at": self.created_at, "updated_at": self.updated_at,
                 "task": self.task, "error": self.error, "archived_at": self.archived_at,
                 "status": self.status, "activity": self.activity, "tmux": self.tmux,
+                "role": self.role,
             }  # fmt: skip
         return {
             "id": self.id, "project": self.project, "agent": self.agent,
             "runtime": self.runtime, "branch": self.branch, "worktree": self.worktree,
             "status": self.status, "activity": self.activity, "created_at": self.created_at,
             "updated_at": self.updated_at, "tmux": self.tmux, "task": self.task,
-            "error": self.error,
+            "error": self.error, "role": self.role,
         }  # fmt: skip
 
 

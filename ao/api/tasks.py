@@ -16,14 +16,15 @@ import typing as t
 
 from ao.api.lifecycle import Lifecycle
 from ao.api.sessions import Sessions
-from ao.sdk.errors import NotFoundError, UsageError
+from ao.sdk.errors import ConflictError, NotFoundError, UsageError
 from ao.store import events
-from ao.store.record import now, timestamp
+from ao.store.record import ORCHESTRATOR, now, timestamp
 from ao.store.tasks import TaskRecord, TaskState, validate_task_id
 
 if t.TYPE_CHECKING:
     from collections.abc import Sequence
 
+    from ao.api.outcomes import Created
     from ao.session.context import Project
 
 JSON_VERSION = 1
@@ -96,6 +97,26 @@ def task_prompt(goal: str, verify: Sequence[Sequence[str]]) -> str:
     )
 
 
+ORCHESTRATOR_PROMPT = """\
+You are the orchestrator of the project {project} in ao, which runs coding agents, each in \
+its own git worktree and branch. You plan and delegate; you do not change code yourself.
+
+Goal:
+{goal}
+
+How to work, with the tools of the `ao` MCP server:
+1. Break the goal into independent tasks that can be done in parallel without editing the \
+same files.
+2. For each task call `create_task` with a precise goal and the commands that prove it done \
+(`verify`, e.g. ["pytest -q"]). Each task gets its own worker agent; ao accepts its work only \
+when those commands pass in its worktree.
+3. Follow them with `list_agents`. ao sends you messages starting with "[ao]" when a task \
+needs input, fails a verification, completes or fails. Answer a worker with `send_to_agent`; \
+when a question needs the user's judgement, say so and wait.
+4. When every task has ended, report: each task, its branch, and whether it completed.
+"""
+
+
 class Tasks(Sessions, Lifecycle):
     """Delegating goals to agents and following them to a verified result."""
 
@@ -152,6 +173,36 @@ class Tasks(Sessions, Lifecycle):
                   "parent": requested_by},
         )  # fmt: skip
         return TaskInfo.of(proj.id, record)
+
+    def orchestrate(
+        self, goal: str, *, project: str | None = None, agent: str | None = None,
+        ready_timeout: float = 60.0,
+    ) -> Created:  # fmt: skip
+        """Start the project's orchestrator: an agent CLI given ao's MCP tools (``ao
+        mcp``) and the instructions to break ``goal`` into tasks, delegate each to a
+        worker (``create_task``), follow them and report. Its session is
+        ``<prefix>-orchestrator``, listed first, never counted against ``maxSessions``
+        and never stopped by the lifecycle; its workers' progress reaches it as messages.
+        ``agent`` must be one that takes MCP servers (claude-code, codex); default: the
+        project's. A project runs one orchestrator (ConflictError while it lives)."""
+        from ao.session.spawn import spawn  # lazy: see ao.api.base
+
+        goal = goal.strip()
+        if not goal:
+            raise UsageError("the orchestrator needs a goal")
+        proj = self._select(project)
+        name = f"{proj.prefix}-orchestrator"
+        if proj.store.exists(name):
+            raise ConflictError(
+                f"project {proj.id!r} already has an orchestrator ({name})",
+                hint=f"talk to it with `ao send {name} …`, or `ao stop {name}` first",
+            )
+        prompt = ORCHESTRATOR_PROMPT.format(project=proj.id, goal=goal)
+        result = spawn(
+            self.context, proj, prompt, agent_name=agent, name=name,
+            ready_timeout=ready_timeout, metadata={"role": ORCHESTRATOR},
+        )  # fmt: skip
+        return self._created(self.context, proj, result)
 
     def tasks(self, *, project: str | None = None, open_only: bool = False) -> list[TaskInfo]:
         """Every task (of ``project``, else of every project), oldest first; with

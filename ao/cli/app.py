@@ -23,6 +23,7 @@ MODULES = (
     "github_cmd",
     "watch_cmd",
     "web_cmd",
+    "mcp_cmd",
     "notify_cmd",
     "config_cmd",
     "system_cmd",
@@ -34,11 +35,12 @@ OWNERS = {
     **dict.fromkeys(
         ("new", "list", "status", "send", "logs", "attach", "stop", "restore"), "sessions_cmd"
     ),
-    "task": "task_cmd",
+    **dict.fromkeys(("task", "orchestrate"), "task_cmd"),
     **dict.fromkeys(("agents", "why"), "agents_cmd"),
     **dict.fromkeys(("spawn", "finalize", "merge"), "github_cmd"),
     **dict.fromkeys(("watch", "events", "reactions"), "watch_cmd"),
     **dict.fromkeys(("dashboard", "api"), "web_cmd"),
+    "mcp": "mcp_cmd",
     "notify": "notify_cmd",
     **dict.fromkeys(("config", "config-help"), "config_cmd"),
     **dict.fromkeys(("gc", "plugins", "doctor"), "system_cmd"),

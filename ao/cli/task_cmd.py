@@ -120,6 +120,30 @@ def cancel(
     _show(task, json_out)
 
 
+def orchestrate(
+    goal: str = typer.Argument(..., help="What the orchestrator should achieve, with workers."),
+    project: str = ProjectOpt,
+    agent: str = typer.Option(
+        None, "--agent", "-a", help="claude-code or codex (default: the project's agent)."
+    ),
+    json_out: bool = JsonOpt,
+) -> None:
+    """Start an orchestrator agent: it plans GOAL into tasks, gives each to a worker agent
+    through ao's MCP tools, follows them and reports."""
+    from ao.cli.output import emit_json, out, spinner  # lazy: keeps `ao --help` fast
+
+    api = orchestrator()
+    with spinner("starting the orchestrator"):
+        created = api.orchestrate(goal, project=project, agent=agent)
+    if json_out:
+        emit_json(created.to_json())
+        return
+    out(f"orchestrator {created.id} started ({created.session.agent}); it delegates with "
+        "`ao mcp`'s tools")  # fmt: skip
+    out(f"  follow: ao status    its tasks: ao task list    talk to it: ao send {created.id} …")
+    out(f"  watch it work: ao attach {created.id}")
+
+
 def _show(task: TaskInfo, json_out: bool) -> None:
     from ao.cli.output import emit_json, out  # lazy: keeps `ao --help` fast
 
@@ -163,3 +187,4 @@ def _one_line(text: str, width: int) -> str:
 def register(app: typer.Typer) -> None:
     """Add ``ao task`` to ``app``."""
     app.add_typer(task_app, name="task")
+    app.command("orchestrate")(orchestrate)

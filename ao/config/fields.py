@@ -13,7 +13,6 @@ DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 
 
-
 def parse_duration(value: str | int | float) -> float:
     """Seconds in ``90s``, ``30m``, ``1.5h``, ``1d`` (a bare number is seconds)."""
     if isinstance(value, bool):

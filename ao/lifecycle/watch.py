@@ -39,7 +39,14 @@ from ao.session.stop_restore import restore, stop
 from ao.store import events, kvfile, record
 from ao.store.locks import atomic_write, locked, try_lock
 from ao.store.paths import watch_lock_path, watcher_name
-from ao.store.record import Bookkeeping, Changes, Status, reaction_key, timestamp
+from ao.store.record import (
+    ORCHESTRATOR,
+    Bookkeeping,
+    Changes,
+    Status,
+    reaction_key,
+    timestamp,
+)
 from ao.store.state import Session
 
 if t.TYPE_CHECKING:
@@ -140,7 +147,8 @@ def _admit_queued(ctx: Context, project: Project, report: TickReport, only: str 
 def _all_complete(ctx: Context, project: Project, report: TickReport) -> None:
     """Notify once when every session of a project has finished."""
 
-    sessions = project.store.list()
+    # an orchestrator outlives its workers: they finishing is what it waits for
+    sessions = [s for s in project.store.list() if s.role != ORCHESTRATOR]
     if not sessions or any(s.status not in TERMINAL for s in sessions):
         return
     signature = ",".join(sorted(s.id for s in sessions))
@@ -228,6 +236,7 @@ def _one(
         return "starting"  # `ao new` is still building this session
     if (
         session.status == Status.MERGED
+        and session.role != ORCHESTRATOR  # never stopped by the lifecycle
         and not dry_run
         and _clean_up_merged(ctx, project, session, now, report)
     ):

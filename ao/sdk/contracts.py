@@ -27,6 +27,7 @@ from ao.sdk.data import (
     Issue,
     LaunchContext,
     LaunchSpec,
+    McpServer,
     Notification,
     Observation,
     PaneState,
@@ -63,6 +64,8 @@ __all__ = [
     "IssueUpdating",
     "LaunchContext",
     "LaunchSpec",
+    "McpClient",
+    "McpServer",
     "MenuAnswering",
     "Notification",
     "Notifier",
@@ -192,6 +195,18 @@ class Resumable(t.Protocol):
     def resume(self, ctx: LaunchContext, session: t.Mapping[str, str]) -> LaunchSpec | None:
         """The launch that continues the session whose metadata is ``session``; None when
         there is nothing to continue (the core then calls ``launch``)."""
+
+
+@t.runtime_checkable
+class McpClient(t.Protocol):
+    """Agent capability: the CLI can be given MCP servers to use (an orchestrator agent
+    gets ao's own, ``ao mcp``), without a prompt before each of their tools."""
+
+    def with_mcp(
+        self, ctx: LaunchContext, spec: LaunchSpec, servers: t.Sequence[McpServer]
+    ) -> LaunchSpec:
+        """``spec`` (a launch or a resume) changed so the CLI starts ``servers`` and may
+        call their tools; any file it needs goes in ``ctx.state_dir``."""
 
 
 @t.runtime_checkable
@@ -444,7 +459,7 @@ CAPABILITIES: dict[str, tuple[type, ...]] = {
     "runtime": (),
     "agent": (
         Resumable, Interruptible, MenuAnswering, DialogAnswering, SessionInfoReader, Versioned,
-        AuthReporting, SelfTestable,
+        AuthReporting, SelfTestable, McpClient,
     ),
     "workspace": (SetsAside,),
     "tracker": (IssuePrompting, IssueListing, IssueUpdating),

@@ -78,6 +78,16 @@ class LaunchContext:
 
 
 @dataclasses.dataclass(frozen=True)
+class McpServer:
+    """An MCP server (stdio) an agent CLI is to start and use: ``command`` is its argv,
+    ``env`` the variables it needs on top of the agent's own."""
+
+    name: str
+    command: tuple[str, ...]
+    env: t.Mapping[str, str] = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass(frozen=True)
 class LaunchSpec:
     """How to start an agent and how it takes its first prompt."""
 

@@ -25,7 +25,7 @@ from ao.session.delivery import Delivery, deliver, enqueue, look, pending
 from ao.session.inputs import check_text_size
 from ao.store import events
 from ao.store.handles import recorded_handle
-from ao.store.record import timestamp
+from ao.store.record import ORCHESTRATOR, timestamp
 from ao.store.state import ARCHIVE_SUFFIX, ENDED_STATUSES, Session, Status
 
 if t.TYPE_CHECKING:
@@ -102,6 +102,7 @@ class SessionView:
             "tmux": s.runtime_name or None,  # the v1 contract's name for the runtime name
             "task": s.task or "",
             "error": s.error or None,
+            "role": s.role or None,
         }
 
 
@@ -142,6 +143,7 @@ def views(ctx: Context, projects: list[Project], *, screen: bool = True) -> list
     ``needs_input`` in a listing as well.
     """
     sessions = [s for p in projects for s in p.store.list()]
+    sessions.sort(key=lambda s: s.role != ORCHESTRATOR)  # orchestrators first, else in order
     panes: dict[str, PaneState] = {}
     screens: dict[str, str] = {}
     runtimes: dict[str, list[Session]] = {}

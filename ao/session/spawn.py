@@ -12,14 +12,19 @@ import contextlib
 import dataclasses
 import os
 import re
+import sys
 import time
 import typing as t
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from ao.sdk.contracts import (
+    Agent,
     DialogAnswer,
     LaunchContext,
+    LaunchSpec,
+    McpClient,
+    McpServer,
     Resumable,
     RuntimeHandle,
     RuntimeSpec,
@@ -39,7 +44,7 @@ from ao.session.inputs import check_text_size, read_text_file
 from ao.store import events, faults
 from ao.store.locks import locked
 from ao.store.paths import watcher_name
-from ao.store.record import Changes
+from ao.store.record import ORCHESTRATOR, Changes
 from ao.store.state import ENDED_STATUSES, Status, Step, validate_session_id
 
 if t.TYPE_CHECKING:
@@ -112,6 +117,24 @@ def agent_rules(project: Project) -> str | None:
     return cfg.agent_rules
 
 
+def with_ao_tools(
+    ctx: Context, project: Project, session_id: str, agent_name: str, agent: Agent,
+    launch_ctx: LaunchContext, spec: LaunchSpec,
+) -> LaunchSpec:  # fmt: skip
+    """``spec`` with ao's MCP server (``ao mcp``, the same ao as this one) configured: the
+    tools an orchestrator agent delegates with."""
+    if not isinstance(agent, McpClient):
+        raise UsageError(
+            f"agent {agent_name!r} cannot be given MCP tools, which an orchestrator needs",
+            hint="use claude-code or codex (`--agent`)",
+        )
+    server = McpServer(
+        name="ao", command=(sys.executable, "-m", "ao", "mcp"),
+        env=session_env(ctx, project, session_id),
+    )  # fmt: skip
+    return agent.with_mcp(launch_ctx, spec, (server,))
+
+
 def session_env(ctx: Context, project: Project, session_id: str) -> dict[str, str]:
     """ao's own variables in every agent process, so `ao` inside a session finds its config."""
     env = {
@@ -168,6 +191,8 @@ def launch(
         spec = agent.resume(launch_ctx, resume)
     if spec is None:
         spec = agent.launch(launch_ctx)
+    if project.store.read(session_id).role == ORCHESTRATOR:
+        spec = with_ao_tools(ctx, project, session_id, agent_name, agent, launch_ctx, spec)
     if spec.metadata:  # the adapter's own keys, kept in the record as it wrote them
         project.store.update(session_id, extra=dict(spec.metadata))
 
@@ -260,7 +285,9 @@ def spawn(
     store = project.store
     # the capacity check and the reservation are one step: parallel spawns never overshoot
     with capacity_lock(project), names_lock(project) if name else contextlib.nullcontext():
-        waits = capacity_reason(ctx, project)
+        # an orchestrator plans and delegates: it never takes (or waits for) a worker's slot
+        orchestrator = (metadata or {}).get("role") == ORCHESTRATOR
+        waits = None if orchestrator else capacity_reason(ctx, project)
         queued = waits is not None
         if name is not None:
             check_name_free(ctx, project, name)
@@ -344,9 +371,12 @@ def capacity_reason(ctx: Context, project: Project) -> str | None:
     # every session that has not ended holds a slot (and a port block): working,
     # waiting on its PR, stuck...
     live = {
-        p.id: sum(1 for s in p.store.list() if s.status not in (*ENDED_STATUSES, Status.QUEUED))
+        p.id: sum(
+            1 for s in p.store.list()
+            if s.status not in (*ENDED_STATUSES, Status.QUEUED) and s.role != ORCHESTRATOR
+        )
         for p in ctx.projects()
-    }
+    }  # fmt: skip
     total = sum(live.values())
     limits = [(ctx.config.max_sessions, total), (project.config.max_sessions, live[project.id])]
     for limit, count in limits:

@@ -55,6 +55,7 @@ class Status(enum.StrEnum):
 
 
 STATUSES = tuple(Status)
+ORCHESTRATOR = "orchestrator"  # the role of a session that plans and delegates
 ENDED_STATUSES = (Status.ERRORED, Status.EXITED, Status.KILLED, Status.DONE, Status.MERGED)
 
 
@@ -106,6 +107,7 @@ class SessionRecord:
     restore_error: str | None = None
     branch_requested: str | None = None  # `--branch`: the session did not name it itself
     base_requested: str | None = None  # `--base`/`--from`: start from this branch, not the default
+    role: str | None = None  # "orchestrator": an agent that plans and delegates (`ao orchestrate`)
     branch: str | None = None
     base: str | None = None
     worktree: Path | None = None
@@ -197,6 +199,7 @@ class Changes(t.TypedDict, total=False):
     restore_error: str | None
     branch_requested: str | None
     base_requested: str | None
+    role: str | None
     branch: str | None
     base: str | None
     worktree: Path | None
@@ -323,6 +326,7 @@ _FIELDS: dict[str, tuple[str, _Codec]] = {
     "restore_error": ("restore_error", _TEXT),
     "branch_requested": ("branch_requested", _TEXT),
     "base_requested": ("base_requested", _TEXT),
+    "role": ("role", _TEXT),
     "branch": ("branch", _TEXT),
     "base": ("base", _TEXT),
     "worktree": ("worktree", _PATH),

@@ -122,8 +122,9 @@ def _decode(key: str, raw: str) -> t.Any:
 def to_kv(task: TaskRecord) -> dict[str, str]:
     """The ``key=value`` mapping of ``task`` (unset fields omitted, extras kept)."""
     kv = dict(task.extra)
+    fields = vars(task)
     for key in sorted(_FIELDS - {"id"}):
-        value = getattr(task, key)
+        value = fields[key]
         if value is None or value == () or (key in kv and value == _DEFAULTS[key]):
             continue  # unset, or unset because the stored value did not parse: keep it
         if key in _TIMES:

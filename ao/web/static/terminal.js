@@ -61,6 +61,12 @@ export class SessionTerminal {
     return { cols: Math.max(10, dims.cols), rows: Math.max(3, dims.rows) };
   }
 
+  /** Whether the container has a size to fit (it is laid out and shown). */
+  measurable() {
+    const dims = this.fit.proposeDimensions();
+    return Boolean(dims) && Number.isFinite(dims.cols) && Number.isFinite(dims.rows);
+  }
+
   connect() {
     const { cols, rows } = this.fitted();
     const scheme = location.protocol === "https:" ? "wss" : "ws";
@@ -75,6 +81,10 @@ export class SessionTerminal {
     socket.onopen = () => {
       opened = true;
       this.setState("live", "");
+      // joining a view asks for the size that fits here, as attaching with tmux does: a view
+      // a wider screen started (or resized) would not fit a phone (the server ignores a
+      // size the view already has)
+      if (this.measurable()) this.send({ type: "resize", ...this.fitted() });
       if (this.unlocked) this.send({ type: "unlock" }); // a reconnect keeps the choice
     };
     socket.onmessage = (message) => this.receive(message.data);

@@ -9,6 +9,7 @@ chrome. See docs/agents.md for the strings and files this relies on.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import time
@@ -30,6 +31,8 @@ from ao.sdk.contracts import (
     Interruptible,
     LaunchContext,
     LaunchSpec,
+    McpClient,
+    McpServer,
     Observation,
     Resumable,
     SelfTestable,
@@ -61,7 +64,7 @@ ENV_PREFIXES = ("ANTHROPIC_", "CLAUDE_CODE_", "CLAUDE_CONFIG_DIR")
 
 class ClaudeCodeAgent(
     AgentBase, ProbedVersion, Resumable, Interruptible, DialogAnswering, SessionInfoReader,
-    AuthReporting, SelfTestable,
+    AuthReporting, SelfTestable, McpClient,
 ):  # fmt: skip
     """Adapter for Claude Code (``claude``), tested with 2.1.330."""
 
@@ -113,6 +116,23 @@ class ClaudeCodeAgent(
             "native_cwd": os.path.realpath(ctx.worktree),
         }
         return LaunchSpec(argv=argv, env=env, prompt_delivery="post-launch", metadata=metadata)
+
+    def with_mcp(
+        self, ctx: LaunchContext, spec: LaunchSpec, servers: t.Sequence[McpServer]
+    ) -> LaunchSpec:
+        """``--mcp-config FILE`` (in the session's state directory) naming ``servers``, and
+        ``--allowedTools mcp__<name>`` so their tools run without a prompt each time."""
+        if ctx.state_dir is None or not servers:
+            return spec
+        path = ctx.state_dir / "claude-mcp.json"
+        write_json(path, {"mcpServers": {
+            s.name: {"type": "stdio", "command": s.command[0], "args": list(s.command[1:]),
+                     "env": dict(s.env)}
+            for s in servers
+        }})  # fmt: skip
+        allowed = ",".join(f"mcp__{s.name}" for s in servers)
+        argv = [*spec.argv, "--mcp-config", str(path), "--allowedTools", allowed]
+        return dataclasses.replace(spec, argv=argv)
 
     def _knows_manual(self) -> bool:
         help_text = probe_output(self.binary, ("--help",))

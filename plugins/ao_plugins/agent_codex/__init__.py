@@ -11,6 +11,7 @@ TUI's chrome. See docs/agents.md.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import time
@@ -32,6 +33,8 @@ from ao.sdk.contracts import (
     Interruptible,
     LaunchContext,
     LaunchSpec,
+    McpClient,
+    McpServer,
     Observation,
     Resumable,
     SelfTestable,
@@ -58,7 +61,7 @@ TURN_ACTIVITY: dict[str, ActivityState] = {
 
 class CodexAgent(
     AgentBase, ProbedVersion, Resumable, Interruptible, DialogAnswering, SessionInfoReader,
-    AuthReporting, SelfTestable,
+    AuthReporting, SelfTestable, McpClient,
 ):  # fmt: skip
     """Adapter for Codex (``codex``), tested with 0.169.0."""
 
@@ -104,6 +107,21 @@ class CodexAgent(
         if session_id:
             metadata["native_session_id"] = session_id
         return LaunchSpec(argv=argv, env=env, prompt_delivery="post-launch", metadata=metadata)
+
+    def with_mcp(
+        self, ctx: LaunchContext, spec: LaunchSpec, servers: t.Sequence[McpServer]
+    ) -> LaunchSpec:
+        """``-c mcp_servers.<name>.…`` overrides (before a ``resume`` subcommand): Codex
+        starts each server; values are TOML (a JSON string or array is one)."""
+        flags: list[str] = []
+        for server in servers:
+            key = f"mcp_servers.{server.name}"
+            env = ", ".join(f"{k} = {json.dumps(v)}" for k, v in server.env.items())
+            flags += ["-c", f"{key}.command={json.dumps(server.command[0])}",
+                      "-c", f"{key}.args={json.dumps(list(server.command[1:]))}",
+                      "-c", f"{key}.env={{{env}}}"]  # fmt: skip
+        at = len(self.command)
+        return dataclasses.replace(spec, argv=[*spec.argv[:at], *flags, *spec.argv[at:]])
 
     # ------------------------------------------------------------------ activity
 
