@@ -1,10 +1,11 @@
 """OpenAI Chat Completions (OpenCode, Aider, Pi), scripted.
 
 ``POST /v1/chat/completions`` (streamed or not) and ``GET /v1/models``. Tool calls go to
-whichever tool the request offers (OpenCode's and Pi's ``write``/``bash``). A request
-without tools (Aider) gets a text reply; a ``write_file`` step then becomes an edit block
-in the format Aider's system prompt asks for, a shell step a fenced ``bash`` block. Side
-requests (titles, commit messages, summaries) are answered with a short text.
+whichever tool the request offers (OpenCode's and Pi's ``write``/``bash``; a ``tool`` step
+calls the tool it names). A request without tools (Aider) gets a text reply; a
+``write_file`` step then becomes an edit block in the format Aider's system prompt asks
+for, a shell step a fenced ``bash`` block. Side requests (titles, commit messages,
+summaries) are answered with a short text.
 """
 
 from __future__ import annotations
@@ -64,8 +65,11 @@ class ChatHandler(JsonHandler):
             # Aider's prompt holds canned example turns: count only this server's replies
             replies = [m for m in replies if _content(m).strip() in self.fake.sent]
         position = -1 if aux else len(replies)
-        self.fake.record(Request("chat", path, body, position))
-        step = text(AUX_REPLY) if aux else self.fake.step_for(position)
+        if aux:
+            self.fake.record(Request("chat", path, body, position))
+            step = text(AUX_REPLY)
+        else:
+            step = self.fake.answer("chat", path, body, position)
         self.wait(step)
         if step.kind == "error":
             self.chat_error(step, str(body.get("model") or MODEL))
@@ -179,6 +183,9 @@ def _reply(
     if not names:  # aider: edits and commands live in the reply text
         system = " ".join(_content(m) for m in messages if m.get("role") == "system")
         return {"role": "assistant", "content": _aider_reply(step, system)}
+    if step.kind == "tool":
+        return {"role": "assistant", "content": None,
+                "tool_calls": [_call(step.name, dict(step.args))]}  # fmt: skip
     if step.kind == "write" and "write" in names:
         target = join(cwd, step.path)
         return {"role": "assistant", "content": None,
@@ -191,6 +198,8 @@ def _reply(
 
 
 def _aider_reply(step: Step, system: str) -> str:
+    if step.kind == "tool":  # no tools without a tools list: say what was asked
+        return f"I would call {step.name} with {json.dumps(dict(step.args))}.\n"
     if step.kind != "write":
         return f"Run this:\n\n```bash\n{step.command}\n```\n"
     if "SEARCH" in system and "REPLACE" in system:

@@ -7,7 +7,8 @@ the request's schema), ``:countTokens``, ``:embedContent``, ``GET …/models``.
 
 ``write_file`` becomes a ``write_file`` function call with an absolute path under the
 directory the CLI names in its prompt; ``shell`` and ``needs_permission`` become
-``run_shell_command`` (which the CLI asks about unless it runs in yolo mode).
+``run_shell_command`` (which the CLI asks about unless it runs in yolo mode); ``tool``
+becomes a call of the function it names.
 ``auth_error()`` answers 401 UNAUTHENTICATED (``invalid_key()``: the 400 API_KEY_INVALID
 the real API gives a bad key); ``usage_limit()`` answers 429 RESOURCE_EXHAUSTED with a
 per-day quota violation, which the CLI treats as terminal; ``bad_request()`` answers 400
@@ -87,13 +88,13 @@ class GeminiHandler(JsonHandler):
         json_mode = config.get("responseMimeType") == "application/json"
         main = bool(body.get("tools")) and not json_mode
         position = sum(1 for c in contents if c.get("role") == "model") if main else -1
-        self.fake.record(Request("gemini", path, body, position))
         if not main:
+            self.fake.record(Request("gemini", path, body, position))
             schema = config.get("responseJsonSchema") or config.get("responseSchema") or {}
             reply = json.dumps(_fill(schema)) if json_mode else AUX_REPLY
             self._gemini_respond([{"text": reply}], stream)
             return
-        step = self.fake.step_for(position)
+        step = self.fake.answer("gemini", path, body, position)
         self.wait(step)
         if step.kind == "error":
             self.gemini_error(step, _model_of(path))
@@ -105,6 +106,8 @@ class GeminiHandler(JsonHandler):
             target = join(cwd, step.path)
             args = {"file_path": target, "content": step.content}
             parts = [{"functionCall": {"name": "write_file", "args": args}}]
+        elif step.kind == "tool":
+            parts = [{"functionCall": {"name": step.name, "args": dict(step.args)}}]
         else:
             args = {"command": step.command, "description": "Run a command"}
             parts = [{"functionCall": {"name": "run_shell_command", "args": args}}]

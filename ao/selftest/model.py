@@ -16,6 +16,7 @@ import typing as t
 import uuid
 
 from ao.selftest.server import (
+    ANY_ROUTE,
     AUX_REPLY,
     BAD_REQUEST,
     DEFAULT_REPLY,
@@ -36,16 +37,17 @@ from ao.selftest.server import (
     server_error,
     shell,
     text,
+    tool,
     usage_limit,
     write_command,
     write_file,
 )
 
 __all__ = [
-    "AUX_REPLY", "DEFAULT_REPLY", "INPUT_TOKENS", "OUTPUT_TOKENS", "AnthropicHandler",
-    "FakeModel", "Request", "ResponsesHandler", "Step", "StepKind", "auth_error",
-    "bad_request", "busy", "model_not_found", "needs_permission", "server_error", "shell",
-    "text", "usage_limit", "write_file",
+    "ANY_ROUTE", "AUX_REPLY", "DEFAULT_REPLY", "INPUT_TOKENS", "OUTPUT_TOKENS",
+    "AnthropicHandler", "FakeModel", "Request", "ResponsesHandler", "Step", "StepKind",
+    "auth_error", "bad_request", "busy", "model_not_found", "needs_permission",
+    "server_error", "shell", "text", "tool", "usage_limit", "write_file",
 ]  # fmt: skip
 
 _CWD_PATTERNS = (
@@ -81,8 +83,11 @@ class AnthropicHandler(JsonHandler):
         messages = body.get("messages") or []
         main = bool(body.get("tools"))
         position = sum(1 for m in messages if m.get("role") == "assistant") if main else -1
-        self.fake.record(Request("anthropic", path, body, position))
-        step = self.fake.step_for(position) if main else text(AUX_REPLY)
+        if main:
+            step = self.fake.answer("anthropic", path, body, position)
+        else:
+            self.fake.record(Request("anthropic", path, body, position))
+            step = text(AUX_REPLY)
         self.wait(step)
         if step.kind == "error":
             self.anthropic_error(step, str(body.get("model") or ""))
@@ -93,6 +98,8 @@ class AnthropicHandler(JsonHandler):
         elif step.kind == "write":
             target = join(find_cwd(json.dumps(body.get("system")), _CWD_PATTERNS), step.path)
             blocks = [_tool_use("Write", {"file_path": target, "content": step.content})]
+        elif step.kind == "tool":
+            blocks = [_tool_use(step.name, dict(step.args))]
         else:
             blocks = [_tool_use("Bash", {"command": step.command, "description": "Run a command"})]
         model = body.get("model") or "claude-sonnet-4-5"
@@ -192,12 +199,12 @@ class ResponsesHandler(JsonHandler):
         fmt = (body.get("text") or {}).get("format") or {}
         if fmt.get("type") == "json_schema":
             position = -1  # a thread title or other side request
-        self.fake.record(Request("openai", path, body, position))
         if position < 0:
+            self.fake.record(Request("openai", path, body, position))
             props = (fmt.get("schema") or {}).get("properties") or {}
             step = text(json.dumps(dict.fromkeys(props, AUX_REPLY)) if props else AUX_REPLY)
         else:
-            step = self.fake.step_for(position)
+            step = self.fake.answer("openai", path, body, position)
         self.wait(step)
         if step.kind == "error":
             self.responses_error(step, str(body.get("model") or ""))
@@ -208,6 +215,8 @@ class ResponsesHandler(JsonHandler):
                                       "status": "completed", "role": "assistant",
                                       "content": [{"type": "output_text", "text": step.text,
                                                    "annotations": []}]}  # fmt: skip
+        elif step.kind == "tool":
+            item = _openai_tool_call(body.get("tools") or [], step.name, step.args)
         else:
             command = write_command(step) if step.kind == "write" else step.command
             item = _openai_shell_call(body.get("tools") or [], command, cwd, step.kind == "ask")
@@ -296,9 +305,9 @@ def _tool_use(name: str, tool_input: dict[str, t.Any]) -> dict[str, t.Any]:
 
 def _tool_names(tools: t.Sequence[t.Any]) -> set[str]:
     names = set()
-    for tool in tools:
-        if isinstance(tool, dict):
-            names.add(str(tool.get("name") or (tool.get("function") or {}).get("name") or ""))
+    for spec in tools:
+        if isinstance(spec, dict):
+            names.add(str(spec.get("name") or (spec.get("function") or {}).get("name") or ""))
     return names
 
 
@@ -320,3 +329,26 @@ def _openai_shell_call(
     return {"type": "function_call", "id": "fc_" + uuid.uuid4().hex[:12], "status": "completed",
             "call_id": "call_" + uuid.uuid4().hex[:12], "name": name,
             "arguments": json.dumps(args)}  # fmt: skip
+
+
+def _openai_tool_call(
+    tools: t.Sequence[t.Any], name: str, args: t.Mapping[str, t.Any]
+) -> dict[str, t.Any]:
+    """A function call to the tool ``name``, in a namespace if the request offers it in one.
+
+    Codex offers an MCP server's tools as a ``namespace`` tool (``mcp__<server>``) of
+    functions and runs a call only with ``namespace`` set: ``mcp__<server>__<tool>``
+    becomes ``{"namespace": "mcp__<server>", "name": "<tool>"}``.
+    """
+    call: dict[str, t.Any] = {"type": "function_call", "id": "fc_" + uuid.uuid4().hex[:12],
+                              "status": "completed", "call_id": "call_" + uuid.uuid4().hex[:12],
+                              "name": name, "arguments": json.dumps(dict(args))}  # fmt: skip
+    for spec in tools:
+        if not isinstance(spec, dict) or spec.get("type") != "namespace":
+            continue
+        space = str(spec.get("name") or "")
+        for inner in spec.get("tools") or []:
+            inner_name = str(inner.get("name") or "") if isinstance(inner, dict) else ""
+            if inner_name and name in (f"{space}__{inner_name}", f"{space}{inner_name}"):
+                return {**call, "name": inner_name, "namespace": space}
+    return call

@@ -5,11 +5,16 @@ holds *k* model turns, so a retried request gets the same answer and a resumed
 conversation continues where it stopped. Requests that are not part of the conversation
 (titles, summaries, quota probes) get a short text and are recorded as auxiliary. Every
 response reports usage tokens (``INPUT_TOKENS``/``OUTPUT_TOKENS`` per turn).
+
+One server can hold several conversations (say an orchestrator and its workers, each a
+separate CLI process): ``route(marker, *steps)`` gives the conversations whose request
+body holds ``marker`` a script of their own; the rest use the default ``script()``.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import enum
 import json
 import re
 import threading
@@ -23,7 +28,7 @@ DEFAULT_REPLY = "Hello from the fake model."
 AUX_REPLY = "Fake title"
 BAD_REQUEST = "Invalid request: the scripted model refuses this request."
 
-StepKind = t.Literal["text", "write", "shell", "ask", "error"]
+StepKind = t.Literal["text", "write", "shell", "ask", "tool", "error"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -35,6 +40,8 @@ class Step:
     path: str = ""  # write: file path relative to the CLI's working directory
     content: str = ""
     command: str = ""  # shell
+    name: str = ""  # tool: the tool's name as the CLI offers it
+    args: t.Mapping[str, t.Any] = dataclasses.field(default_factory=dict)  # tool: its input
     status: int = 200  # error
     body: t.Mapping[str, t.Any] = dataclasses.field(default_factory=dict)
     headers: tuple[tuple[str, str], ...] = ()
@@ -54,6 +61,17 @@ def write_file(path: str, content: str, *, delay: float = 0.0) -> Step:
 def shell(command: str, *, delay: float = 0.0) -> Step:
     """Ask the CLI to run ``command`` in its shell tool."""
     return Step("shell", command=command, delay=delay)
+
+
+def tool(name: str, input: t.Mapping[str, t.Any], *, delay: float = 0.0) -> Step:
+    """Ask the CLI to call its tool ``name`` with ``input`` (JSON-able), e.g. an MCP tool.
+
+    ``name`` is what the CLI offers the model: Claude Code names an MCP server's tool
+    ``mcp__<server>__<tool>``. Codex offers an MCP server's tools as a ``namespace`` tool
+    ``mcp__<server>`` of functions; ``mcp__<server>__<tool>`` here becomes a call to
+    ``<tool>`` in that namespace, as Codex requires.
+    """
+    return Step("tool", name=name, args=dict(input), delay=delay)
 
 
 def needs_permission(command: str) -> Step:
@@ -99,6 +117,7 @@ class Request:
     path: str
     body: dict[str, t.Any]
     position: int  # model turns already in the conversation (-1: auxiliary request)
+    route: str | None = None  # the marker of the route that answered (None: default script)
 
     @property
     def main(self) -> bool:
@@ -108,6 +127,13 @@ class Request:
     def text(self) -> str:
         """The whole body as JSON text, for substring assertions."""
         return json.dumps(self.body)
+
+
+class _Any(enum.Enum):
+    ANY = "any"
+
+
+ANY_ROUTE: t.Final = _Any.ANY  # main_requests()/turns_served(): every conversation
 
 
 class ScriptedServer:
@@ -121,6 +147,7 @@ class ScriptedServer:
 
     def __init__(self, steps: t.Sequence[Step] = ()) -> None:
         self.steps: list[Step] = list(steps)
+        self.routes: dict[str, list[Step]] = {}  # marker -> script, first match wins
         self.requests: list[Request] = []
         self.sent: set[str] = set()  # reply texts given so far (to recognise them later)
         self._lock = threading.Lock()
@@ -157,11 +184,47 @@ class ScriptedServer:
         with self._lock:
             self.steps = list(steps)
 
-    def step_for(self, position: int) -> Step:
-        """The step for a conversation position (a plain reply past the script's end)."""
+    def route(self, marker: str, *steps: Step) -> None:
+        """Answer conversations whose request body holds ``marker`` from ``steps``.
+
+        Step k answers the request with k model turns so far, as in ``script()``. The
+        first route (in the order routes were added) whose marker a request's body holds
+        answers it; routing the same marker again replaces its script in place. A body is
+        matched as JSON text (``json.dumps``, with and without ASCII escapes). Mind that a
+        conversation may quote another's marker (an orchestrator that hands a worker its
+        task holds the worker's marker from then on): add the quoting one's route first.
+        """
         with self._lock:
-            if 0 <= position < len(self.steps):
-                return self.steps[position]
+            self.routes[marker] = list(steps)
+
+    def route_for(self, body: t.Mapping[str, t.Any] | str) -> str | None:
+        """The marker of the first route whose marker ``body`` holds, or None (default)."""
+        with self._lock:
+            markers = list(self.routes)
+        if not markers:
+            return None
+        texts = _texts(body)
+        return next((m for m in markers if any(m in text_ for text_ in texts)), None)
+
+    def step_for(self, position: int, body: t.Mapping[str, t.Any] | str | None = None) -> Step:
+        """The step for a conversation position (a plain reply past the script's end).
+
+        With ``body`` (the request), the script is the route's that matches it, if any.
+        """
+        route = self.route_for(body) if body is not None else None
+        return self._step(position, route)
+
+    def answer(self, api: str, path: str, body: dict[str, t.Any], position: int) -> Step:
+        """Record a main request (``position`` ≥ 0) and return its step, routed by its body."""
+        route = self.route_for(body)
+        self.record(Request(api, path, body, position, route))
+        return self._step(position, route)
+
+    def _step(self, position: int, route: str | None) -> Step:
+        with self._lock:
+            steps = self.steps if route is None else self.routes.get(route, [])
+            if 0 <= position < len(steps):
+                return steps[position]
         return text(DEFAULT_REPLY)
 
     def record(self, req: Request) -> None:
@@ -169,14 +232,27 @@ class ScriptedServer:
         with self._lock:
             self.requests.append(req)
 
-    def main_requests(self) -> list[Request]:
-        """Requests that were part of the conversation, oldest first."""
-        with self._lock:
-            return [r for r in self.requests if r.main]
+    def main_requests(self, route: str | _Any | None = ANY_ROUTE) -> list[Request]:
+        """Requests that were part of a conversation, oldest first.
 
-    def turns_served(self) -> int:
-        """Highest conversation position answered so far, plus one."""
-        return max((r.position + 1 for r in self.main_requests()), default=0)
+        ``route``: only those a route answered (its marker; None: the default script).
+        """
+        with self._lock:
+            return [r for r in self.requests if r.main and (route is ANY_ROUTE or r.route == route)]
+
+    def turns_served(self, route: str | _Any | None = ANY_ROUTE) -> int:
+        """Highest conversation position answered so far, plus one (of ``route``'s, if given)."""
+        return max((r.position + 1 for r in self.main_requests(route)), default=0)
+
+
+def _texts(body: t.Mapping[str, t.Any] | str) -> tuple[str, ...]:
+    """A request body as the JSON texts a marker is looked for in."""
+    if isinstance(body, str):
+        return (body,)
+    try:
+        return (json.dumps(body), json.dumps(body, ensure_ascii=False))
+    except (TypeError, ValueError):
+        return (str(body),)
 
 
 class JsonHandler(BaseHTTPRequestHandler):

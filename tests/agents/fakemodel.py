@@ -2,8 +2,9 @@
 
 The server now ships with ao (``ao doctor --agents`` drives the installed CLIs against
 it); the tests keep importing it from here. See ``ao/selftest/server.py`` for the step
-vocabulary and ``ao/selftest/model.py`` for the Anthropic Messages and OpenAI Responses
-wire protocols.
+vocabulary (``tool`` calls any tool, e.g. an MCP server's) and the per-conversation
+scripts (``FakeModel.route(marker, *steps)``), and ``ao/selftest/model.py`` for the
+Anthropic Messages and OpenAI Responses wire protocols.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import time
 
 from ao.selftest.model import FakeModel
 from ao.selftest.server import (
+    ANY_ROUTE,
     AUX_REPLY,
     DEFAULT_REPLY,
     INPUT_TOKENS,
@@ -28,14 +30,15 @@ from ao.selftest.server import (
     server_error,
     shell,
     text,
+    tool,
     usage_limit,
     write_file,
 )
 
 __all__ = [
-    "AUX_REPLY", "DEFAULT_REPLY", "INPUT_TOKENS", "OUTPUT_TOKENS", "FakeModel", "Request",
-    "Step", "StepKind", "auth_error", "bad_request", "busy", "model_not_found",
-    "needs_permission", "server_error", "shell", "text", "usage_limit", "write_file",
+    "ANY_ROUTE", "AUX_REPLY", "DEFAULT_REPLY", "INPUT_TOKENS", "OUTPUT_TOKENS", "FakeModel",
+    "Request", "Step", "StepKind", "auth_error", "bad_request", "busy", "model_not_found",
+    "needs_permission", "server_error", "shell", "text", "tool", "usage_limit", "write_file",
 ]  # fmt: skip
 
 

@@ -111,15 +111,20 @@ class CodexAgent(
     def with_mcp(
         self, ctx: LaunchContext, spec: LaunchSpec, servers: t.Sequence[McpServer]
     ) -> LaunchSpec:
-        """``-c mcp_servers.<name>.…`` overrides (before a ``resume`` subcommand): Codex
-        starts each server; values are TOML (a JSON string or array is one)."""
+        """``-c mcp_servers.<name>.…`` overrides (before a ``resume`` subcommand), values in
+        TOML (a JSON string or array is one). Codex starts a server with only the variables
+        it is given: ``env_vars`` passes the agent's own (the caller's, as Claude Code
+        does), ``env`` adds the server's; its tools are approved up front."""
         flags: list[str] = []
         for server in servers:
             key = f"mcp_servers.{server.name}"
             env = ", ".join(f"{k} = {json.dumps(v)}" for k, v in server.env.items())
+            names = sorted(n for n in os.environ if n.isidentifier() and n not in server.env)
             flags += ["-c", f"{key}.command={json.dumps(server.command[0])}",
                       "-c", f"{key}.args={json.dumps(list(server.command[1:]))}",
-                      "-c", f"{key}.env={{{env}}}"]  # fmt: skip
+                      "-c", f"{key}.env={{{env}}}",
+                      "-c", f"{key}.env_vars={json.dumps(names)}",
+                      "-c", f'{key}.default_tools_approval_mode="approve"']  # fmt: skip
         at = len(self.command)
         return dataclasses.replace(spec, argv=[*spec.argv[:at], *flags, *spec.argv[at:]])
 
