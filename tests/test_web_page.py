@@ -205,3 +205,27 @@ def test_open_pr_from_the_page_and_its_link_on_the_card(
         until(browser, lambda d: f"PR #{pull.number}" in card(d, "d-1").text, what="on the card")  # type: ignore[union-attr]
     finally:
         board.stop()
+
+
+def test_the_orchestrator_is_pinned_first_and_interactive(
+    board: Board, proj: Project, browser: WebDriver
+) -> None:
+    """A session recorded as the orchestrator (as `ao orchestrate` records it: `role`)
+    heads the fleet in its own group, and its page works like any other's."""
+    from ao.session.context import Context
+    from ao.store.record import ORCHESTRATOR
+
+    assert proj.ao("new", "echo worker-one").returncode == 0
+    assert proj.ao("new", "echo planner-$((6*7))", "--name", "d-orchestrator").returncode == 0
+    Context.load(proj.repo.parent).project("demo").store.update("d-orchestrator", role=ORCHESTRATOR)
+    login(browser, board)
+    until(browser, lambda d: card(d, "d-orchestrator", "orchestrator"), what="the pinned row")
+    groups = [g.get_attribute("data-group") for g in css(browser, "section[data-group]")]
+    assert groups[0] == "orchestrator", groups
+    assert card(browser, "d-1", "orchestrator") is None and card(browser, "d-1")  # a worker
+    css(browser, 'article[data-session="d-orchestrator"] a.sid')[0].click()
+    until(browser, lambda d: "planner-42" in terminal_text(d), what="its terminal")
+    css(browser, "#message-text")[0].send_keys("echo told-$((7*6))")
+    css(browser, "#send-btn")[0].click()
+    until(browser, lambda d: message_status(d).startswith("delivered"), 30, "delivered")
+    until(browser, lambda d: "told-42" in terminal_text(d), what="the message's output")
