@@ -10,7 +10,7 @@ _ao_spec() {
     _ao_subs='' _ao_opts='' _ao_vopts='' _ao_args=''
     case $1 in
         ao)
-            _ao_subs='add-project agents api attach completion config config-help dashboard doctor events finalize gc list logs mcp merge new notify orchestrate plugins reactions remove-project restore send spawn start status stop task watch why'
+            _ao_subs='add-project agents api attach completion config config-help dashboard doctor events finalize fix gc list logs mcp merge new notify orchestrate plugins reactions remove-project restore send spawn start status stop task watch why'
             _ao_opts='--config --help --version -c -h'
             _ao_vopts='--config=file -c=file'
             ;;
@@ -69,6 +69,15 @@ _ao_spec() {
             _ao_opts='--body --draft --help --json --pr --project --title -b -h -p -t'
             _ao_vopts='--body=value --project=project --title=value -b=value -p=project -t=value'
             _ao_args=session
+            ;;
+        'ao fix')
+            _ao_subs=status
+            _ao_opts='--agent --check --dry-run --help --jobs --json --max-items --project -a -c -h -j -p'
+            _ao_vopts='--agent=value --check=value --jobs=value --max-items=value --project=project -a=value -c=value -j=value -p=project'
+            ;;
+        'ao fix status')
+            _ao_opts='--help --json --project -h -p'
+            _ao_vopts='--project=project -p=project'
             ;;
         'ao gc')
             _ao_opts='--dry-run --help --json --project -h -p'

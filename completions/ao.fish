@@ -21,6 +21,10 @@ function __fish_ao_takes_value
             return 0
         case 'ao finalize --body' 'ao finalize --project' 'ao finalize --title' 'ao finalize -b' 'ao finalize -p' 'ao finalize -t'
             return 0
+        case 'ao fix --agent' 'ao fix --check' 'ao fix --jobs' 'ao fix --max-items' 'ao fix --project' 'ao fix -a' 'ao fix -c' 'ao fix -j' 'ao fix -p'
+            return 0
+        case 'ao fix status --project' 'ao fix status -p'
+            return 0
         case 'ao gc --project' 'ao gc -p'
             return 0
         case 'ao list --project' 'ao list -p'
@@ -71,9 +75,11 @@ end
 function __fish_ao_subcommands
     switch "$argv[1]"
         case 'ao'
-            printf '%s\n' add-project agents api attach completion config config-help dashboard doctor events finalize gc list logs mcp merge new notify orchestrate plugins reactions remove-project restore send spawn start status stop task watch why
+            printf '%s\n' add-project agents api attach completion config config-help dashboard doctor events finalize fix gc list logs mcp merge new notify orchestrate plugins reactions remove-project restore send spawn start status stop task watch why
         case 'ao config'
             printf '%s\n' schema show validate
+        case 'ao fix'
+            printf '%s\n' status
         case 'ao notify'
             printf '%s\n' test
         case 'ao reactions'
@@ -169,6 +175,7 @@ complete -c ao -n '__fish_ao_is 1 ao' -a 'dashboard' -d 'Serve the dashboard and
 complete -c ao -n '__fish_ao_is 1 ao' -a 'doctor' -d 'Check that ao can work here: tools, versions, config, state directory, plugins.'
 complete -c ao -n '__fish_ao_is 1 ao' -a 'events' -d 'Show the event log: status changes, reactions, notifications, messages.'
 complete -c ao -n '__fish_ao_is 1 ao' -a 'finalize' -d 'Commit what the agent left in the worktree, push the branch, optionally open...'
+complete -c ao -n '__fish_ao_is 1 ao' -a 'fix' -d 'Fix the project\'s failing checks: one agent per failing test (lint: per...'
 complete -c ao -n '__fish_ao_is 1 ao' -a 'gc' -d 'Clean up after crashes: half-done spawns, orphan tmux sessions and worktrees,...'
 complete -c ao -n '__fish_ao_is 1 ao' -a 'list' -d 'List sessions with their status and live activity.'
 complete -c ao -n '__fish_ao_is 1 ao' -a 'logs' -d 'Print what the session\'s agent shows (its saved last screen once stopped).'
@@ -267,6 +274,22 @@ complete -c ao -n '__fish_ao_is - ao finalize' -l pr -d 'Open a pull request aft
 complete -c ao -n '__fish_ao_is - ao finalize' -s p -l project -x -a '(__fish_ao_ids projects)' -d 'Project id (default: the one you are in).'
 complete -c ao -n '__fish_ao_is - ao finalize' -s t -l title -x -d 'Commit/PR title (default: the issue\'s).'
 complete -c ao -n '__fish_ao_is 1 ao finalize' -a '(__fish_ao_ids sessions)' -d 'SESSION'
+
+# ao fix
+complete -c ao -n '__fish_ao_is - ao fix' -s a -l agent -x -d 'Agent plugin (default: config).'
+complete -c ao -n '__fish_ao_is - ao fix' -s c -l check -x -d 'Only this check (repeatable; default: every check).'
+complete -c ao -n '__fish_ao_is - ao fix' -l dry-run -d 'Run the checks, print the plan, stop.'
+complete -c ao -n '__fish_ao_is - ao fix' -s h -l help -d 'Show this message and exit.'
+complete -c ao -n '__fish_ao_is - ao fix' -s j -l jobs -x -d 'Agents at once.'
+complete -c ao -n '__fish_ao_is - ao fix' -l json -d 'Print JSON: {"v": 1, "data": ...}.'
+complete -c ao -n '__fish_ao_is - ao fix' -l max-items -x -d 'Fix at most this many items.'
+complete -c ao -n '__fish_ao_is - ao fix' -s p -l project -x -a '(__fish_ao_ids projects)' -d 'Project id (default: the one you are in).'
+complete -c ao -n '__fish_ao_is 1 ao fix' -a 'status' -d 'Each item of the project\'s fix run: state, session, attempts, time.'
+
+# ao fix status
+complete -c ao -n '__fish_ao_is - ao fix status' -s h -l help -d 'Show this message and exit.'
+complete -c ao -n '__fish_ao_is - ao fix status' -l json -d 'Print JSON: {"v": 1, "data": ...}.'
+complete -c ao -n '__fish_ao_is - ao fix status' -s p -l project -x -a '(__fish_ao_ids projects)' -d 'Project id (default: the one you are in).'
 
 # ao gc
 complete -c ao -n '__fish_ao_is - ao gc' -l dry-run -d 'Show what would be done; change nothing.'

@@ -27,6 +27,7 @@ _ao_cmd_commands() {
         'doctor:Check that ao can work here: tools, versions, config, state directory, plugins.'
         'events:Show the event log: status changes, reactions, notifications, messages.'
         'finalize:Commit what the agent left in the worktree, push the branch, optionally open...'
+        'fix:Fix the project'\''s failing checks: one agent per failing test (lint: per...'
         'gc:Clean up after crashes: half-done spawns, orphan tmux sessions and worktrees,...'
         'list:List sessions with their status and live activity.'
         'logs:Print what the session'\''s agent shows (its saved last screen once stopped).'
@@ -82,6 +83,7 @@ _ao_cmd() {
             (doctor) _ao_cmd__doctor && ret=0 ;;
             (events) _ao_cmd__events && ret=0 ;;
             (finalize) _ao_cmd__finalize && ret=0 ;;
+            (fix) _ao_cmd__fix && ret=0 ;;
             (gc) _ao_cmd__gc && ret=0 ;;
             (list) _ao_cmd__list && ret=0 ;;
             (logs) _ao_cmd__logs && ret=0 ;;
@@ -255,6 +257,50 @@ _ao_cmd__finalize() {
         '(--title -t)--title=[Commit/PR title (default\: the issue'\''s).]:TITLE: ' \
         '(--title -t)-t+[Commit/PR title (default\: the issue'\''s).]:TITLE: ' \
         1:SESSION:_ao_sessions
+}
+
+_ao_cmd__fix_commands() {
+    local -a commands=(
+        'status:Each item of the project'\''s fix run: state, session, attempts, time.'
+    )
+    _describe -t commands 'ao fix command' commands
+}
+
+_ao_cmd__fix() {
+    local curcontext=$curcontext state state_descr line ret=1
+    local -A opt_args
+    _arguments -s -S -C \
+        '(--agent -a)--agent=[Agent plugin (default\: config).]:AGENT: ' \
+        '(--agent -a)-a+[Agent plugin (default\: config).]:AGENT: ' \
+        '*--check=[Only this check (repeatable; default\: every check).]:CHECK: ' \
+        '*-c+[Only this check (repeatable; default\: every check).]:CHECK: ' \
+        '(--dry-run)--dry-run[Run the checks, print the plan, stop.]' \
+        '(- *)--help[Show this message and exit.]' \
+        '(- *)-h[Show this message and exit.]' \
+        '(--jobs -j)--jobs=[Agents at once.]:JOBS: ' \
+        '(--jobs -j)-j+[Agents at once.]:JOBS: ' \
+        '(--json)--json[Print JSON\: {"v"\: 1, "data"\: ...}.]' \
+        '(--max-items)--max-items=[Fix at most this many items.]:MAX_ITEMS: ' \
+        '(--project -p)--project=[Project id (default\: the one you are in).]:PROJECT:_ao_projects' \
+        '(--project -p)-p+[Project id (default\: the one you are in).]:PROJECT:_ao_projects' \
+        '1: :_ao_cmd__fix_commands' \
+        '*:: :->command' && ret=0
+    if [[ $state == command ]]; then
+        curcontext=${curcontext%:*:*}:ao-fix-$words[1]:
+        case $words[1] in
+            (status) _ao_cmd__fix__status && ret=0 ;;
+        esac
+    fi
+    return ret
+}
+
+_ao_cmd__fix__status() {
+    _arguments -s -S \
+        '(- *)--help[Show this message and exit.]' \
+        '(- *)-h[Show this message and exit.]' \
+        '(--json)--json[Print JSON\: {"v"\: 1, "data"\: ...}.]' \
+        '(--project -p)--project=[Project id (default\: the one you are in).]:PROJECT:_ao_projects' \
+        '(--project -p)-p+[Project id (default\: the one you are in).]:PROJECT:_ao_projects'
 }
 
 _ao_cmd__gc() {

@@ -20,6 +20,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("store", ("ao.store",)),
     ("registry", ("ao.registry",)),
     ("config", ("ao.config",)),
+    ("fix", ("ao.fix",)),
     ("session", ("ao.session",)),
     ("notify", ("ao.notify",)),
     ("lifecycle", ("ao.lifecycle",)),

@@ -307,6 +307,7 @@ def test_every_emitted_event_type_is_documented() -> None:
     import typing as t
     from pathlib import Path
 
+    from ao.fix.store import ItemState
     from ao.store.tasks import TaskState
 
     root = Path(__file__).resolve().parent.parent
@@ -327,7 +328,10 @@ def test_every_emitted_event_type_is_documented() -> None:
             else:
                 assert isinstance(kind, ast.JoinedStr), f"{source}: event type is not a literal"
                 prefix = str(t.cast(ast.Constant, kind.values[0]).value)
-                kinds = [s.value for s in TaskState] if prefix == "task." else t.get_args(rx.Kind)
+                kinds = {
+                    "task.": [s.value for s in TaskState],
+                    "fix.": [s.value for s in ItemState],
+                }.get(prefix, t.get_args(rx.Kind))
                 emitted |= {prefix + k for k in kinds}
     assert {"status.changed", "reaction.escalate", "notification", "session.started"} <= emitted
     doc = (root / "docs" / "cli.md").read_text(encoding="utf-8")

@@ -14,6 +14,7 @@ import importlib
 import typing as t
 
 if t.TYPE_CHECKING:
+    from ao.api.fix import FixItemInfo, FixReport
     from ao.api.inventory import (
         AgentInfo,
         DashboardInfo,
@@ -55,6 +56,8 @@ __all__ = [
     "DashboardInfo",
     "Event",
     "EventPage",
+    "FixItemInfo",
+    "FixReport",
     "GcItem",
     "Interrupted",
     "IssueSpawn",
@@ -88,6 +91,7 @@ _HOMES = {
         ("orchestrator", "Orchestrator"),
         ("results", "SessionState SessionCard SessionDetail Sent"),
         ("tasks", "TaskInfo"),
+        ("fix", "FixItemInfo FixReport"),
         ("outcomes", "Created GcItem Interrupted IssueSpawn KeysSent Merged Published Stopped"),
         ("inventory", "AgentInfo DashboardInfo PluginInfo ProjectAdded ProjectInfo "
                       "ProjectRemoved ProjectStarted"),

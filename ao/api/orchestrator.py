@@ -21,6 +21,7 @@ from pathlib import Path
 
 from ao.api.agents import Agents
 from ao.api.dashboard import Dashboards
+from ao.api.fix import Fixes
 from ao.api.lifecycle import Lifecycle
 from ao.api.projects import Projects
 from ao.api.sessions import Sessions
@@ -31,7 +32,7 @@ if t.TYPE_CHECKING:
     from ao.api.requests import Request
 
 
-class Orchestrator(Projects, Tasks, Sessions, Workspaces, Lifecycle, Agents, Dashboards):
+class Orchestrator(Projects, Fixes, Tasks, Sessions, Workspaces, Lifecycle, Agents, Dashboards):
     """Projects, sessions, tasks, workspaces, the lifecycle, agents and the dashboard of
     one config."""
 

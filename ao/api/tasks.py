@@ -18,7 +18,7 @@ from ao.api.lifecycle import Lifecycle
 from ao.api.sessions import Sessions
 from ao.sdk.errors import ConflictError, NotFoundError, UsageError
 from ao.store import events
-from ao.store.record import ORCHESTRATOR, now, timestamp
+from ao.store.record import ORCHESTRATOR, timestamp
 from ao.store.tasks import TaskRecord, TaskState, validate_task_id
 
 if t.TYPE_CHECKING:
@@ -86,17 +86,6 @@ class TaskInfo:
         }  # fmt: skip
 
 
-def task_prompt(goal: str, verify: Sequence[Sequence[str]]) -> str:
-    """What the worker agent is told: the goal and how its work will be checked."""
-    if not verify:
-        return goal
-    checks = "\n".join(f"- `{shlex.join(argv)}`" for argv in verify)
-    return (
-        f"{goal}\n\nWhen you are done, finish your turn. Your work is accepted only when "
-        f"these commands pass in this worktree (run them yourself first):\n{checks}"
-    )
-
-
 ORCHESTRATOR_PROMPT = """\
 You are the orchestrator of the project {project} in ao, which runs coding agents, each in \
 its own git worktree and branch. You plan and delegate; you do not change code yourself.
@@ -142,35 +131,21 @@ class Tasks(Sessions, Lifecycle):
         ``requested_by``: the session that delegates it (an orchestrator agent), which is
         told as messages when the task needs input, fails a verification or ends.
         """
-        goal = goal.strip()
-        if not goal:
-            raise UsageError("a task needs a goal")
+        from ao.session.delegate import start_task  # lazy: see ao.api.base
+
         proj = self._select(project)
         argvs = _commands(proj, verify)
+        parent = None
         if requested_by is not None:
             owner = self.context.session_project(requested_by, requested_by_project)
-            requested_by_project = owner.id
-        agent_name = self.context.agent_name(proj, agent)
-        started = now()
-        # the shell agent's task is a command line: nothing may be added to it
-        prompt = goal if agent_name == "shell" else task_prompt(goal, argvs)
-        created = self.create(
-            prompt, project=proj.id, agent=agent_name, base=base,
-            parent=parent_session, name=name,
-        )  # fmt: skip
-        record = proj.tasks.create(
-            goal=goal, session=created.id, agent=agent_name, verify=argvs,
-            parent=requested_by,
-            parent_project=requested_by_project if requested_by_project != proj.id else None,
-            max_attempts=self.context.config.tasks.max_attempts, turn_at=started,
-            state=TaskState.PENDING if created.delivery == "queued" else TaskState.RUNNING,
-            branch=created.branch,
-        )  # fmt: skip
-        events.append(
-            proj.paths, "task.created", session=created.id,
-            message=f"{record.id}: {goal[:200]}",
-            data={"task": record.id, "agent": agent_name, "verify": [list(a) for a in argvs],
-                  "parent": requested_by},
+            parent = (owner.id, requested_by)
+        if parent_session is not None:
+            if base is not None:
+                raise UsageError("give a base branch or a parent session, not both")
+            base = self._parent_branch(proj, parent_session)
+        record = start_task(
+            self.context, proj, goal, verify=argvs, agent=agent, base=base, name=name,
+            parent=parent,
         )  # fmt: skip
         return TaskInfo.of(proj.id, record)
 

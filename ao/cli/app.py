@@ -19,6 +19,7 @@ MODULES = (
     "projects_cmd",
     "sessions_cmd",
     "task_cmd",
+    "fix_cmd",
     "agents_cmd",
     "github_cmd",
     "watch_cmd",
@@ -36,6 +37,7 @@ OWNERS = {
         ("new", "list", "status", "send", "logs", "attach", "stop", "restore"), "sessions_cmd"
     ),
     **dict.fromkeys(("task", "orchestrate"), "task_cmd"),
+    "fix": "fix_cmd",
     **dict.fromkeys(("agents", "why"), "agents_cmd"),
     **dict.fromkeys(("spawn", "finalize", "merge"), "github_cmd"),
     **dict.fromkeys(("watch", "events", "reactions"), "watch_cmd"),

@@ -93,6 +93,45 @@ class Defaults(Model):
     )
 
 
+CHECK_PARSERS = ("pytest", "ruff", "eslint", "mypy", "generic")
+
+
+class CheckConfig(Model):
+    """A named check of a project (``ao fix``): a command and how to read its failures."""
+
+    run: Command = Field(
+        description="The command: an argv list, or a string split like a shell would "
+        "(never run by one).",
+        json_schema_extra=_also(_STRING),
+    )
+    parser: t.Literal["pytest", "ruff", "eslint", "mypy", "generic"] = Field(
+        default="generic",
+        description="How its output becomes failures: pytest (JUnit XML), ruff, eslint "
+        "(their JSON), mypy, generic (the exit status and the output).",
+    )
+    timeout: float = Field(
+        default=900.0, gt=0, description="Seconds before the command is killed.",
+        json_schema_extra=_also(_DURATION),
+    )  # fmt: skip
+
+    @field_validator("run", mode="before")
+    @classmethod
+    def _split(cls, v: t.Any) -> t.Any:
+        return _as_argv(v)
+
+    @field_validator("run")
+    @classmethod
+    def _non_empty(cls, v: Command) -> Command:
+        if not v:
+            raise ValueError("a check needs at least a program name")
+        return v
+
+    @field_validator("timeout", mode="before")
+    @classmethod
+    def _duration(cls, v: t.Any) -> float:
+        return parse_duration(v)
+
+
 class ProjectConfig(Model):
     """One repository that ao runs sessions in."""
 
@@ -151,6 +190,11 @@ class ProjectConfig(Model):
         "completed (`ao task create`); each an argv list or a string split like a shell "
         "would (never run by one).",
         json_schema_extra=_also_items(_STRING),
+    )
+    checks: dict[str, CheckConfig] = Field(
+        default_factory=dict,
+        description="Named checks `ao fix` runs and fixes, e.g. {tests: {run: 'pytest -q', "
+        "parser: pytest}, lint: {run: 'ruff check .', parser: ruff}}.",
     )
     symlinks: list[str] = Field(
         default_factory=list,
@@ -424,6 +468,24 @@ class Tasks(Model):
         return parse_duration(v)
 
 
+class Fix(Model):
+    """How `ao fix` merges verified fixes back."""
+
+    strategy: t.Literal["rebase", "merge"] = Field(
+        default="rebase",
+        description="How a fix branch joins the current base before its checks: rebase "
+        "(a linear history) or merge.",
+    )
+    push: bool = Field(
+        default=False, description="Push the base branch to origin after each merge."
+    )
+    max_attempts: int = Field(
+        default=3, ge=1, le=20,
+        description="Times the merge queue sends an item back (a conflict, a new failure) "
+        "before it asks you.",
+    )  # fmt: skip
+
+
 class Dashboard(Model):
     """The local dashboard and REST API (``ao dashboard``; its port is the top-level ``port``)."""
 
@@ -494,6 +556,7 @@ class AoConfig(Model):
     tasks: Tasks = Field(
         default_factory=lambda: Tasks(), description="How tasks are verified (`ao task`)."
     )
+    fix: Fix = Field(default_factory=lambda: Fix(), description="How `ao fix` merges fixes back.")
     ports: Ports = Field(
         default_factory=Ports,
         description="Each session's own block of TCP ports, exported to its agent as AO_PORT "

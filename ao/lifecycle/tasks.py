@@ -23,6 +23,7 @@ import signal
 import subprocess
 import typing as t
 
+from ao.fix.work import gate_task
 from ao.lifecycle import reactions as rx
 from ao.lifecycle.actions import notify
 from ao.sdk.errors import AoError
@@ -139,12 +140,16 @@ def verify(
         failure = run_check(argv, worktree, ctx.config.tasks.verify_timeout)
         if failure is not None:
             break
+    if failure is None and task.gate:
+        why = gate_task(project.paths, task.gate, worktree, ctx.config.tasks.verify_timeout)
+        if why is not None:
+            failure = (task.gate, "did not pass", why)
     current = project.tasks.read(task.id)
     if current.state != TaskState.VERIFYING:
         return current  # cancelled while the checks ran
-    attempts = current.attempts + (1 if task.verify else 0)
+    attempts = current.attempts + (1 if task.verify or task.gate else 0)
     if failure is None:
-        n = len(task.verify)
+        n = len(task.verify) + (1 if task.gate else 0)
         summary = (
             f"{n} verify command{'s' if n != 1 else ''} passed"
             if n
@@ -188,6 +193,20 @@ def _tail(out: bytes) -> str:
     return text if len(text) <= OUTPUT_LIMIT else "…" + text[-OUTPUT_LIMIT:]
 
 
+def reopen(
+    ctx: Context, project: Project, task: TaskRecord, session: Session, message: str,
+    **changes: t.Any,
+) -> tuple[TaskRecord, str]:  # fmt: skip
+    """Send ``message`` to the task's agent and start a new turn on the task: it is
+    verified again when that turn ends. Returns the task and how the message went."""
+    delivery = send(ctx, project, session, message, wait=10.0, lock_timeout=15.0)
+    when = now()
+    project.store.update(session.id, status=Status.WORKING, status_since=when,
+                         status_reason="sent back to the agent")  # fmt: skip
+    task = _move(ctx, project, task, TaskState.RUNNING, turn_at=when, event=False, **changes)
+    return task, delivery.status
+
+
 def _retry(
     ctx: Context, project: Project, task: TaskRecord, session: Session, attempts: int,
     reason: str, output: str,
@@ -199,17 +218,13 @@ def _retry(
         "Fix the cause (do not skip, weaken or delete the check) and finish your turn; "
         "ao runs the verification again."
     )
-    delivery = send(ctx, project, session, message, wait=10.0, lock_timeout=15.0)
-    when = now()
-    project.store.update(session.id, status=Status.WORKING, status_since=when,
-                         status_reason="verification failed: sent back to the agent")  # fmt: skip
-    task = _move(ctx, project, task, TaskState.RUNNING, attempts=attempts, reason=reason,
-                 output=output, turn_at=when, event=False)  # fmt: skip
+    task, status = reopen(ctx, project, task, session, message, attempts=attempts,
+                          reason=reason, output=output)  # fmt: skip
     events.append(
         project.paths, "task.verify_failed", session=session.id, priority="warning",
-        message=f"{task.id}: {reason}; sent back to {session.id} ({delivery.status})",
+        message=f"{task.id}: {reason}; sent back to {session.id} ({status})",
         data={"task": task.id, "attempt": attempts, "max_attempts": task.max_attempts,
-              "delivery": delivery.status},
+              "delivery": status},
     )  # fmt: skip
     _tell_parent(ctx, project, task, f"[ao] {task.id} ({session.id}): verification failed "
                  f"(attempt {attempts} of {task.max_attempts}): {reason}. Sent back to its "

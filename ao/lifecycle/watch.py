@@ -20,8 +20,8 @@ from pathlib import Path
 
 from ao.config import load_config
 from ao.config.conditions import evaluate, parse
+from ao.lifecycle import fixing, tasks
 from ao.lifecycle import reactions as rx
-from ao.lifecycle import tasks
 from ao.lifecycle.actions import NUDGE_ECHO, execute, flush, notify, nudged_at
 from ao.lifecycle.machine import TERMINAL, Facts, decide
 from ao.lifecycle.outbox import drain
@@ -104,6 +104,8 @@ def tick(
         for project in projects:
             with _guard(project, "", report):
                 tasks.advance(ctx, project, seen, report)
+            with _guard(project, "", report):
+                fixing.advance(ctx, project, report)
             with _guard(project, "", report):
                 _admit_queued(ctx, project, report, only)
                 if only is None:

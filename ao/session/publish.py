@@ -96,6 +96,19 @@ def commits_ahead(worktree: Path, base: str) -> int:
     return int(_git(worktree, "rev-list", "--count", "HEAD").strip() or 0)
 
 
+def commit_leftovers(project: Project, worktree: Path, subject: str) -> bool:
+    """Commit what the agent left uncommitted in ``worktree`` (never what ao itself placed
+    there: copied files, symlinks); True when a commit was made."""
+    if not _git(worktree, "status", "--porcelain").strip():
+        return False
+    excluded = [f":(exclude){p}" for p in (*project.config.copy_, *project.config.symlinks)]
+    _git(worktree, "add", "-A", "--", ".", *excluded)
+    if not _git(worktree, "diff", "--cached", "--name-only").strip():
+        return False
+    _git(worktree, "commit", "-q", "-m", subject)
+    return True
+
+
 def finalize(
     ctx: Context,
     project: Project,
@@ -119,14 +132,7 @@ def finalize(
     base = session.base or project.config.default_branch
     issue_title = strip_controls(session.issue_title or "").strip()
     subject = " ".join((title or issue_title or f"Work from ao session {session.id}").split())
-    committed = False
-    if _git(worktree, "status", "--porcelain").strip():
-        # never commit what ao itself placed in the worktree (copied .env files, symlinks)
-        excluded = [f":(exclude){p}" for p in (*project.config.copy_, *project.config.symlinks)]
-        _git(worktree, "add", "-A", "--", ".", *excluded)
-        if _git(worktree, "diff", "--cached", "--name-only").strip():
-            _git(worktree, "commit", "-q", "-m", subject)
-            committed = True
+    committed = commit_leftovers(project, worktree, subject)
     ahead = commits_ahead(worktree, base)
     if ahead == 0:
         raise UsageError(f"{branch} has no commits beyond {base}: nothing to publish")

@@ -58,6 +58,7 @@ class TaskRecord:
     agent: str | None = None
     parent: str | None = None  # the session that delegated it (told of its progress)
     parent_project: str | None = None  # the parent's project, when another one
+    gate: str | None = None  # a verification of ao's own besides ``verify`` (``fix:<item>``)
     verify: tuple[tuple[str, ...], ...] = ()
     attempts: int = 0  # verification runs so far
     max_attempts: int = 3
