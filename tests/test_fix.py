@@ -87,6 +87,7 @@ def test_verified_fixes_merge_back_one_at_a_time(proj: Project) -> None:
     r = proj.ao("fix", "-j", "2", "--json", timeout=120)
     assert r.returncode == 0, r.stderr
     started = json.loads(r.stdout)["data"]
+    assert "fix (demo): " in proj.ao("status").stdout  # a run under way shows in `ao status`
     assert [i["state"] for i in started["items"]][:2] == ["fixing", "fixing"]
     assert started["items"][2]["state"] == "failing"  # -j 2: waits for a slot
 

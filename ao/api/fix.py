@@ -172,6 +172,21 @@ class Fixes(Tasks):
         proj = self._select(project)
         return self._report(proj.id, FixStore(proj.paths))
 
+    def fix_runs(self, *, project: str | None = None) -> list[FixReport]:
+        """The fix runs under way (of ``project``, else of every project): what ``ao
+        status`` summarises."""
+        from ao.fix.store import FixStore  # lazy: see ao.api.base
+
+        reports = []
+        for proj in self._projects(project):
+            fixes = FixStore(proj.paths)
+            run = fixes.run()
+            if run is not None and run.finished_at is None:
+                report = self._report(proj.id, fixes)
+                if report is not None:
+                    reports.append(report)
+        return reports
+
     def _report(self, project: str, fixes: t.Any, seconds: float = 0.0) -> FixReport | None:
         run: FixRun | None = fixes.run()
         if run is None:

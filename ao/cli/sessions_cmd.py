@@ -122,6 +122,13 @@ def status(
         return
     if session_id is None:
         _render(api.sessions(project), json_out)
+        if not json_out:
+            for run in api.fix_runs(project=project):
+                counts: dict[str, int] = {}
+                for item in run.items:
+                    counts[item.state] = counts.get(item.state, 0) + 1
+                summary = ", ".join(f"{n} {state}" for state, n in counts.items())
+                out(f"fix ({run.project}): {summary} — `ao fix status`")
         return
     data = api.status(session_id, project=project).to_json()
     if json_out:
