@@ -364,13 +364,15 @@ _ao_cmd__new() {
         '(--from)--from=[Build on this session'\''s branch (its commits) instead.]:PARENT: ' \
         '(- *)--help[Show this message and exit.]' \
         '(- *)-h[Show this message and exit.]' \
+        '(--issue -i)--issue=[An issue of the project'\''s tracker (7, #7 or its URL)\: its text joins the...]:ISSUE: ' \
+        '(--issue -i)-i+[An issue of the project'\''s tracker (7, #7 or its URL)\: its text joins the...]:ISSUE: ' \
         '(--json)--json[Print JSON\: {"v"\: 1, "data"\: ...}.]' \
         '(--name -n)--name=[Session id instead of <prefix>-<N>.]:NAME: ' \
         '(--name -n)-n+[Session id instead of <prefix>-<N>.]:NAME: ' \
         '(--project -p)--project=[Project id (default\: the one you are in).]:PROJECT:_ao_projects' \
         '(--project -p)-p+[Project id (default\: the one you are in).]:PROJECT:_ao_projects' \
         '(--ready-timeout)--ready-timeout=[Seconds to wait for the agent to be ready.]:READY_TIMEOUT: ' \
-        '1:TASK: '
+        '1::TASK: '
 }
 
 _ao_cmd__notify_commands() {

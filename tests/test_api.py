@@ -201,7 +201,7 @@ def test_lookup_errors(proj: Project) -> None:
         api.send("../x", "hi")
     with pytest.raises(NotFoundError, match="live or archived"):
         api.restore("d-7")
-    with pytest.raises(UsageError, match="exactly one"):
+    with pytest.raises(UsageError, match="give a task or an issue"):
         api.create(project="demo")
     with pytest.raises(UsageError, match="empty"):
         api.send("d-1", "  \n")

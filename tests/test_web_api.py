@@ -114,7 +114,7 @@ def test_errors_are_documents_with_the_clis_exit_codes(board: Board, proj: Proje
         assert error_of(c.post("/api/sessions", json={"projectId": "demo", "task": "x",
                                                       "tsak": "y"})) == (422, 2)  # fmt: skip
         assert error_of(c.post("/api/sessions", json={"projectId": "demo", "task": 7})) == (422, 2)
-        both = {"projectId": "demo", "task": "x", "issue": 7}
+        both = {"projectId": "demo", "task": "x", "title": "y"}  # a task with an issue is fine
         assert error_of(c.post("/api/sessions", json=both)) == (422, 2)
         assert error_of(c.post("/api/sessions", json={"projectId": "demo"})) == (422, 2)
         assert error_of(c.post("/api/sessions")) == (422, 2)

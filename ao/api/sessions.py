@@ -48,8 +48,10 @@ class Sessions(Base):
         ready_timeout: float = 30.0,
     ) -> Created:
         """Start a session: a worktree on its own branch and the agent in its own runtime
-        session, given ``task`` (literal text) or ``issue`` (a number, ``#7`` or URL of the
-        project's tracker, whose text becomes the task, fenced as untrusted data).
+        session, given ``task`` (literal text), ``issue`` (a number, ``#7`` or URL of the
+        project's tracker, whose text becomes the task, fenced as untrusted data), or both
+        (the task first, then the issue's text; the session is linked to the issue: its
+        branch name, ``finalize``'s ``Closes #N``).
 
         Where its workspace starts: ``base``, a branch (default: the project's default
         branch); or ``parent``, a live session of the same project whose branch the new
@@ -65,8 +67,8 @@ class Sessions(Base):
         """
         from ao.session.spawn import spawn  # lazy: see ao.api.base
 
-        if (task is None) == (issue is None):
-            raise UsageError("give a task or an issue — exactly one")
+        if task is None and issue is None:
+            raise UsageError("give a task or an issue (or both)")
         if base is not None and parent is not None:
             raise UsageError("give a base branch or a parent session, not both")
         ctx = self.context
@@ -77,7 +79,7 @@ class Sessions(Base):
             tracker, repo = self._issue_source(ctx, proj)
             started, result = self._spawn_issue(
                 ctx, proj, tracker, repo, issue, agent,
-                branch=branch, name=name, base=base, ready_timeout=ready_timeout,
+                branch=branch, name=name, base=base, ready_timeout=ready_timeout, task=task,
             )  # fmt: skip
             if result is None:
                 raise ConflictError(
@@ -168,8 +170,10 @@ class Sessions(Base):
         name: str | None = None,
         base: str | None = None,
         ready_timeout: float = 30.0,
+        task: str | None = None,
     ) -> tuple[IssueSpawn, SpawnResult | None]:
-        """Spawn a session for issue ``ref``, or skip it when it has a live session."""
+        """Spawn a session for issue ``ref``, or skip it when it has a live session;
+        ``task``: the user's own words, given first, the issue's text after them."""
         # lazy: only this method needs these, so `ao list` stays light
         from ao.api.outcomes import IssueSpawn
         from ao.sdk.textsafe import issue_task
@@ -185,6 +189,8 @@ class Sessions(Base):
             prompt = tracker.issue_prompt(issue, repo)
         else:
             prompt = issue_task(issue, f"issue {issue.id}")
+        if task is not None and task.strip():
+            prompt = f"{task.strip()}\n\n{prompt}"
         # recorded with the id: the agent may run `ao finalize` as soon as it has the prompt
         issue_data: Changes = {
             "issue": issue.id,

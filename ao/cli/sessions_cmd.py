@@ -29,8 +29,17 @@ def _stdin(what: str) -> str:
 
 
 def new(
-    task: str = typer.Argument(..., help="What the agent should do (use - to read stdin)."),
+    task: str = typer.Argument(
+        None, help="What the agent should do (use - to read stdin); optional with --issue."
+    ),
     project: str = ProjectOpt,
+    issue: str = typer.Option(
+        None,
+        "--issue",
+        "-i",
+        help="An issue of the project's tracker (7, #7 or its URL): its text joins the task, "
+        "and the session is linked to it (branch name, `ao finalize`'s Closes #N).",
+    ),
     agent: str = typer.Option(None, "--agent", "-a", help="Agent plugin (default: config)."),
     branch: str = typer.Option(None, "--branch", "-b", help="Branch name (default: ao/<session>)."),
     name: str = typer.Option(None, "--name", "-n", help="Session id instead of <prefix>-<N>."),
@@ -50,8 +59,8 @@ def new(
     api = orchestrator()
     with spinner(f"starting a session in {api.select_project(project).id}"):
         result = api.create(
-            task, project=project, agent=agent, branch=branch, name=name, base=base,
-            parent=parent, ready_timeout=ready_timeout,
+            task, project=project, issue=issue, agent=agent, branch=branch, name=name,
+            base=base, parent=parent, ready_timeout=ready_timeout,
         )  # fmt: skip
     if json_out:
         emit_json(result.to_json())

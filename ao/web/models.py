@@ -36,9 +36,10 @@ class CreateBody(Body):
 
     @model_validator(mode="after")
     def _one_source(self) -> CreateBody:
-        given = [v for v in (self.issue, self.task, self.title) if v is not None]
-        if len(given) != 1:
-            raise ValueError("give exactly one of `task` (or `title`) and `issue`")
+        if self.task is not None and self.title is not None:
+            raise ValueError("give `task` or `title`, not both")
+        if self.issue is None and self.task is None and self.title is None:
+            raise ValueError("give `task` (or `title`), `issue`, or both")
         return self
 
 
