@@ -48,11 +48,12 @@ def append(
     data: Mapping[str, t.Any] | None = None,
 ) -> dict[str, t.Any]:
     """Record one event (secrets redacted from ``message`` and ``data``) and return it."""
+    at = time.time()  # one reading: two could straddle a second and go back by ~1 s
     event = {
         "v": EVENT_VERSION,
         "id": uuid.uuid4().hex,
-        "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime())
-        + f".{int(time.time() * 1000) % 1000:03d}Z",
+        "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(at))
+        + f".{int(at * 1000) % 1000:03d}Z",
         "type": type,
         "priority": priority,
         "session": session,
