@@ -37,14 +37,26 @@ _ao_spec() {
             _ao_args='choice:bash,fish,zsh'
             ;;
         'ao config')
-            _ao_subs='schema show validate'
+            _ao_subs='get schema set show unset validate'
             _ao_opts='--help -h'
+            ;;
+        'ao config get')
+            _ao_opts='--help --json -h'
+            _ao_args=value
             ;;
         'ao config schema')
             _ao_opts='--help -h'
             ;;
+        'ao config set')
+            _ao_opts='--help --json -h'
+            _ao_args='value value'
+            ;;
         'ao config show')
             _ao_opts='--help --json -h'
+            ;;
+        'ao config unset')
+            _ao_opts='--help --json -h'
+            _ao_args=value
             ;;
         'ao config validate')
             _ao_opts='--help --json -h'

@@ -77,7 +77,7 @@ function __fish_ao_subcommands
         case 'ao'
             printf '%s\n' add-project agents api attach completion config config-help dashboard doctor events finalize fix gc list logs mcp merge new notify orchestrate plugins reactions remove-project restore send spawn start status stop task watch why
         case 'ao config'
-            printf '%s\n' schema show validate
+            printf '%s\n' get schema set show unset validate
         case 'ao fix'
             printf '%s\n' status
         case 'ao notify'
@@ -169,7 +169,7 @@ complete -c ao -n '__fish_ao_is 1 ao' -a 'agents' -d 'Each agent adapter: instal
 complete -c ao -n '__fish_ao_is 1 ao' -a 'api' -d 'Call the running dashboard\'s REST API: `ao api POST /sessions/ID/message -d...'
 complete -c ao -n '__fish_ao_is 1 ao' -a 'attach' -d 'Attach to the session\'s tmux session (switch-client when already inside tmux).'
 complete -c ao -n '__fish_ao_is 1 ao' -a 'completion' -d 'Print the completion script for SHELL (install: see docs/completion.md).'
-complete -c ao -n '__fish_ao_is 1 ao' -a 'config' -d 'Check, show and describe agent-orchestrator.yaml.'
+complete -c ao -n '__fish_ao_is 1 ao' -a 'config' -d 'Check, show, describe and change agent-orchestrator.yaml.'
 complete -c ao -n '__fish_ao_is 1 ao' -a 'config-help' -d 'Describe every key of agent-orchestrator.yaml.'
 complete -c ao -n '__fish_ao_is 1 ao' -a 'dashboard' -d 'Serve the dashboard and its REST API for this config (Ctrl-C stops it).'
 complete -c ao -n '__fish_ao_is 1 ao' -a 'doctor' -d 'Check that ao can work here: tools, versions, config, state directory, plugins.'
@@ -225,16 +225,31 @@ complete -c ao -n '__fish_ao_is 1 ao completion' -a 'bash fish zsh' -d 'SHELL'
 
 # ao config
 complete -c ao -n '__fish_ao_is - ao config' -s h -l help -d 'Show this message and exit.'
+complete -c ao -n '__fish_ao_is 1 ao config' -a 'get' -d 'Print a key\'s effective value (its default when the file does not set it).'
 complete -c ao -n '__fish_ao_is 1 ao config' -a 'schema' -d 'Print the JSON Schema of agent-orchestrator.yaml.'
+complete -c ao -n '__fish_ao_is 1 ao config' -a 'set' -d 'Set a key in agent-orchestrator.yaml, keeping its comments and order.'
 complete -c ao -n '__fish_ao_is 1 ao config' -a 'show' -d 'Print the effective config: defaults filled in, ${NAME} references left...'
+complete -c ao -n '__fish_ao_is 1 ao config' -a 'unset' -d 'Remove a key from agent-orchestrator.yaml, so its default applies.'
 complete -c ao -n '__fish_ao_is 1 ao config' -a 'validate' -d 'Check the config; print every problem, one per line (exit 3 if any).'
+
+# ao config get
+complete -c ao -n '__fish_ao_is - ao config get' -s h -l help -d 'Show this message and exit.'
+complete -c ao -n '__fish_ao_is - ao config get' -l json -d 'Print {"v":1,"data":{...}} on stdout.'
 
 # ao config schema
 complete -c ao -n '__fish_ao_is - ao config schema' -s h -l help -d 'Show this message and exit.'
 
+# ao config set
+complete -c ao -n '__fish_ao_is - ao config set' -s h -l help -d 'Show this message and exit.'
+complete -c ao -n '__fish_ao_is - ao config set' -l json -d 'Print {"v":1,"data":{...}} on stdout.'
+
 # ao config show
 complete -c ao -n '__fish_ao_is - ao config show' -s h -l help -d 'Show this message and exit.'
 complete -c ao -n '__fish_ao_is - ao config show' -l json -d 'Print {"v":1,"data":{...}} on stdout.'
+
+# ao config unset
+complete -c ao -n '__fish_ao_is - ao config unset' -s h -l help -d 'Show this message and exit.'
+complete -c ao -n '__fish_ao_is - ao config unset' -l json -d 'Print {"v":1,"data":{...}} on stdout.'
 
 # ao config validate
 complete -c ao -n '__fish_ao_is - ao config validate' -s h -l help -d 'Show this message and exit.'
@@ -343,7 +358,7 @@ complete -c ao -n '__fish_ao_is - ao notify test' -s P -l priority -x -d 'urgent
 complete -c ao -n '__fish_ao_is - ao notify test' -l timeout -x -d 'Seconds to wait for all notifiers.'
 
 # ao orchestrate
-complete -c ao -n '__fish_ao_is - ao orchestrate' -s a -l agent -x -d 'claude-code or codex (default: the project\'s agent).'
+complete -c ao -n '__fish_ao_is - ao orchestrate' -s a -l agent -x -d 'claude-code, codex or gemini (default: the project\'s agent).'
 complete -c ao -n '__fish_ao_is - ao orchestrate' -s h -l help -d 'Show this message and exit.'
 complete -c ao -n '__fish_ao_is - ao orchestrate' -l json -d 'Print JSON: {"v": 1, "data": ...}.'
 complete -c ao -n '__fish_ao_is - ao orchestrate' -s p -l project -x -a '(__fish_ao_ids projects)' -d 'Project id (default: the one you are in).'

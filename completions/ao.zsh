@@ -21,7 +21,7 @@ _ao_cmd_commands() {
         'api:Call the running dashboard'\''s REST API: `ao api POST /sessions/ID/message -d...'
         'attach:Attach to the session'\''s tmux session (switch-client when already inside tmux).'
         'completion:Print the completion script for SHELL (install: see docs/completion.md).'
-        'config:Check, show and describe agent-orchestrator.yaml.'
+        'config:Check, show, describe and change agent-orchestrator.yaml.'
         'config-help:Describe every key of agent-orchestrator.yaml.'
         'dashboard:Serve the dashboard and its REST API for this config (Ctrl-C stops it).'
         'doctor:Check that ao can work here: tools, versions, config, state directory, plugins.'
@@ -155,8 +155,11 @@ _ao_cmd__completion() {
 
 _ao_cmd__config_commands() {
     local -a commands=(
+        'get:Print a key'\''s effective value (its default when the file does not set it).'
         'schema:Print the JSON Schema of agent-orchestrator.yaml.'
+        'set:Set a key in agent-orchestrator.yaml, keeping its comments and order.'
         'show:Print the effective config: defaults filled in, ${NAME} references left...'
+        'unset:Remove a key from agent-orchestrator.yaml, so its default applies.'
         'validate:Check the config; print every problem, one per line (exit 3 if any).'
     )
     _describe -t commands 'ao config command' commands
@@ -173,12 +176,23 @@ _ao_cmd__config() {
     if [[ $state == command ]]; then
         curcontext=${curcontext%:*:*}:ao-config-$words[1]:
         case $words[1] in
+            (get) _ao_cmd__config__get && ret=0 ;;
             (schema) _ao_cmd__config__schema && ret=0 ;;
+            (set) _ao_cmd__config__set && ret=0 ;;
             (show) _ao_cmd__config__show && ret=0 ;;
+            (unset) _ao_cmd__config__unset && ret=0 ;;
             (validate) _ao_cmd__config__validate && ret=0 ;;
         esac
     fi
     return ret
+}
+
+_ao_cmd__config__get() {
+    _arguments -s -S \
+        '(- *)--help[Show this message and exit.]' \
+        '(- *)-h[Show this message and exit.]' \
+        '(--json)--json[Print {"v"\:1,"data"\:{...}} on stdout.]' \
+        '1:KEY: '
 }
 
 _ao_cmd__config__schema() {
@@ -187,11 +201,28 @@ _ao_cmd__config__schema() {
         '(- *)-h[Show this message and exit.]'
 }
 
+_ao_cmd__config__set() {
+    _arguments -s -S \
+        '(- *)--help[Show this message and exit.]' \
+        '(- *)-h[Show this message and exit.]' \
+        '(--json)--json[Print {"v"\:1,"data"\:{...}} on stdout.]' \
+        '1:KEY: ' \
+        '2:VALUE: '
+}
+
 _ao_cmd__config__show() {
     _arguments -s -S \
         '(- *)--help[Show this message and exit.]' \
         '(- *)-h[Show this message and exit.]' \
         '(--json)--json[Print {"v"\:1,"data"\:{...}} on stdout.]'
+}
+
+_ao_cmd__config__unset() {
+    _arguments -s -S \
+        '(- *)--help[Show this message and exit.]' \
+        '(- *)-h[Show this message and exit.]' \
+        '(--json)--json[Print {"v"\:1,"data"\:{...}} on stdout.]' \
+        '1:KEY: '
 }
 
 _ao_cmd__config__validate() {
@@ -412,8 +443,8 @@ _ao_cmd__notify__test() {
 
 _ao_cmd__orchestrate() {
     _arguments -s -S \
-        '(--agent -a)--agent=[claude-code or codex (default\: the project'\''s agent).]:AGENT: ' \
-        '(--agent -a)-a+[claude-code or codex (default\: the project'\''s agent).]:AGENT: ' \
+        '(--agent -a)--agent=[claude-code, codex or gemini (default\: the project'\''s agent).]:AGENT: ' \
+        '(--agent -a)-a+[claude-code, codex or gemini (default\: the project'\''s agent).]:AGENT: ' \
         '(- *)--help[Show this message and exit.]' \
         '(- *)-h[Show this message and exit.]' \
         '(--json)--json[Print JSON\: {"v"\: 1, "data"\: ...}.]' \

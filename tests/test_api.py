@@ -89,10 +89,10 @@ def test_events_since_a_cursor(proj: Project) -> None:
     assert api.events(page.cursor).events == ()
     api.stop("d-1")
     newer = api.events(page.cursor)
-    assert [e.type for e in newer.events] == ["session.stopped"]
+    assert [e.type for e in newer.events] == ["session.stopped", "session.killed"]
     assert newer.events[0].session == "d-1" and newer.events[0].project == "demo"
     assert api.events(newer.cursor).events == ()
-    assert [e.type for e in api.events(limit=1).events] == ["session.stopped"]
+    assert [e.type for e in api.events(limit=1).events] == ["session.killed"]
     # the same lines as the log has them
     log = next(Path(os.environ["AO_HOME"]).glob("*-demo")) / "events.jsonl"
     assert [e.to_json() for e in api.events().events] == [

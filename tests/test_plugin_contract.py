@@ -44,6 +44,7 @@ OPTIONS: dict[tuple[str, str], dict[str, t.Any]] = {
     ("notifier", "discord"): {"url": "https://example.invalid/hook"},
     ("notifier", "webhook"): {"url": "https://example.invalid/hook"},
     ("notifier", "ntfy"): {"topic": "ao-test"},
+    ("notifier", "composio"): {"app": "slack", "channel": "C0123"},
 }
 
 # what each built-in can do beyond its slot: removing a method would make the core skip
@@ -52,12 +53,12 @@ BUILTIN_CAPABILITIES: dict[tuple[str, str], set[str]] = {
     **{
         ("agent", name): {"Resumable", "Interruptible", "DialogAnswering", "SessionInfoReader",
                           "Versioned", "AuthReporting", "SelfTestable"}
-        for name in ("gemini", "aider")
+        for name in ("aider",)
     },
     **{
         ("agent", name): {"Resumable", "Interruptible", "DialogAnswering", "SessionInfoReader",
                           "Versioned", "AuthReporting", "SelfTestable", "McpClient"}
-        for name in ("claude-code", "codex")
+        for name in ("claude-code", "codex", "gemini")
     },
     ("agent", "pi"): {"Resumable", "Interruptible", "SessionInfoReader", "Versioned",
                       "AuthReporting", "SelfTestable"},
@@ -66,7 +67,7 @@ BUILTIN_CAPABILITIES: dict[tuple[str, str], set[str]] = {
     ("agent", "cursor"): {"Resumable", "DialogAnswering", "SessionInfoReader", "Versioned",
                           "AuthReporting"},
     ("agent", "shell"): {"Interruptible"},
-    ("workspace", "worktree"): {"SetsAside"},
+    **{("workspace", n): {"SetsAside"} for n in ("worktree", "clone")},
     **{("tracker", n): {"IssuePrompting", "IssueListing", "IssueUpdating"}
        for n in ("github", "gitlab", "linear")},
     **{("scm", n): {"PrOpening"} for n in ("github", "gitlab")},
@@ -315,6 +316,10 @@ NOT_ON_PLUGINS: dict[str, list[tuple[str, str]]] = {
         ("getattr(model.defaults, slot)", "config defaults per slot"),
     ],
     "ao/config/edit.py": [('getattr(k, "value", None)', "ruamel YAML keys")],
+    "ao/config/keys.py": [
+        ('getattr(k, "value", None) == part', "PyYAML node keys"),
+        ('getattr(val, "flow_style", False)', "PyYAML collection nodes"),
+    ],
     "ao/config/snapshot.py": [('getattr(value, "model_dump", None)', "pydantic models")],
     "ao/lifecycle/passes.py": [('getattr(exc, "message", exc)', "an exception's message")],
     "ao/mcp/server.py": [("fn = getattr(tools, name)", "its own tool methods, by catalog name")],

@@ -264,7 +264,12 @@ def test_events_log_records_the_lifecycle(proj: Project) -> None:
     assert proj.ao("stop", "d-1").returncode == 0
     log = next(Path(os.environ["AO_HOME"]).glob("*-demo")) / "events.jsonl"
     events = [json.loads(line) for line in log.read_text().splitlines()]
-    assert [e["type"] for e in events] == ["session.spawning", "session.started", "session.stopped"]
+    assert [e["type"] for e in events] == [
+        "session.spawning",
+        "session.started",
+        "session.stopped",
+        "session.killed",
+    ]
     for e in events:
         assert set(e) == {
             "v",

@@ -47,11 +47,14 @@ if t.TYPE_CHECKING:
         Transition,
     )
     from ao.api.results import Sent, SessionCard, SessionDetail, SessionState
+    from ao.api.settings import ConfigChange, ConfigValue
     from ao.api.tasks import TaskInfo
 
 __all__ = [
     "ActionTaken",
     "AgentInfo",
+    "ConfigChange",
+    "ConfigValue",
     "Created",
     "DashboardInfo",
     "Event",
@@ -91,6 +94,7 @@ _HOMES = {
         ("orchestrator", "Orchestrator"),
         ("results", "SessionState SessionCard SessionDetail Sent"),
         ("tasks", "TaskInfo"),
+        ("settings", "ConfigChange ConfigValue"),
         ("fix", "FixItemInfo FixReport"),
         ("outcomes", "Created GcItem Interrupted IssueSpawn KeysSent Merged Published Stopped"),
         ("inventory", "AgentInfo DashboardInfo PluginInfo ProjectAdded ProjectInfo "

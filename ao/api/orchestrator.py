@@ -25,6 +25,7 @@ from ao.api.fix import Fixes
 from ao.api.lifecycle import Lifecycle
 from ao.api.projects import Projects
 from ao.api.sessions import Sessions
+from ao.api.settings import Settings
 from ao.api.tasks import Tasks
 from ao.api.workspaces import Workspaces
 
@@ -32,7 +33,9 @@ if t.TYPE_CHECKING:
     from ao.api.requests import Request
 
 
-class Orchestrator(Projects, Fixes, Tasks, Sessions, Workspaces, Lifecycle, Agents, Dashboards):
+class Orchestrator(
+    Projects, Settings, Fixes, Tasks, Sessions, Workspaces, Lifecycle, Agents, Dashboards
+):
     """Projects, sessions, tasks, workspaces, the lifecycle, agents and the dashboard of
     one config."""
 

@@ -1,4 +1,5 @@
-"""``ao config validate|show|schema`` and ``ao config-help``: the config, checked and explained.
+"""``ao config validate|show|schema|get|set|unset`` and ``ao config-help``: the config,
+checked, explained and changed one key at a time.
 
 pydantic and yaml are imported inside the commands so ``ao --help`` stays fast.
 """
@@ -13,7 +14,10 @@ from pathlib import Path
 
 import typer
 
-from ao.cli.output import emit_json, out
+from ao.cli.output import emit_json, info, out
+
+if t.TYPE_CHECKING:
+    from ao.api import ConfigChange
 
 CONFIG_EXIT = 3  # ConfigError's exit code, without importing the error tree at startup
 
@@ -77,6 +81,79 @@ def _show(as_json: JsonFlag = False) -> None:
             data, sort_keys=False, default_flow_style=False, allow_unicode=True, width=4096
         )
     )
+
+
+KeyArg = t.Annotated[
+    str,
+    typer.Argument(help="Dotted key as in the file: defaults.agent, projects.<id>.maxSessions."),
+]
+
+
+def _shown(value: t.Any, inline: bool = False) -> str:
+    """A value as the shell shows it: scalars bare, lists of scalars (and, ``inline``,
+    every collection) as flow YAML (``[a, b]``), mappings and lists of them as YAML."""
+    if value is None or isinstance(value, bool):
+        return json.dumps(value)
+    if isinstance(value, str | int | float):
+        return str(value)
+    # lazy: yaml only for a collection
+    import yaml
+
+    flat = inline or (
+        isinstance(value, list) and not any(isinstance(v, dict | list) for v in value)
+    )
+    return yaml.safe_dump(
+        value, default_flow_style=flat, sort_keys=False, allow_unicode=True, width=1 << 20
+    ).rstrip("\n")
+
+
+def _get(key: KeyArg, as_json: JsonFlag = False) -> None:
+    """Print a key's effective value (its default when the file does not set it)."""
+    from ao.cli.common import orchestrator  # lazy: `ao --help` never imports the API
+
+    got = orchestrator().config_get(key)
+    if as_json:
+        emit_json(got.to_json())
+        return
+    out(_shown(got.value))
+    if got.default:
+        info(f"ao: note: {got.key} is not set in the file; this is its default")
+
+
+def _set(
+    key: KeyArg,
+    value: t.Annotated[
+        str,
+        typer.Argument(
+            help="New value, read by the key's type: true/false, 5, 30m, an enum's name, "
+            "[a, b] or JSON for a list or mapping, anything else as a string."
+        ),
+    ],
+    as_json: JsonFlag = False,
+) -> None:
+    """Set a key in agent-orchestrator.yaml, keeping its comments and order."""
+    from ao.cli.common import orchestrator  # lazy: `ao --help` never imports the API
+
+    _changed(orchestrator().config_set(key, value), as_json)
+
+
+def _unset(key: KeyArg, as_json: JsonFlag = False) -> None:
+    """Remove a key from agent-orchestrator.yaml, so its default applies."""
+    from ao.cli.common import orchestrator  # lazy: `ao --help` never imports the API
+
+    _changed(orchestrator().config_unset(key), as_json, unset=True)
+
+
+def _changed(change: ConfigChange, as_json: bool, unset: bool = False) -> None:
+    if as_json:
+        emit_json(change.to_json())
+    elif unset:
+        done = "removed" if change.changed else "not set"
+        out(f"{change.key}: {done}; the default applies: {_shown(change.new, True)}")
+    elif change.changed:
+        out(f"{change.key}: {_shown(change.old, True)} → {_shown(change.new, True)}")
+    else:
+        out(f"{change.key}: {_shown(change.new, True)} (unchanged)")
 
 
 def _schema() -> None:
@@ -192,12 +269,15 @@ def register(app: typer.Typer) -> None:
     """Add ``ao config ...`` and ``ao config-help`` to ``app``."""
     config_app = typer.Typer(
         name="config",
-        help="Check, show and describe agent-orchestrator.yaml.",
+        help="Check, show, describe and change agent-orchestrator.yaml.",
         rich_markup_mode=None,
         no_args_is_help=True,
     )
     config_app.command("validate")(_validate)
     config_app.command("show")(_show)
     config_app.command("schema")(_schema)
+    config_app.command("get")(_get)
+    config_app.command("set")(_set)
+    config_app.command("unset")(_unset)
     app.add_typer(config_app, name="config")
     app.command("config-help")(_config_help)

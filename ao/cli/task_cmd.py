@@ -124,7 +124,7 @@ def orchestrate(
     goal: str = typer.Argument(..., help="What the orchestrator should achieve, with workers."),
     project: str = ProjectOpt,
     agent: str = typer.Option(
-        None, "--agent", "-a", help="claude-code or codex (default: the project's agent)."
+        None, "--agent", "-a", help="claude-code, codex or gemini (default: the project's agent)."
     ),
     json_out: bool = JsonOpt,
 ) -> None:

@@ -21,6 +21,7 @@ import typing as t
 import uuid
 
 from ao.lifecycle import reactions as rx
+from ao.lifecycle import vocabulary
 from ao.notify import DEFAULT_TIMEOUT, dispatch
 from ao.registry import available
 from ao.sdk.contracts import Notification, PrState
@@ -133,13 +134,17 @@ def _outbox(project: Project) -> Path:
 def notify(project: Project, session_id: str, planned: rx.Planned) -> str:
     """Record a human notification and queue it for delivery at the end of the tick."""
 
+    data = {"reaction": planned.reaction, "kind": planned.kind}
+    about = vocabulary.of_notification(planned.reaction, planned.kind)
+    if about is not None:  # the vocabulary type, for webhook/Slack filters (`data.event`)
+        data["event"] = about
     note = {
         "title": f"ao: {session_id or project.id} — {planned.reaction}",
         "message": planned.message,
         "priority": planned.priority,
         "session": session_id,
         "project": project.id,
-        "data": {"reaction": planned.reaction, "kind": planned.kind},
+        "data": data,
     }
     events.append(
         project.paths, "notification", session=session_id, priority=planned.priority,

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from ao.config import load_config
 from ao.config.conditions import evaluate, parse
-from ao.lifecycle import fixing, tasks
+from ao.lifecycle import fixing, tasks, vocabulary
 from ao.lifecycle import reactions as rx
 from ao.lifecycle.actions import NUDGE_ECHO, execute, flush, notify, nudged_at
 from ao.lifecycle.machine import TERMINAL, Facts, decide
@@ -264,6 +264,9 @@ def _one(
                 data={"from": before, "to": status, "rule": decision.rule,
                       "evidence": activity.evidence.detail if activity else None},
             )  # fmt: skip
+    first_seen = session.status_since is None and _live(session)  # spawned, not yet seen
+    if first_seen and "status_since" not in changes:  # what `since` fell back to: no change
+        changes["status_since"] = session.created_at or record.now()
     if pr is not None:
         changes.update({"pr": pr.url, "pr_number": pr.number, "pr_head": pr.head_sha})
     situation = rx.Situation(
@@ -273,6 +276,7 @@ def _one(
         question=_last_lines(obs.screen), reason=activity.evidence.detail if activity else "",
     )  # fmt: skip
     books: dict[str, Bookkeeping] = {}
+    ran: list[vocabulary.Ran] = []
     for key, signature, cfg in _active_reactions(ctx, project, situation):
         message = _message(key, cfg, situation, project)
         name = reaction_key(key)
@@ -284,12 +288,35 @@ def _one(
             (True, "dry run") if dry_run else execute(ctx, project, session, planned, pr, cfg)
         )
         report.actions.append((session.id, planned, ok, detail))
+        ran.append(vocabulary.Ran(planned.reaction, planned.kind, ok, detail))
+    if not dry_run:
+        _vocabulary(project, session, situation, first_seen, ran)
     changed = {n: b for n, b in books.items() if b != session.reactions.get(n)}
     if changed:
         changes["reactions"] = changed
     if changes and not dry_run:
         project.store.update(session.id, **changes)
     return facts.activity
+
+
+def _vocabulary(
+    project: Project,
+    session: Session,
+    situation: rx.Situation,
+    first_seen: bool,
+    ran: list[vocabulary.Ran],
+) -> None:
+    """Append the vocabulary events (``ao.lifecycle.vocabulary``) of this session's tick."""
+
+    conflicts = rx.triggers(situation).get("merge-conflicts")
+    book = session.reactions.get(reaction_key("merge-conflicts"))
+    before = vocabulary.Before(
+        status=session.status, pr=session.pr, pr_head=session.pr_head, first_seen=first_seen,
+        conflicts_seen=conflicts is not None and book is not None and book.signature == conflicts,
+    )  # fmt: skip
+    for event in vocabulary.derive(session.id, before, situation.status, situation.pr, ran):
+        events.append(project.paths, event.type, session=session.id, priority=event.priority,
+                      message=event.message, data=event.data)  # fmt: skip
 
 
 def _live(session: Session) -> bool:

@@ -8,7 +8,9 @@ the request's schema), ``:countTokens``, ``:embedContent``, ``GET …/models``.
 ``write_file`` becomes a ``write_file`` function call with an absolute path under the
 directory the CLI names in its prompt; ``shell`` and ``needs_permission`` become
 ``run_shell_command`` (which the CLI asks about unless it runs in yolo mode); ``tool``
-becomes a call of the function it names.
+becomes a call of the function it names. Gemini CLI names an MCP server ``S``'s tool ``T``
+``mcp_S_T``: a ``tool("mcp__S__T", …)`` (Claude Code's spelling, which the other fakes
+take) is rewritten to that, so one script serves every CLI.
 ``auth_error()`` answers 401 UNAUTHENTICATED (``invalid_key()``: the 400 API_KEY_INVALID
 the real API gives a bad key); ``usage_limit()`` answers 429 RESOURCE_EXHAUSTED with a
 per-day quota violation, which the CLI treats as terminal; ``bad_request()`` answers 400
@@ -52,11 +54,19 @@ _CWD = (
     re.compile(r"Workspace Directories:?\s*(?:\\n)?\s*(?:- )?(/[^\s\"\\]+)"),
     re.compile(r"<cwd>([^<]+)</cwd>"),
 )
+_MCP_NAME = re.compile(r"mcp__([^_]+(?:_[^_]+)*?)__(.+)")
 
 
 def invalid_key() -> Step:
     """HTTP 400 API_KEY_INVALID, what the real Gemini API answers a wrong API key."""
     return Step("error", status=400, body={"reason": "API_KEY_INVALID"})
+
+
+def gemini_tool_name(name: str) -> str:
+    """The name Gemini CLI gives a tool: ``mcp__S__T`` (an MCP tool, spelt as Claude Code
+    does) becomes ``mcp_S_T``; any other name is kept."""
+    found = _MCP_NAME.fullmatch(name)
+    return f"mcp_{found.group(1)}_{found.group(2)}" if found else name
 
 
 def is_gemini_path(path: str) -> bool:
@@ -107,7 +117,8 @@ class GeminiHandler(JsonHandler):
             args = {"file_path": target, "content": step.content}
             parts = [{"functionCall": {"name": "write_file", "args": args}}]
         elif step.kind == "tool":
-            parts = [{"functionCall": {"name": step.name, "args": dict(step.args)}}]
+            name = gemini_tool_name(step.name)
+            parts = [{"functionCall": {"name": name, "args": dict(step.args)}}]
         else:
             args = {"command": step.command, "description": "Run a command"}
             parts = [{"functionCall": {"name": "run_shell_command", "args": args}}]

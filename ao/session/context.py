@@ -162,8 +162,9 @@ class Context:
         return self._plugin("runtime", name, options)
 
     def workspace(self, name: str | None = None) -> Workspace:
-        """The workspace plugin."""
-        return self._plugin("workspace", name or self.config.defaults.workspace, {})
+        """The workspace plugin, with its ``plugins.<name>`` options."""
+        name = name or self.config.defaults.workspace
+        return self._plugin("workspace", name, self._options(name))
 
     def scm(self, name: str) -> Scm:
         """The SCM plugin ``name``."""

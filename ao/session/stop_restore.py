@@ -99,6 +99,10 @@ def _stop_locked(
         data={"worktree_removed": removed, "snapshot": snapshot, "kept": kept,
               "saved": settled.saved},
     )  # fmt: skip
+    if final_status == Status.KILLED:  # the reference's name for a session stopped by hand
+        events.append(project.paths, "session.killed", session=session.id, priority="info",
+                      message=f"{session.id} killed", data={"session": session.id,
+                      "from": session.status_text, "to": Status.KILLED.value})  # fmt: skip
     return StopResult(
         session.id, str(session.worktree) if session.worktree else None, removed, snapshot, kept,
         str(archived), settled.saved,

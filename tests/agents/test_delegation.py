@@ -21,7 +21,9 @@ from pathlib import Path
 import pytest
 
 from tests.agents.conftest import Harness, wait_for
+from tests.agents.fakegemini import FakeGemini
 from tests.agents.fakemodel import text, tool, write_file
+from tests.agents.test_gemini import gemini, gfake  # noqa: F401 - fixtures
 
 pytestmark = [pytest.mark.agents, pytest.mark.tmux, pytest.mark.slow, pytest.mark.timeout(600)]
 
@@ -188,6 +190,41 @@ def test_codex_as_orchestrator_delegates_a_verified_task(codex: Harness) -> None
         wait_for(lambda: h.fake.turns_served(ORCH) >= len(steps), 180,
                  "the orchestrator's last turn")  # fmt: skip
         convo = h.fake.main_requests(ORCH)[-1].text()
+        assert f"[ao] {row['id']} ({row['session']}) completed" in convo
+    finally:
+        watcher.terminate()
+        watcher.wait(10)
+
+
+@pytest.mark.usefixtures("gemini")  # the harness, pointed at the fake Gemini API
+def test_gemini_as_orchestrator_delegates_a_verified_task(harness: Harness) -> None:
+    """The same with Gemini CLI, orchestrator and worker: ao's MCP server reaches it through
+    ``mcpServers.ao`` (trusted) in its session home's settings; the scripted
+    ``mcp__ao__create_task`` becomes the ``mcp_ao_create_task`` the CLI offers."""
+    h = harness
+    gem: FakeGemini = h.gem  # type: ignore[attr-defined]
+    h.configure("gemini", permissions="auto")
+    steps = [create("WORKER-E", "e.txt"), text("Delegated; waiting."),
+             tool("mcp__ao__list_agents", {}), text("Done.")]  # fmt: skip
+    gem.route(ORCH, *steps)
+    gem.route("WORKER-E", write_file("e.txt", "WORKER-E\n"), text("E done."))
+    watcher = start_watcher(h)
+    try:
+        orch = orchestrate(h)
+
+        def completed() -> list[dict[str, t.Any]] | None:
+            rows = tasks(h)
+            return rows if rows and rows[0]["state"] == "completed" else None
+
+        (row,) = t.cast(list[dict[str, t.Any]], wait_for(completed, 240, "the task"))
+        assert row["parent"] == orch and row["agent"] == "gemini"  # AO_SESSION_ID reached it
+        assert worktree_file(h, row["session"], "e.txt") == "WORKER-E\n"
+        # the tool's result came back as a functionResponse of the name the CLI offered
+        first = gem.main_requests(ORCH)[1].body["contents"][-1]["parts"][0]
+        assert first["functionResponse"]["name"] == "mcp_ao_create_task", first
+        wait_for(lambda: gem.turns_served(ORCH) >= len(steps), 180,
+                 "the orchestrator's last turn")  # fmt: skip
+        convo = gem.main_requests(ORCH)[-1].text()
         assert f"[ao] {row['id']} ({row['session']}) completed" in convo
     finally:
         watcher.terminate()

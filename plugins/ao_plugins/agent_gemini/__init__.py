@@ -4,7 +4,8 @@ Launch: ``gemini --session-id <uuid> --approval-mode M [--model M]
 [--prompt-interactive=<task>]`` with ``GEMINI_CLI_HOME`` set to a per-session home under
 ao's state dir. That home's ``.gemini`` links the user's login files, holds a copy of
 the user's settings, trusts the worktree (``trustedFolders.json``) and carries the
-project's agent rules in its global ``GEMINI.md``; nothing is written into the repo.
+project's agent rules in its global ``GEMINI.md``; nothing is written into the repo. MCP
+servers ao gives it (an orchestrator's ``ao mcp``) go in that home's settings too.
 Activity comes first from the session's chat log (``.gemini/tmp/*/chats/*.jsonl``),
 then from the pane's liveness, then from the CLI's chrome at the bottom of the screen.
 See docs/agents-more.md.
@@ -39,6 +40,8 @@ from ao.sdk.contracts import (
     Interruptible,
     LaunchContext,
     LaunchSpec,
+    McpClient,
+    McpServer,
     Observation,
     Resumable,
     SelfTestable,
@@ -70,7 +73,7 @@ PRIVATE = {"settings.json", "trustedFolders.json", "GEMINI.md", "tmp", "history"
 
 class GeminiAgent(
     AgentBase, ProbedVersion, Resumable, Interruptible, DialogAnswering, SessionInfoReader,
-    AuthReporting, SelfTestable,
+    AuthReporting, SelfTestable, McpClient,
 ):  # fmt: skip
     """Adapter for Gemini CLI (``gemini``), tested with 0.61.0."""
 
@@ -119,6 +122,45 @@ class GeminiAgent(
         else:
             metadata["agent_home"] = str(native.user_dir().parent)
         return LaunchSpec(argv=argv, env=env, prompt_delivery=delivery, metadata=metadata)
+
+    def with_mcp(
+        self, ctx: LaunchContext, spec: LaunchSpec, servers: t.Sequence[McpServer]
+    ) -> LaunchSpec:
+        """``servers`` in the session home's ``settings.json`` (``mcpServers``), trusted.
+
+        Gemini CLI names a server ``S``'s tool ``T`` ``mcp_S_T``; ``trust: true`` lets its
+        tools run without a question (any approval mode but plan). It starts a stdio
+        server with its own environment *redacted*: names that look secret (``*KEY*``,
+        ``*TOKEN*``, ``*AUTH*``…), or all names under GitHub Actions, are dropped unless
+        ``security.environmentVariableRedaction.allowed`` lists them, so the agent's own
+        variable names are listed there (names only, as Codex's ``env_vars``), and ``env``
+        adds the server's. Values that look like credentials themselves (``AIzaSy…``,
+        ``ghp_…``, JWTs) are dropped whatever the list says. The spec is unchanged."""
+        home = spec.env.get("GEMINI_CLI_HOME")
+        if not home or not servers:
+            return spec
+        path = Path(home) / ".gemini" / "settings.json"
+        settings = read_json(path) or {}
+        entries = _section(settings, "mcpServers")
+        for server in servers:
+            entries[server.name] = {
+                "command": server.command[0], "args": list(server.command[1:]),
+                "env": dict(server.env), "trust": True,
+            }  # fmt: skip
+        # a user's allow-list of servers would leave these out; an exclusion would drop them
+        mcp = _section(settings, "mcp")
+        names = [s.name for s in servers]
+        if isinstance(mcp.get("allowed"), list) and "*" not in mcp["allowed"]:
+            mcp["allowed"] = [*mcp["allowed"], *(n for n in names if n not in mcp["allowed"])]
+        if isinstance(mcp.get("excluded"), list):
+            mcp["excluded"] = [n for n in mcp["excluded"] if n not in names]
+        redaction = _section(_section(settings, "security"), "environmentVariableRedaction")
+        passed = {*os.environ, *spec.env} - {k for s in servers for k in s.env}
+        mine = redaction.get("allowed")
+        listed = [str(n) for n in mine] if isinstance(mine, list) else []
+        redaction["allowed"] = [*listed, *sorted(n for n in passed if n not in listed)]
+        write_json(path, settings)
+        return spec
 
     # ------------------------------------------------------------------ activity
 

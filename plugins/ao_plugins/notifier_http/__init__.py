@@ -1,4 +1,5 @@
-"""Notifiers that deliver over HTTP: Slack, Discord, a generic JSON webhook, and ntfy.
+"""Notifiers that deliver over HTTP: Slack, Discord, a generic JSON webhook, and ntfy
+(and, in their own modules over the same sender, OpenClaw and Composio).
 
 Every notifier POSTs with httpx under an explicit time budget (option ``timeout``,
 seconds, default 10) that covers all attempts: connection errors, 5xx answers and
@@ -20,6 +21,8 @@ import email.utils
 import hashlib
 import hmac
 import json
+import os
+import re
 import time
 import typing as t
 import uuid
@@ -29,7 +32,8 @@ import httpx
 
 from ao import __version__
 from ao.sdk.contracts import API_VERSION, Notification, Notifier
-from ao.sdk.errors import AoError
+from ao.sdk.errors import AoError, AuthError
+from ao.sdk.redact import redact, register
 from ao.sdk.textsafe import strip_controls
 
 ENVELOPE_VERSION = 1
@@ -131,6 +135,49 @@ def _url_option(kind: str, options: Mapping[str, t.Any], *keys: str) -> str:
     raise AoError(f"{kind} notifier needs option {keys[0]!r} (the webhook URL)")
 
 
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def secret_option(kind: str, options: Mapping[str, t.Any], *keys: str) -> str | None:
+    """The first non-empty of ``options[keys]``, a whole ``${NAME}`` read from the environment.
+
+    ao's config expands ``${NAME}`` when it loads the file; a value that still reads
+    ``${NAME}`` (options given some other way) is expanded here. The value is registered
+    with ``ao.sdk.redact`` so it never reaches an error, a log or an event. Raises AoError
+    when the variable named is not set; None when no key is set.
+    """
+    for key in keys:
+        value = options.get(key)
+        if value is None or value == "":
+            continue
+        if not isinstance(value, str):
+            raise AoError(f"{kind} notifier: option {key!r} must be a string")
+        value = value.strip()
+        ref = _ENV_REF.fullmatch(value)
+        if ref:
+            name = ref.group(1)
+            found = os.environ.get(name, "").strip()
+            if not found:
+                raise AoError(
+                    f"{kind} notifier: option {key!r} is ${{{name}}}, which is not set",
+                    hint=f"export {name} in the environment ao runs in",
+                )
+            register(found, name)
+            return found
+        register(value)
+        return value
+    return None
+
+
+def env_secret(name: str) -> str | None:
+    """``$name`` (stripped) registered as a secret, or None when unset or empty."""
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return None
+    register(value, name)
+    return value
+
+
 def _number(options: Mapping[str, t.Any], key: str, default: float) -> float:
     value = options.get(key, default)
     if isinstance(value, bool) or not isinstance(value, int | float | str):
@@ -164,6 +211,16 @@ def _retry_after(resp: httpx.Response) -> float | None:
     return float(value) if isinstance(value, int | float) else None
 
 
+def _describe(resp: httpx.Response, describe: t.Callable[[httpx.Response], str] | None) -> str:
+    """What an error answer says: ``describe(resp)`` when given (and it works), else its body."""
+    if describe is not None:
+        try:
+            return describe(resp)
+        except Exception:  # a malformed answer must not hide the status code
+            pass
+    return resp.text
+
+
 class _Sender:
     """POST with a total time budget, retries and secret-free error messages."""
 
@@ -180,13 +237,24 @@ class _Sender:
         headers: Mapping[str, str],
         *,
         secrets: t.Iterable[str] = (),
+        url_is_secret: bool = True,
+        describe: t.Callable[[httpx.Response], str] | None = None,
+        auth_hint: str | None = None,
     ) -> httpx.Response:
-        """Send ``body`` to ``url``; return the 2xx answer or raise AoError."""
+        """Send ``body`` to ``url``; return the 2xx answer or raise AoError.
+
+        ``url_is_secret`` (webhooks: the path is the token) shows only its scheme and
+        host in errors and scrubs its parts; ``describe`` turns an error answer into the
+        text reported (default: its body); ``auth_hint``: a 401 or 403 raises AuthError
+        with this hint.
+        """
         # short values (a 3-letter topic) would mangle the message more than they hide
         hidden = sorted(
-            {*url_secrets(url), *(s for s in secrets if len(s) >= 6)}, key=len, reverse=True
+            {*(url_secrets(url) if url_is_secret else ()), *(s for s in secrets if len(s) >= 6)},
+            key=len,
+            reverse=True,
         )
-        where = redact_url(url)
+        where = redact_url(url) if url_is_secret else redact(one_line(url, 200))
 
         def scrub(text: str) -> str:
             for secret in hidden:
@@ -211,7 +279,7 @@ class _Sender:
                     if resp.is_success:
                         return resp
                     problem = f"HTTP {resp.status_code}"
-                    excerpt = scrub(resp.text)
+                    excerpt = scrub(_describe(resp, describe))
                     if excerpt:
                         problem += f": {excerpt}"
                     if resp.status_code == 429:
@@ -220,9 +288,10 @@ class _Sender:
                             wait = asked
                             problem += f" (rate limited; retry after {asked:g}s)"
                     elif resp.status_code < 500:
-                        raise AoError(
-                            f"{self.kind} at {where} rejected the notification: {problem}"
-                        )
+                        message = f"{self.kind} at {where} rejected the notification: {problem}"
+                        if auth_hint and resp.status_code in (401, 403):
+                            raise AuthError(message, hint=auth_hint)
+                        raise AoError(message)
                 left = deadline - time.monotonic()
                 if attempt > self.retries or wait >= left:
                     tries = f"{attempt} attempt{'s' if attempt > 1 else ''}"
@@ -245,13 +314,25 @@ class _HttpNotifier(Notifier):
         self.sender = _Sender(self.kind, self.options, retries=self.default_retries)
 
     def _post_json(
-        self, url: str, payload: Mapping[str, t.Any], headers: Mapping[str, str] | None = None
+        self,
+        url: str,
+        payload: Mapping[str, t.Any],
+        headers: Mapping[str, str] | None = None,
+        *,
+        secrets: t.Iterable[str] = (),
+        url_is_secret: bool = True,
+        describe: t.Callable[[httpx.Response], str] | None = None,
+        auth_hint: str | None = None,
     ) -> httpx.Response:
         body = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), default=str)
         return self.sender.post(
             url,
             body.encode("utf-8"),
             {"Content-Type": "application/json", **(headers or {})},
+            secrets=secrets,
+            url_is_secret=url_is_secret,
+            describe=describe,
+            auth_hint=auth_hint,
         )
 
 
