@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: install dist test-deps test check lint typecheck bench demo docs completions clean
+.PHONY: install dist test-deps test check lint typecheck bench demo demo-fix docs completions clean
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -56,6 +56,12 @@ demo: install
 	-scripts/install-agents.sh
 	-scripts/install-more-agents.sh gemini
 	$(PY) scripts/demo.py
+
+# `ao fix`: a small red repo's three failing tests go green with three agents in parallel
+# (Claude Code against ao's scripted model when npm can install it, else the shell agent)
+demo-fix: install
+	-scripts/install-agents.sh
+	$(PY) scripts/demo_fix.py
 
 completions: install
 	for sh in bash zsh fish; do $(PY) -m ao completion $$sh > completions/ao.$$sh; done

@@ -2,6 +2,8 @@
 
 Prints one line per measurement with the budget next to it. Everything runs in a
 throwaway AO_HOME, git repo and private tmux server; nothing of the user's is touched.
+The last lines (bench/fix.py, no budget) time `ao fix` taking a red repo to green with
+real Claude Code workers, with -j 1 and -j 4, and ao's own share of that time.
 """
 
 from __future__ import annotations
@@ -81,6 +83,9 @@ def main() -> None:
     import github_requests  # bench/github_requests.py: GitHub requests per watch tick
 
     github_requests.main()
+    import fix  # bench/fix.py: `ao fix` red to green with -j 1 and -j 4 (real Claude Code)
+
+    fix.main()
 
 
 def run(tmp: Path, env: dict[str, str]) -> None:

@@ -46,6 +46,12 @@ RULE = (
     "check (no noqa, no ignore comments, no config changes to hide it)."
 )
 HUNKS_LIMIT = 6000
+# what running the checks and the gate leaves in a worktree: never part of a fix (a repo
+# without a .gitignore would otherwise get bytecode committed, and every pair conflict)
+CHECK_DEBRIS = (
+    "**/__pycache__/**", "**/*.pyc", "**/.pytest_cache/**", "**/.mypy_cache/**",
+    "**/.ruff_cache/**", "**/.hypothesis/**", "**/.eslintcache", "**/.coverage",
+)  # fmt: skip
 
 
 def advance(ctx: Context, project: Project, report: TickReport) -> None:
@@ -146,7 +152,8 @@ def _follow(ctx: Context, project: Project, fixes: FixStore, item: FixItem) -> N
     if task.state == TaskState.COMPLETED:
         session = project.store.read(task.session) if task.session else None
         if session is not None and session.worktree is not None:
-            commit_leftovers(project, session.worktree, f"fix: {item.check} {item.id}")
+            commit_leftovers(project, session.worktree, f"fix: {item.check} {item.id}",
+                             skip=CHECK_DEBRIS)  # fmt: skip
         _to(project, fixes, item, ItemState.QUEUED, reason=None)
     elif task.state in (TaskState.FAILED, TaskState.CANCELLED):
         # the gate kept refusing its fix (a human was notified), or the user cancelled it

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import re
 import typing as t
+from collections.abc import Sequence
 from pathlib import Path
 
 from ao.sdk.contracts import PrOpening
@@ -96,12 +97,16 @@ def commits_ahead(worktree: Path, base: str) -> int:
     return int(_git(worktree, "rev-list", "--count", "HEAD").strip() or 0)
 
 
-def commit_leftovers(project: Project, worktree: Path, subject: str) -> bool:
+def commit_leftovers(
+    project: Project, worktree: Path, subject: str, *, skip: Sequence[str] = ()
+) -> bool:
     """Commit what the agent left uncommitted in ``worktree`` (never what ao itself placed
-    there: copied files, symlinks); True when a commit was made."""
+    there: copied files, symlinks; nor paths matching the ``skip`` globs); True when a
+    commit was made."""
     if not _git(worktree, "status", "--porcelain").strip():
         return False
     excluded = [f":(exclude){p}" for p in (*project.config.copy_, *project.config.symlinks)]
+    excluded += [f":(exclude,glob){pattern}" for pattern in skip]
     _git(worktree, "add", "-A", "--", ".", *excluded)
     if not _git(worktree, "diff", "--cached", "--name-only").strip():
         return False
