@@ -27,8 +27,6 @@ if t.TYPE_CHECKING:
     from ao.api.outcomes import Created
     from ao.session.context import Project
 
-JSON_VERSION = 1
-
 
 @dataclasses.dataclass(frozen=True)
 class TaskInfo:

@@ -64,9 +64,13 @@ def advance(ctx: Context, project: Project, report: TickReport) -> None:
         if item.state == ItemState.FIXING:
             _follow(ctx, project, fixes, item)
     assign(ctx, project, fixes, run)
+    merged = False
     for item in fixes.items():
         if item.state in (ItemState.QUEUED, ItemState.MERGING):
             merge(ctx, project, fixes, run, item)
+            merged = True
+    if merged:  # a slot freed up: the next item starts now, not a tick later
+        assign(ctx, project, fixes, run)
     items = fixes.items()
     if items and all(i.state in ITEM_ENDED for i in items):
         fixes.finish()
