@@ -233,3 +233,11 @@ def test_project_verify_accepts_strings_and_argv(tmp_path: Path, verify: list[ob
 
     cfg = ProjectConfig.model_validate({"path": str(tmp_path), "verify": verify})
     assert all(isinstance(c, list) and c for c in cfg.verify)
+
+
+def test_orchestrate_refuses_an_agent_without_mcp_before_making_anything(proj: Project) -> None:
+    r = proj.ao("orchestrate", "plan it", "--agent", "shell")
+    assert r.returncode == 2, r.stderr
+    assert "cannot be given MCP tools" in r.stderr and "--agent" in r.stderr
+    assert proj.ao_json("list", "--all") == []  # no session, record or worktree made
+    assert "ao/d-orchestrator" not in git(proj.repo, "branch", "--list")

@@ -16,6 +16,7 @@ import typing as t
 
 from ao.api.lifecycle import Lifecycle
 from ao.api.sessions import Sessions
+from ao.sdk.contracts import McpClient
 from ao.sdk.errors import ConflictError, NotFoundError, UsageError
 from ao.store import events
 from ao.store.record import ORCHESTRATOR, timestamp
@@ -156,7 +157,7 @@ class Tasks(Sessions, Lifecycle):
         worker (``create_task``), follow them and report. Its session is
         ``<prefix>-orchestrator``, listed first, never counted against ``maxSessions``
         and never stopped by the lifecycle; its workers' progress reaches it as messages.
-        ``agent`` must be one that takes MCP servers (claude-code, codex); default: the
+        ``agent`` must be one that takes MCP servers (claude-code, codex, gemini); default: the
         project's. A project runs one orchestrator (ConflictError while it lives)."""
         from ao.session.spawn import spawn  # lazy: see ao.api.base
 
@@ -170,9 +171,15 @@ class Tasks(Sessions, Lifecycle):
                 f"project {proj.id!r} already has an orchestrator ({name})",
                 hint=f"talk to it with `ao send {name} …`, or `ao stop {name}` first",
             )
+        agent_name = self.context.agent_name(proj, agent)
+        if not isinstance(self.context.agent(agent_name), McpClient):  # before anything is made
+            raise UsageError(
+                f"agent {agent_name!r} cannot be given MCP tools, which an orchestrator needs",
+                hint="use claude-code, codex or gemini (`--agent`)",
+            )
         prompt = ORCHESTRATOR_PROMPT.format(project=proj.id, goal=goal)
         result = spawn(
-            self.context, proj, prompt, agent_name=agent, name=name,
+            self.context, proj, prompt, agent_name=agent_name, name=name,
             ready_timeout=ready_timeout, metadata={"role": ORCHESTRATOR},
         )  # fmt: skip
         return self._created(self.context, proj, result)
