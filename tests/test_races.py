@@ -94,7 +94,7 @@ def test_running_out_of_port_blocks_queues_instead_of_failing(proj: Project) -> 
 
 def test_default_port_range_does_not_cap_a_fleet() -> None:
     """Issue #8.19: the default range holds far more sessions than one machine runs."""
-    from ao.config.models import Ports
+    from ao.config.sections import Ports
 
     ports = Ports()
     assert ports.blocks >= 1000

@@ -21,7 +21,7 @@ from ao.store.locks import locked
 from ao.store.state import ENDED_STATUSES
 
 if t.TYPE_CHECKING:
-    from ao.config.models import Ports
+    from ao.config.sections import Ports
     from ao.session.context import Context, Project
 
 
