@@ -32,6 +32,7 @@ test-deps: install
 # Both runs always run; the last lines say which system tools were missing (their tests
 # are SKIPPED in pytest's summary) and the command that gets them.
 test: install test-deps
+	scripts/start-test-services.sh
 	status=0; \
 	$(PY) -m pytest -n 2 -q -m "not agents" || status=$$?; \
 	$(PY) -m pytest -q -m agents tests/agents || status=$$?; \

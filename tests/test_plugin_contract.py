@@ -71,6 +71,8 @@ BUILTIN_CAPABILITIES: dict[tuple[str, str], set[str]] = {
     **{("tracker", n): {"IssuePrompting", "IssueListing", "IssueUpdating"}
        for n in ("github", "gitlab", "linear")},
     **{("scm", n): {"PrOpening"} for n in ("github", "gitlab")},
+    ("runtime", "docker"): {"Isolating"},
+    **{("runtime", n): set() for n in ("tmux", "process")},
 }  # fmt: skip
 
 
@@ -365,6 +367,7 @@ def test_capability_protocols_have_the_signatures_the_core_calls() -> None:
         contracts.SetsAside: ("set_aside", ["repo", "info", "dest"]),
         contracts.IssuePrompting: ("issue_prompt", ["issue", "project_repo"]),
         contracts.McpClient: ("with_mcp", ["ctx", "spec", "servers"]),
+        contracts.Isolating: ("local_runtime", []),
     }
     for protocol, (method, params) in calls.items():
         sig = inspect.signature(getattr(protocol, method))

@@ -27,7 +27,7 @@ from ao.lifecycle.machine import TERMINAL, Facts, decide
 from ao.lifecycle.outbox import drain
 from ao.lifecycle.passes import SERVES, Inbox
 from ao.lifecycle.report import TickReport
-from ao.sdk.contracts import Observation, PaneState, PrState, RuntimeSpec
+from ao.sdk.contracts import Isolating, Observation, PaneState, PrState, RuntimeSpec
 from ao.sdk.errors import AoError
 from ao.sdk.proc import pid_alive
 from ao.sdk.textsafe import strip_controls
@@ -537,6 +537,8 @@ def ensure_watcher(ctx: Context) -> tuple[str, str]:
     """
 
     runtime = ctx.runtime()
+    if isinstance(runtime, Isolating):  # a container or another host has no ao to run
+        runtime = ctx.runtime(runtime.local_runtime())
     name = watcher_name(ctx.loaded.path)
     pane = runtime.probe().get(name)
     if pane is not None and pane.running:

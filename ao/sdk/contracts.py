@@ -58,6 +58,7 @@ __all__ = [
     "Evidence",
     "HostCheck",
     "Interruptible",
+    "Isolating",
     "Issue",
     "IssueListing",
     "IssuePrompting",
@@ -161,6 +162,16 @@ class Runtime(t.Protocol):
 
     def end_sandbox(self, tag: str) -> None:
         """End every process of that private instance and the instance itself."""
+
+
+@t.runtime_checkable
+class Isolating(t.Protocol):
+    """Runtime capability: sessions run apart from this machine's user (a container,
+    another host), where ao itself is not installed. ao's own processes (the watcher)
+    then run on the local runtime this names instead."""
+
+    def local_runtime(self) -> str:
+        """The name of the runtime plugin that runs ao's own processes on this machine."""
 
 
 # ----------------------------------------------------------------------------- agent
@@ -456,7 +467,7 @@ SLOT_PROTOCOLS: dict[str, type] = {
 
 # the optional capabilities the core asks each slot's plugins for (with ``isinstance``)
 CAPABILITIES: dict[str, tuple[type, ...]] = {
-    "runtime": (),
+    "runtime": (Isolating,),
     "agent": (
         Resumable, Interruptible, MenuAnswering, DialogAnswering, SessionInfoReader, Versioned,
         AuthReporting, SelfTestable, McpClient,

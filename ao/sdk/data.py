@@ -26,6 +26,12 @@ class RuntimeSpec:
     width: int = 200
     height: int = 50
     owner: str = ""  # who started it (ao's state root); `list_names(owner=)` finds only these
+    # Names in ``env`` the session sets itself (config, adapter, ao's own), as opposed to
+    # those inherited from the caller's shell: what an isolating runtime passes on anyway.
+    own_env: frozenset[str] = frozenset()
+    # Host paths besides ``cwd`` the process reads and writes (the agent's state dir):
+    # what an isolating runtime must make visible at the same path.
+    paths: tuple[pathlib.Path, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)

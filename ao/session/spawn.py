@@ -198,7 +198,7 @@ def launch(
 
     block = ports.assign(ctx, project, session_id)
     options = ctx.config.agents.get(agent_name)
-    env = agent_environment(
+    layers = (
         cfg.env,
         options.env if options is not None else {},
         spec.env,
@@ -211,8 +211,10 @@ def launch(
             name=project.paths.runtime_name(session_id),
             argv=spec.argv,
             cwd=cwd,
-            env=env,
+            env=agent_environment(*layers),
             owner=runtime_owner(),
+            own_env=frozenset(name for layer in layers for name in layer),
+            paths=(state_dir,),
         )
     )
     return handle, spec.prompt_delivery
