@@ -8,6 +8,7 @@ fake notification daemon (``tests/fake_notifyd.py``) records what arrived.
 
 from __future__ import annotations
 
+import dataclasses
 import email.header
 import hashlib
 import hmac
@@ -189,13 +190,15 @@ def test_webhook_envelope_and_hmac_signature(receiver: MakeReceiver) -> None:
     assert hmac.compare_digest(req.headers["x-ao-signature"], expected)
     envelope = req.json()
     assert list(envelope) == [
-        "v", "type", "id", "ts", "priority", "title", "message", "session", "project", "data",
+        "v", "type", "event", "id", "ts", "priority", "title", "message", "session", "project",
+        "data",
     ]  # fmt: skip
     assert uuid.UUID(envelope.pop("id"))
     assert ISO_MS.match(envelope.pop("ts"))
     assert envelope == {
         "v": 1,
         "type": "notification",
+        "event": None,  # this notification is about no vocabulary event
         "priority": "warning",
         "title": "CI failed red",
         "message": "Tests failed on <!channel> & main\nbell",
@@ -203,6 +206,36 @@ def test_webhook_envelope_and_hmac_signature(receiver: MakeReceiver) -> None:
         "project": "demo",
         "data": {"url": "https://github.com/o/r/pull/7", "checks": ["lint"]},
     }
+
+
+def test_every_http_notifier_names_the_event_type(receiver: MakeReceiver) -> None:
+    """A notification about a vocabulary event carries its type: the webhook envelope's
+    top-level ``event`` (the v1 contract, additive), Slack's context line, a Discord
+    field, an ntfy tag; a ``data.event`` that is not a type is not echoed."""
+    note = Notification(
+        title="ao: ao-3 — ci-failed", message="red", priority="warning", session="ao-3",
+        data={"reaction": "ci-failed", "kind": "escalate", "event": "ci.fix_failed"},
+    )  # fmt: skip
+    hook, slack, discord, ntfy = receiver(), receiver(), receiver(), receiver()
+    notifier("webhook", url=hook.url).notify(note)
+    notifier("slack", url=slack.url).notify(note)
+    notifier("discord", url=discord.url).notify(note)
+    notifier("ntfy", server=ntfy.url, topic="t").notify(note)
+
+    body = hook.requests[0].json()
+    assert (body["v"], body["type"], body["event"]) == (1, "notification", "ci.fix_failed")
+    assert body["data"]["event"] == "ci.fix_failed"  # as before, kept
+    context = slack.requests[0].json()["blocks"][-1]["elements"][0]["text"]
+    assert context == "*warning* · session `ao-3` · `ci.fix_failed`"
+    fields = discord.requests[0].json()["embeds"][0]["fields"]
+    assert {"name": "Event", "value": "ci.fix_failed", "inline": True} in fields
+    assert ntfy.requests[0].headers["x-tags"] == "warning,ci.fix_failed"
+
+    odd = dataclasses.replace(note, data={"event": "<!channel> ping"})
+    notifier("webhook", url=hook.url).notify(odd)
+    notifier("ntfy", server=ntfy.url, topic="t").notify(odd)
+    assert hook.requests[1].json()["event"] is None
+    assert ntfy.requests[1].headers["x-tags"] == "warning"
 
 
 def test_webhook_unsigned_without_secret(receiver: MakeReceiver) -> None:

@@ -22,6 +22,13 @@ from pydantic import (
 )
 
 from ao.config.conditions import parse
+from ao.config.events import (
+    EVENT_TYPES,
+    ROUTING_KEYS,
+    Priority,
+    event_reaction_problem,
+    unknown_routing_key,
+)
 from ao.config.fields import (
     _ARGV,
     _DURATION,
@@ -44,7 +51,6 @@ SCHEMA_VERSION = 1
 NAME_RE = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
 PREFIX_RE = r"^[a-z0-9][a-z0-9_-]{0,31}$"
 Permissions = t.Literal["default", "accept-edits", "auto", "bypass"]
-Priority = t.Literal["urgent", "action", "warning", "info"]
 
 
 class PostCreateCommand(Model):
@@ -471,13 +477,21 @@ class AoConfig(Model):
     )
     reactions: dict[str, Reaction] = Field(
         default_factory=dict,
-        description="What `ao watch` does when a condition holds, keyed by condition name.",
+        description="What `ao watch` does when a condition holds, keyed by condition name: "
+        "a built-in reaction, a custom rule's name (with a condition), or an event type "
+        "such as `merge.completed` (runs once each time that event happens; "
+        "docs/notifications.md).",
     )
     notifiers: dict[str, NotifierConfig] = Field(
         default_factory=dict, description="Notification channels, keyed by a name you choose."
     )
-    notification_routing: dict[Priority, list[str]] = Field(
-        default_factory=dict, description="Which notifiers receive each priority."
+    notification_routing: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="Which notifiers receive each priority (urgent, action, warning, info) "
+        "or event type (`ci.failing`, or a category glob such as `pr.*`): an event type's "
+        "entry wins over its priority's, and naming one also sends that event "
+        "(docs/notifications.md).",
+        json_schema_extra={"propertyNames": {"enum": list(ROUTING_KEYS)}},
     )
     power: Power = Field(default_factory=Power, description="Power management while ao runs.")
     tasks: Tasks = Field(
@@ -501,14 +515,20 @@ class AoConfig(Model):
         # a misspelt built-in (`ci-faild`) would otherwise be a rule that never fires
 
         for key, reaction in v.items():
+            if key in EVENT_TYPES:  # runs once per event: no budget, no condition
+                names = [Reaction.model_fields[n].alias or n for n in reaction.model_fields_set]
+                if problem := event_reaction_problem(key, names, reaction.action):
+                    raise KeyedValueError(key, problem[1], *problem[:1])
+                continue
             if key in BUILTINS or reaction.condition:
                 continue
-            close = difflib.get_close_matches(key, list(BUILTINS), n=1)
+            close = difflib.get_close_matches(key, [*BUILTINS, *EVENT_TYPES], n=1)
             guess = f"did you mean {close[0]!r}? " if close else ""
             raise KeyedValueError(
                 key,
                 f"unknown reaction {key!r}: {guess}A custom reaction needs a condition; "
-                f"built-in reactions: {', '.join(BUILTINS)}",
+                f"built-in reactions: {', '.join(BUILTINS)}; or an event type such as "
+                "merge.completed",
             )
         return v
 
@@ -517,12 +537,16 @@ class AoConfig(Model):
     def _routed_notifiers(
         cls, v: dict[str, list[str]], info: ValidationInfo
     ) -> dict[str, list[str]]:
+        for key in v:
+            problem = unknown_routing_key(key)
+            if problem is not None:
+                raise KeyedValueError(key, problem)
         known = info.data.get("notifiers")
         if known is None:
             return v  # `notifiers` itself is invalid; that error is reported already
-        for priority, names in v.items():
+        for key, names in v.items():
             for i, name in enumerate(names):
-                _check_notifier(name, known, (priority, i))
+                _check_notifier(name, known, (key, i))
         return v
 
     @model_validator(mode="after")

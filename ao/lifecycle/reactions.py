@@ -13,8 +13,11 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import typing as t
+from collections.abc import Callable, Sequence
 
 from ao.config.reactions import BUILTINS, Builtin
+from ao.lifecycle import vocabulary
+from ao.notify import subscribed
 from ao.sdk.contracts import PrState
 from ao.sdk.textsafe import strip_controls
 from ao.store.record import Bookkeeping, Status
@@ -22,7 +25,7 @@ from ao.store.record import Bookkeeping, Status
 __all__ = ["BUILTINS", "Builtin"]  # re-exported: the lifecycle's view of them
 
 if t.TYPE_CHECKING:
-    from ao.config.models import Reaction
+    from ao.config.models import AoConfig, Reaction
 
 COOLDOWN = 60.0  # seconds between repeated sends of the same reaction
 
@@ -181,6 +184,47 @@ def plan(
     if turn_over:
         return act("send", f"still holds after the agent's turn (attempt {attempts + 1})")
     return None, book
+
+
+def for_events(
+    config: AoConfig,
+    happened: Sequence[vocabulary.Event],
+    ran: Sequence[vocabulary.Ran],
+    message: Callable[[str, Reaction], str],
+) -> list[tuple[Planned, Reaction | None]]:
+    """What this tick's vocabulary events call for, in order, with the reaction (if any).
+
+    ``reactions.<type>`` runs once per event: ``notify`` (the default) or
+    ``send-to-agent`` (with ``auto: false``, a human is notified instead), with its
+    ``message`` (rendered by ``message``; default: the event's line) at its ``priority``
+    (default: the event's). Without one, a type ``notificationRouting`` subscribes to
+    (``ao.notify.subscribed``) is notified, unless a reaction's notification about that
+    type went out this tick: it is routed to the same notifiers.
+    """
+    told = {
+        vocabulary.of_notification(r.reaction, r.kind if r.ok else "escalate")
+        for r in ran
+        if r.kind in ("notify", "escalate") or not r.ok
+    }
+    out: list[tuple[Planned, Reaction | None]] = []
+    for event in happened:
+        cfg = config.reactions.get(event.type)
+        signature = f"{event.type}:{event.data.get('head_sha') or ''}"
+        if cfg is None:
+            if subscribed(config, event.type) and event.type not in told:
+                why = f"notificationRouting names {event.type}"
+                planned = Planned(event.type, "notify", event.priority, event.message, why,
+                                  signature)  # fmt: skip
+                out.append((planned, None))
+            continue
+        text = message(event.type, cfg) if cfg.message else event.message
+        kind: Kind = "send" if cfg.action == "send-to-agent" else "notify"
+        why = f"{event.type} happened"
+        if kind == "send" and not cfg.auto:
+            kind, why = "notify", "auto is off: ao does not send-to-agent by itself"
+        out.append((Planned(event.type, kind, cfg.priority or event.priority, text, why,
+                            signature), cfg))  # fmt: skip
+    return out
 
 
 def render(template: str, values: t.Mapping[str, str]) -> str:

@@ -23,39 +23,15 @@ import dataclasses
 import typing as t
 from collections.abc import Sequence
 
+from ao.config.events import EVENT_PRIORITIES, EVENT_TYPES, Priority
 from ao.store.record import Status
 
 if t.TYPE_CHECKING:
     from ao.sdk.contracts import PrState
 
-Priority = t.Literal["urgent", "action", "warning", "info"]
-
-# every type and its priority: urgent (a human must act now), action (ready for a human
-# to act on: approved and ready, merged), warning (something failed), info (progress)
-PRIORITIES: dict[str, Priority] = {
-    "session.spawned": "info",
-    "session.working": "info",
-    "session.stuck": "urgent",
-    "session.needs_input": "urgent",
-    "session.errored": "urgent",
-    "session.killed": "info",
-    "pr.created": "info",
-    "pr.updated": "info",
-    "pr.merged": "info",
-    "pr.closed": "info",
-    "ci.passing": "info",
-    "ci.failing": "warning",
-    "ci.fix_sent": "info",
-    "ci.fix_failed": "warning",
-    "review.pending": "info",
-    "review.approved": "action",
-    "review.changes_requested": "warning",
-    "review.comments_sent": "info",
-    "merge.ready": "action",
-    "merge.conflicts": "warning",
-    "merge.completed": "action",
-}
-TYPES = tuple(PRIORITIES)
+# every type and its priority (the table lives with the configuration, which names them)
+PRIORITIES: dict[str, Priority] = EVENT_PRIORITIES
+TYPES = EVENT_TYPES
 
 # statuses a session is in while its PR is open, as the transition table reads the PR
 PR_STATUSES = frozenset(
@@ -195,7 +171,10 @@ def derive(
 
 
 def of_notification(reaction: str, kind: str) -> str | None:
-    """The vocabulary type a reaction's human notification is about, if any."""
+    """The vocabulary type a reaction's human notification is about, if any (a reaction
+    keyed by a vocabulary type is about that type)."""
+    if reaction in PRIORITIES:
+        return reaction
     if reaction == "ci-failed" and kind == "escalate":
         return "ci.fix_failed"
     return _NOTIFIED.get(reaction)

@@ -290,7 +290,15 @@ def _one(
         report.actions.append((session.id, planned, ok, detail))
         ran.append(vocabulary.Ran(planned.reaction, planned.kind, ok, detail))
     if not dry_run:
-        _vocabulary(project, session, situation, first_seen, ran)
+        happened = _vocabulary(project, session, situation, first_seen, ran)
+        for planned, cfg in rx.for_events(  # reactions.<type>, notificationRouting.<type>
+            ctx.config, happened, ran, lambda key, c: _message(key, c, situation, project)
+        ):
+            if cfg is None:  # only routed: a notification, not a reaction
+                ok, detail = True, notify(project, session.id, planned)
+            else:
+                ok, detail = execute(ctx, project, session, planned, pr, cfg)
+            report.actions.append((session.id, planned, ok, detail))
     changed = {n: b for n, b in books.items() if b != session.reactions.get(n)}
     if changed:
         changes["reactions"] = changed
@@ -305,8 +313,9 @@ def _vocabulary(
     situation: rx.Situation,
     first_seen: bool,
     ran: list[vocabulary.Ran],
-) -> None:
-    """Append the vocabulary events (``ao.lifecycle.vocabulary``) of this session's tick."""
+) -> list[vocabulary.Event]:
+    """Append the vocabulary events (``ao.lifecycle.vocabulary``) of this session's tick;
+    returns them."""
 
     conflicts = rx.triggers(situation).get("merge-conflicts")
     book = session.reactions.get(reaction_key("merge-conflicts"))
@@ -314,9 +323,11 @@ def _vocabulary(
         status=session.status, pr=session.pr, pr_head=session.pr_head, first_seen=first_seen,
         conflicts_seen=conflicts is not None and book is not None and book.signature == conflicts,
     )  # fmt: skip
-    for event in vocabulary.derive(session.id, before, situation.status, situation.pr, ran):
+    happened = vocabulary.derive(session.id, before, situation.status, situation.pr, ran)
+    for event in happened:
         events.append(project.paths, event.type, session=session.id, priority=event.priority,
                       message=event.message, data=event.data)  # fmt: skip
+    return happened
 
 
 def _live(session: Session) -> bool:

@@ -1,9 +1,13 @@
 """Send a notification to the humans: routing, concurrent delivery, and deduplication.
 
-Routing: ``notificationRouting[priority]`` names the notifiers for a priority (an empty
-list means "none"); when the priority has no entry, ``defaults.notifiers`` is used. Each
-name is a key of ``notifiers:`` (a plugin plus its options) or else a plugin name used
-with no options. An unknown name is a ConfigError that names its key path.
+Routing: a notification about a vocabulary event (``data["event"]``, e.g. ``ci.failing``)
+goes to ``notificationRouting[<that type>]``, else to the entry of its category's glob
+(``ci.*``); any other notification, or one whose event has neither entry, goes to
+``notificationRouting[priority]``, else to ``defaults.notifiers``. The first entry found
+decides, even an empty list (which means "none"). Each name is a key of ``notifiers:`` (a
+plugin plus its options) or else a plugin name used with no options. An unknown name is
+a ConfigError that names its key path. An event type or glob with a non-empty entry is
+also *subscribed*: the lifecycle notifies that event whenever it happens (``subscribed``).
 
 Delivery: every notifier runs in its own daemon thread and all of them share one
 deadline, so ``dispatch`` returns within ``timeout`` (plus a few milliseconds) even when
@@ -24,6 +28,7 @@ import time
 import typing as t
 from collections.abc import Mapping, Sequence
 
+from ao.config.events import EVENT_PRIORITIES, PRIORITY_NAMES, routing_keys
 from ao.registry import available, load
 from ao.sdk.contracts import Notification
 from ao.sdk.errors import AoError, ConfigError
@@ -33,7 +38,7 @@ if t.TYPE_CHECKING:
     from ao.config.models import AoConfig
 
 DEFAULT_TIMEOUT = 10.0
-PRIORITIES = ("urgent", "action", "warning", "info")
+PRIORITIES: tuple[str, ...] = PRIORITY_NAMES
 
 # the session-metadata key under which the lifecycle may keep the last notified state
 DEDUP_KEY = "notified_state"
@@ -63,18 +68,46 @@ class Delivered:
 # ----------------------------------------------------------------------------- routing
 
 
-def routed_names(config: AoConfig, priority: str) -> list[tuple[str, str]]:
-    """The notifier names for ``priority`` with the key path each came from."""
+def event_of(note: Notification) -> str | None:
+    """The vocabulary type ``note`` is about (its ``data["event"]``), if it names one."""
+    event = note.data.get("event")
+    return event if isinstance(event, str) and event in EVENT_PRIORITIES else None
+
+
+def _entry(config: AoConfig, event: str | None) -> tuple[str, Sequence[str]] | None:
+    """The routing key and names for ``event``: its type's entry, else its glob's."""
+    routing = t.cast("Mapping[str, Sequence[str]]", config.notification_routing)
+    for key in routing_keys(event) if event in EVENT_PRIORITIES else ():
+        if key in routing:
+            return key, routing[key]
+    return None
+
+
+def routed_names(
+    config: AoConfig, priority: str, event: str | None = None
+) -> list[tuple[str, str]]:
+    """The notifier names for a notification of ``priority`` (about vocabulary type
+    ``event``, if any) with the key path each came from."""
     if priority not in PRIORITIES:
         raise ConfigError(
             f"unknown priority {priority!r}", hint=f"priorities: {', '.join(PRIORITIES)}"
         )
     routing = t.cast("Mapping[str, Sequence[str]]", config.notification_routing)
-    if priority in routing:
+    found = _entry(config, event)
+    if found is not None:
+        names, path = found[1], f"notificationRouting.{found[0]}"
+    elif priority in routing:
         names, path = routing[priority], f"notificationRouting.{priority}"
     else:
         names, path = config.defaults.notifiers, "defaults.notifiers"
     return [(str(name), f"{path}[{i}]") for i, name in enumerate(names)]
+
+
+def subscribed(config: AoConfig, event: str) -> bool:
+    """Whether ``notificationRouting`` names vocabulary type ``event`` (itself or by its
+    glob) with at least one notifier: then the event is notified whenever it happens."""
+    found = _entry(config, event)
+    return found is not None and len(found[1]) > 0
 
 
 def _entry_options(entry: t.Any) -> dict[str, t.Any]:
@@ -117,12 +150,16 @@ def resolve(config: AoConfig, named: Sequence[tuple[str, str]]) -> list[Target]:
 
 
 def targets_for(
-    config: AoConfig, priority: str, names: Sequence[str] | None = None
+    config: AoConfig,
+    priority: str,
+    names: Sequence[str] | None = None,
+    event: str | None = None,
 ) -> list[Target]:
-    """The notifiers a ``priority`` goes to, or exactly ``names`` when given."""
+    """The notifiers a notification of ``priority`` (about ``event``) goes to, or exactly
+    ``names`` when given."""
     if names is not None:
         return resolve(config, [(n, f"notifier {n!r}") for n in names])
-    return resolve(config, routed_names(config, priority))
+    return resolve(config, routed_names(config, priority, event))
 
 
 # ----------------------------------------------------------------------------- delivery
@@ -197,12 +234,14 @@ def dispatch(
     timeout: float = DEFAULT_TIMEOUT,
     names: Sequence[str] | None = None,
 ) -> list[Delivered]:
-    """Deliver ``note`` through the notifiers routed for its priority (or ``names``).
+    """Deliver ``note`` through the notifiers routed for its event type or priority (or
+    exactly ``names``).
 
     Returns one ``Delivered`` per notifier (empty when none is routed). Raises only
     ConfigError, for a notifier name the config does not define, before sending anything.
     """
-    return deliver(targets_for(config, note.priority, names), note, timeout=timeout)
+    targets = targets_for(config, note.priority, names, event_of(note))
+    return deliver(targets, note, timeout=timeout)
 
 
 # ----------------------------------------------------------------------------- dedup

@@ -44,10 +44,9 @@ from ao.sdk.contracts import Notification
 from ao.sdk.errors import AoError, ConfigError
 from ao.sdk.redact import redact
 
-from . import (
+from .base import (
     _check_options,
     _HttpNotifier,
-    _slack_escape,
     _url_option,
     clean,
     env_secret,
@@ -55,6 +54,7 @@ from . import (
     one_line,
     secret_option,
 )
+from .slack import _slack_escape
 
 DEFAULT_BASE_URL = "https://backend.composio.dev/api/v3"
 KEY_ENV = "COMPOSIO_API_KEY"

@@ -42,7 +42,15 @@ from ao.sdk.contracts import Notification
 from ao.sdk.errors import AoError, ConfigError
 from ao.sdk.redact import register
 
-from . import _check_options, _HttpNotifier, _url_option, clean, env_secret, one_line, secret_option
+from .base import (
+    _check_options,
+    _HttpNotifier,
+    _url_option,
+    clean,
+    env_secret,
+    one_line,
+    secret_option,
+)
 
 DEFAULT_URL = "http://127.0.0.1:18789/hooks/agent"
 DEFAULT_PREFIX = "hook:ao:"
