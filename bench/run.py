@@ -2,7 +2,9 @@
 
 Prints one line per measurement with the budget next to it. Everything runs in a
 throwaway AO_HOME, git repo and private tmux server; nothing of the user's is touched.
-The last lines (bench/fix.py, no budget) time `ao fix` taking a red repo to green with
+Then, per runtime (bench/runtimes.py): spawn time and `ao list --json` at 30 sessions with
+the subprocesses and round trips one listing costs. The last lines (bench/fix.py, no
+budget) time `ao fix` taking a red repo to green with
 real Claude Code workers, with -j 1 and -j 4, and ao's own share of that time.
 """
 
@@ -80,6 +82,9 @@ def main() -> None:
 
         socket_file(SOCKET).unlink(missing_ok=True)  # tmux leaves it behind
         shutil.rmtree(tmp, ignore_errors=True)
+    import runtimes  # bench/runtimes.py: spawn and `ao list` per runtime (tmux, process...)
+
+    runtimes.main()
     import github_requests  # bench/github_requests.py: GitHub requests per watch tick
 
     github_requests.main()

@@ -113,8 +113,8 @@ _ao_spec() {
             _ao_args=session
             ;;
         'ao new')
-            _ao_opts='--agent --base --branch --from --help --issue --json --name --project --ready-timeout -a -b -h -i -n -p'
-            _ao_vopts='--agent=value --base=value --branch=value --from=value --issue=value --name=value --project=project --ready-timeout=value -a=value -b=value -i=value -n=value -p=project'
+            _ao_opts='--agent --base --branch --from --help --host --issue --json --name --project --ready-timeout -a -b -h -i -n -p'
+            _ao_vopts='--agent=value --base=value --branch=value --from=value --host=value --issue=value --name=value --project=project --ready-timeout=value -a=value -b=value -i=value -n=value -p=project'
             _ao_args=value
             ;;
         'ao notify')

@@ -33,7 +33,7 @@ function __fish_ao_takes_value
             return 0
         case 'ao merge --project' 'ao merge --strategy' 'ao merge -p' 'ao merge -s'
             return 0
-        case 'ao new --agent' 'ao new --base' 'ao new --branch' 'ao new --from' 'ao new --issue' 'ao new --name' 'ao new --project' 'ao new --ready-timeout' 'ao new -a' 'ao new -b' 'ao new -i' 'ao new -n' 'ao new -p'
+        case 'ao new --agent' 'ao new --base' 'ao new --branch' 'ao new --from' 'ao new --host' 'ao new --issue' 'ao new --name' 'ao new --project' 'ao new --ready-timeout' 'ao new -a' 'ao new -b' 'ao new -i' 'ao new -n' 'ao new -p'
             return 0
         case 'ao notify test --priority' 'ao notify test --timeout' 'ao notify test -P'
             return 0
@@ -341,6 +341,7 @@ complete -c ao -n '__fish_ao_is - ao new' -l base -x -d 'Branch to start from (d
 complete -c ao -n '__fish_ao_is - ao new' -s b -l branch -x -d 'Branch name (default: ao/<session>).'
 complete -c ao -n '__fish_ao_is - ao new' -l from -x -d 'Build on this session\'s branch (its commits) instead.'
 complete -c ao -n '__fish_ao_is - ao new' -s h -l help -d 'Show this message and exit.'
+complete -c ao -n '__fish_ao_is - ao new' -l host -x -d 'Run it on this host (the ssh runtime; default: most free).'
 complete -c ao -n '__fish_ao_is - ao new' -s i -l issue -x -d 'An issue of the project\'s tracker (7, #7 or its URL): its text joins the...'
 complete -c ao -n '__fish_ao_is - ao new' -l json -d 'Print JSON: {"v": 1, "data": ...}.'
 complete -c ao -n '__fish_ao_is - ao new' -s n -l name -x -d 'Session id instead of <prefix>-<N>.'

@@ -395,6 +395,7 @@ _ao_cmd__new() {
         '(--from)--from=[Build on this session'\''s branch (its commits) instead.]:PARENT: ' \
         '(- *)--help[Show this message and exit.]' \
         '(- *)-h[Show this message and exit.]' \
+        '(--host)--host=[Run it on this host (the ssh runtime; default\: most free).]:HOST: ' \
         '(--issue -i)--issue=[An issue of the project'\''s tracker (7, #7 or its URL)\: its text joins the...]:ISSUE: ' \
         '(--issue -i)-i+[An issue of the project'\''s tracker (7, #7 or its URL)\: its text joins the...]:ISSUE: ' \
         '(--json)--json[Print JSON\: {"v"\: 1, "data"\: ...}.]' \

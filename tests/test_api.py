@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from ao_plugins.runtime_tmux import TmuxRuntime
 
 from ao.api import Orchestrator, PassReport
 from ao.sdk.errors import ConfigError, ConflictError, NotFoundError, UsageError
@@ -108,6 +109,8 @@ def test_one_pass_and_the_watch_loop(proj: Project) -> None:
     proj.configure(agent_command=["sh", "-c", "exit 3"])
     api = api_of(proj)
     api.create("", project="demo")
+    # the agent exits at once, but on a busy machine maybe only after `create` returned
+    wait_for(lambda: not any(p.running for p in TmuxRuntime().probe().values()), what="exit")
     outcome = api.run_pass()
     assert (outcome.status, outcome.ran_by) == ("ran", "self")
     assert outcome.report is not None and outcome.report.sessions == 1

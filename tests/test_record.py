@@ -32,7 +32,7 @@ from ao.store.state import SessionStore
 KNOWN = {
     "id", "schema", "project", "agent", "runtime", "workspace", "task", "status",
     "status_since", "status_reason", "step", "spawner_pid", "prompt_delivery", "error",
-    "restore_error", "branch_requested", "base_requested", "role", "branch", "base", "worktree", "created_branch",
+    "restore_error", "branch_requested", "base_requested", "host_requested", "role", "branch", "base", "worktree", "created_branch",
     "port_block", NAME_KEY, TARGET_KEY, "pr", "pr_number", "pr_head", "issue", "issue_url",
     "issue_title", "worktree_removed", "snapshot", "saved", "created_at", "updated_at",
     "restored_at", "repaired_at", "stopped_at", "archived_at",

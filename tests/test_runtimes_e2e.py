@@ -1,7 +1,8 @@
 """The session life cycle, end to end through the real ``ao`` CLI, on every runtime.
 
-The same tests for ``tmux``, ``process`` and ``docker`` (a real Docker engine and a
-locally imported image, tests/dockerkit.py): spawn and a 10 KB message delivered
+The same tests for ``tmux``, ``process``, ``docker`` (a real Docker engine and a
+locally imported image, tests/dockerkit.py) and ``ssh`` (two real OpenSSH servers on
+loopback, tests/sshkit.py): spawn and a 10 KB message delivered
 byte-exact, a question detected and answered, stop keeping uncommitted work, restore
 after the agent exits, and ``ao gc`` after ``ao new`` is killed with SIGKILL right after
 the runtime started the session. Agents are the receiver fixture (a TUI with bracketed
@@ -22,11 +23,11 @@ import pytest
 
 from ao import registry
 from ao.sdk.contracts import Runtime
-from tests import dockerkit
+from tests import dockerkit, sshkit
 from tests.conftest import RunAo
 from tests.sessionkit import Project, wait_for
 
-RUNTIMES = ["tmux", "process", "docker"]
+RUNTIMES = ["tmux", "process", "docker", "ssh"]
 
 
 class RuntimeProject(Project):
@@ -36,6 +37,11 @@ class RuntimeProject(Project):
         super().__init__(repo, server, ao)
         self.runtime_name = runtime
         self.plugins: dict[str, object] = {}
+        self.hosts: list[sshkit.SshHost] = []
+        if runtime == "ssh":
+            self.hosts = sshkit.start_hosts(repo.parent / "hosts", 2)
+            hosts = {f"h{i + 1}": h.options() for i, h in enumerate(self.hosts)}
+            self.plugins = {"ssh": {"hosts": hosts}}
         if runtime == "docker":
             dockerkit.require_engine()
             self.plugins = {
@@ -79,8 +85,9 @@ def rproj(
         runtime.destroy(runtime.handle(name), grace=0.2)
     if request.param == "process":
         t.cast(t.Any, runtime).shutdown()
-    elif request.param == "docker":
+    elif request.param in ("docker", "ssh"):
         runtime.end_sandbox(server.socket_name)
+    sshkit.stop_hosts(p.hosts)
 
 
 def worktree(p: RuntimeProject) -> Path:

@@ -132,6 +132,7 @@ class Create(Request):
     name: str | None = None
     base: str | None = None
     parent: str | None = None
+    host: str | None = None
     ready_timeout: float = 30.0
 
 

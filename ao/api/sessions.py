@@ -45,6 +45,7 @@ class Sessions(Base):
         name: str | None = None,
         base: str | None = None,
         parent: str | None = None,
+        host: str | None = None,
         ready_timeout: float = 30.0,
     ) -> Created:
         """Start a session: a worktree on its own branch and the agent in its own runtime
@@ -61,7 +62,8 @@ class Sessions(Base):
         ``project``: explicit, else the only one, else the one around ``cwd``. ``agent``:
         an agent plugin (default: the config's). ``branch``: default ``ao/<session>``, or
         the tracker's name for an issue. ``name``: a session id instead of
-        ``<prefix>-<N>``. Past ``maxSessions`` the session is queued
+        ``<prefix>-<N>``. ``host``: where the runtime places it (a host of the ssh
+        runtime; default: the runtime chooses). Past ``maxSessions`` the session is queued
         (``delivery == "queued"``). A failed spawn is a SpawnError and undoes everything
         it made; an issue that already has a live session is a ConflictError.
         """
@@ -79,7 +81,8 @@ class Sessions(Base):
             tracker, repo = self._issue_source(ctx, proj)
             started, result = self._spawn_issue(
                 ctx, proj, tracker, repo, issue, agent,
-                branch=branch, name=name, base=base, ready_timeout=ready_timeout, task=task,
+                branch=branch, name=name, base=base, host=host, ready_timeout=ready_timeout,
+                task=task,
             )  # fmt: skip
             if result is None:
                 raise ConflictError(
@@ -89,7 +92,7 @@ class Sessions(Base):
         else:
             result = spawn(
                 ctx, proj, t.cast("str", task), agent_name=agent, branch=branch, name=name,
-                base=base, ready_timeout=ready_timeout,
+                base=base, host=host, ready_timeout=ready_timeout,
             )  # fmt: skip
         return self._created(ctx, proj, result)
 
@@ -169,6 +172,7 @@ class Sessions(Base):
         branch: str | None = None,
         name: str | None = None,
         base: str | None = None,
+        host: str | None = None,
         ready_timeout: float = 30.0,
         task: str | None = None,
     ) -> tuple[IssueSpawn, SpawnResult | None]:
@@ -199,7 +203,7 @@ class Sessions(Base):
         }
         result = spawn(
             ctx, proj, prompt, agent_name=agent, branch=branch or tracker.branch_name(issue),
-            name=name, base=base, ready_timeout=ready_timeout, metadata=issue_data,
+            name=name, base=base, host=host, ready_timeout=ready_timeout, metadata=issue_data,
         )  # fmt: skip
         started = IssueSpawn(
             issue.id, True, session=result.session_id, branch=result.branch,

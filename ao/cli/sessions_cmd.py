@@ -47,6 +47,9 @@ def new(
     parent: str = typer.Option(
         None, "--from", help="Build on this session's branch (its commits) instead."
     ),
+    host: str = typer.Option(
+        None, "--host", help="Run it on this host (the ssh runtime; default: most free)."
+    ),
     ready_timeout: float = typer.Option(30.0, help="Seconds to wait for the agent to be ready."),
     json_out: bool = JsonOpt,
 ) -> None:
@@ -60,7 +63,7 @@ def new(
     with spinner(f"starting a session in {api.select_project(project).id}"):
         result = api.create(
             task, project=project, issue=issue, agent=agent, branch=branch, name=name,
-            base=base, parent=parent, ready_timeout=ready_timeout,
+            base=base, parent=parent, host=host, ready_timeout=ready_timeout,
         )  # fmt: skip
     if json_out:
         emit_json(result.to_json())

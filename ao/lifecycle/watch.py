@@ -205,6 +205,8 @@ def _one(
     was seen doing."""
     handle = handle_of(session)
     pane = panes.get(handle.name, GONE) if handle else GONE
+    if pane.unreachable:  # its host is down: nothing is known, so nothing changes
+        return "unknown"
     obs = Observation(
         pane=pane, screen=screens.get(handle.name) if handle else None, session=session.as_kv()
     )

@@ -32,6 +32,7 @@ class RuntimeSpec:
     # Host paths besides ``cwd`` the process reads and writes (the agent's state dir):
     # what an isolating runtime must make visible at the same path.
     paths: tuple[pathlib.Path, ...] = ()
+    where: str = ""  # a place the user asked for (`ao new --host`), in the runtime's terms
 
 
 @dataclasses.dataclass(frozen=True)
@@ -57,6 +58,9 @@ class PaneState:
     pid: int | None = None
     current_command: str = ""
     last_activity: float | None = None  # epoch seconds of the last output, if known
+    # why the runtime cannot see the session now (its host is down), "" when it can: the
+    # session is then neither running nor exited as far as anyone knows
+    unreachable: str = ""
 
 
 @dataclasses.dataclass(frozen=True)

@@ -122,6 +122,8 @@ def _observe(
             "unknown", Evidence("metadata", f"no runtime recorded (step {session.step or ''})")
         )
     pane = panes.get(handle.name, GONE)
+    if pane.unreachable:  # neither running nor exited as far as anyone knows
+        return Activity("unknown", Evidence("runtime", f"unreachable: {pane.unreachable}"))
     text = screens.get(handle.name) if screens is not None and pane.alive else None
     if text is None and screen and pane.alive:
         try:

@@ -191,7 +191,8 @@ def launch(
         spec = agent.resume(launch_ctx, resume)
     if spec is None:
         spec = agent.launch(launch_ctx)
-    if project.store.read(session_id).role == ORCHESTRATOR:
+    record = project.store.read(session_id)
+    if record.role == ORCHESTRATOR:
         spec = with_ao_tools(ctx, project, session_id, agent_name, agent, launch_ctx, spec)
     if spec.metadata:  # the adapter's own keys, kept in the record as it wrote them
         project.store.update(session_id, extra=dict(spec.metadata))
@@ -215,6 +216,7 @@ def launch(
             owner=runtime_owner(),
             own_env=frozenset(name for layer in layers for name in layer),
             paths=(state_dir,),
+            where=record.host_requested or "",
         )
     )
     return handle, spec.prompt_delivery
@@ -252,13 +254,15 @@ def spawn(
     branch: str | None = None,
     name: str | None = None,
     base: str | None = None,
+    host: str | None = None,
     ready_timeout: float = 30.0,
     metadata: Changes | None = None,
 ) -> SpawnResult:
     """Create a session end to end, or undo everything and leave an ``errored`` record.
 
     ``base``: the branch the session's branch starts from (default: the project's
-    default branch), e.g. another session's branch to build on its commits.
+    default branch), e.g. another session's branch to build on its commits. ``host``:
+    where the runtime is to place it (``ao new --host``; the ssh runtime's host names).
 
     Past the ``maxSessions`` cap the session is recorded as ``queued`` instead; the
     watcher admits it when a slot frees up. ``metadata`` (e.g. the issue) is in the
@@ -303,6 +307,7 @@ def spawn(
             "task": task,
             "branch_requested": branch or None,
             "base_requested": base or None,
+            "host_requested": host or None,
             "spawner_pid": None if queued else os.getpid(),
         }
         initial.update(metadata or {})

@@ -138,6 +138,11 @@ def _restore_locked(ctx: Context, project: Project, session_id: str, *, resend: 
         runtime = ctx.runtime(session.runtime)
         if handle is not None:
             pane = runtime.probe().get(handle.name, GONE)
+            if pane.unreachable:
+                raise ConflictError(
+                    f"session {session_id} cannot be seen: {pane.unreachable}; nothing was changed",
+                    hint=f"`ao restore {session_id}` again once it is back",
+                )
             # a blocked agent (bad key, missing variable, usage limit) cannot go on by
             # itself: restarting it under the caller's current environment is the fix
             if pane.running and view(ctx, session).status != "blocked":

@@ -107,6 +107,7 @@ class SessionRecord:
     restore_error: str | None = None
     branch_requested: str | None = None  # `--branch`: the session did not name it itself
     base_requested: str | None = None  # `--base`/`--from`: start from this branch, not the default
+    host_requested: str | None = None  # `--host`: where the runtime is to place it
     role: str | None = None  # "orchestrator": an agent that plans and delegates (`ao orchestrate`)
     branch: str | None = None
     base: str | None = None
@@ -199,6 +200,7 @@ class Changes(t.TypedDict, total=False):
     restore_error: str | None
     branch_requested: str | None
     base_requested: str | None
+    host_requested: str | None
     role: str | None
     branch: str | None
     base: str | None
@@ -326,6 +328,7 @@ _FIELDS: dict[str, tuple[str, _Codec]] = {
     "restore_error": ("restore_error", _TEXT),
     "branch_requested": ("branch_requested", _TEXT),
     "base_requested": ("base_requested", _TEXT),
+    "host_requested": ("host_requested", _TEXT),
     "role": ("role", _TEXT),
     "branch": ("branch", _TEXT),
     "base": ("base", _TEXT),

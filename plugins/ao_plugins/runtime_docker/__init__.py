@@ -80,12 +80,11 @@ class DockerRuntime(TmuxRuntime, Isolating):
         try:
             self.options = DockerOptions.model_validate(dict(options or {}))
         except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(p) for p in first["loc"])
-            raise ConfigError(
-                f"plugins.docker.{where}: {first['msg']}",
-                hint="see README, 'Where sessions run'",
-            ) from None
+            problems = "; ".join(
+                "plugins.docker." + ".".join(str(p) for p in e["loc"]) + f": {e['msg']}"
+                for e in exc.errors()
+            )
+            raise ConfigError(problems, hint="see README, 'Where sessions run'") from None
         super().__init__({})
         base = os.environ.get(SOCKET_ENV) or self.options.socket or "ao"
         self.socket = f"{base}-docker"
