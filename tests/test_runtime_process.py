@@ -349,3 +349,33 @@ def test_the_supervisor_exits_when_idle(
     wait_for(lambda: gone(pid), what="the idle supervisor to exit")
     assert not runtime.socket.exists()
     assert runtime.probe() == {}
+
+
+def test_without_tmux_an_unset_runtime_is_the_process_runtime_with_a_note(
+    git_repo: Path, ao: RunAo, tmp_path: Path
+) -> None:
+    """PATH without tmux (every other program linked in): a config that names no runtime
+    runs its sessions on the process runtime, and `ao doctor` says why."""
+    bin_dir = tmp_path / "bin-without-tmux"
+    bin_dir.mkdir()
+    for folder in os.environ["PATH"].split(os.pathsep):
+        for program in Path(folder).glob("*") if Path(folder).is_dir() else []:
+            target = bin_dir / program.name
+            if program.name != "tmux" and not target.exists():
+                target.symlink_to(program)
+    env = {"PATH": str(bin_dir)}
+    p = Project(git_repo, t.cast(t.Any, None), ao)
+    p.configure(agent_command=["sh"])
+    try:
+        r = ao("new", "echo hi", cwd=git_repo.parent, env=env)
+        assert r.returncode == 0, r.stderr
+        r = ao("list", "--json", cwd=git_repo.parent, env=env)
+        assert json.loads(r.stdout)["data"][0]["runtime"] == "process"
+        assert ProcessRuntime().list_names() != []
+        doctor = ao("doctor", cwd=git_repo.parent, env=env)
+        assert "tmux is not installed: sessions run on the process runtime" in doctor.stdout
+        r = ao("list", "--json", cwd=git_repo.parent)  # with tmux: the config is re-read
+        assert r.returncode == 0
+        assert ao("stop", "d-1", cwd=git_repo.parent, env=env).returncode == 0
+    finally:
+        end_supervisor(ProcessRuntime())

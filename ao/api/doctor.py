@@ -53,6 +53,8 @@ def _runtime_checks() -> list[Check]:
     with contextlib.suppress(AoError, OSError):
         path = find_config_path()
         loaded = load_config(path, cached=True) if path is not None else None
+    from ao.config.snapshot import plain
+
     if loaded is not None:
         model = loaded.model
         names = [model.defaults.runtime, *(p.runtime for p in model.projects.values())]
@@ -62,8 +64,14 @@ def _runtime_checks() -> list[Check]:
 
         names = [Defaults().runtime]
     checks = []
+    if names[0] == "process" and shutil.which("tmux") is None:
+        checks.append(Check("runtime", "WARN", "tmux is not installed: sessions run on the "
+                            "process runtime (install tmux, or set defaults.runtime)"))  # fmt: skip
     for name in dict.fromkeys(n for n in names if n):
-        options = loaded.runtime_options(name) if loaded is not None else {}
+        options = {}
+        if loaded is not None:
+            options = {**(plain(loaded.model.plugins.get(name)) or {}),
+                       **loaded.runtime_options(name)}  # fmt: skip
         try:
             found = registry.load("runtime", name, options).host_checks()
         except AoError:

@@ -47,6 +47,14 @@ from ao.config.reactions import BUILTINS
 from ao.config.sections import Dashboard, Fix, Ports, Power, Tasks
 from ao.sdk.errors import ConfigError
 
+
+def tmux_installed() -> bool:
+    """Whether tmux is on PATH (the default runtime needs it)."""
+    import shutil  # lazy: only a config without a runtime asks
+
+    return shutil.which("tmux") is not None
+
+
 SCHEMA_VERSION = 1
 NAME_RE = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
 PREFIX_RE = r"^[a-z0-9][a-z0-9_-]{0,31}$"
@@ -79,7 +87,10 @@ class PostCreateCommand(Model):
 class Defaults(Model):
     """Plugins used when a project does not choose its own."""
 
-    runtime: str = Field(default="tmux", description="Runtime plugin that hosts sessions.")
+    runtime: str = Field(
+        default="tmux",
+        description="Runtime plugin that hosts sessions (unset and no tmux installed: process).",
+    )
     agent: str = Field(
         default="auto", description="Agent plugin; 'auto' picks an installed agent CLI."
     )
@@ -98,6 +109,14 @@ class Defaults(Model):
         default_factory=list,
         description="Notifiers (keys of 'notifiers') used when notificationRouting has no entry.",
     )
+
+    @model_validator(mode="after")
+    def _runtime_without_tmux(self) -> Defaults:
+        """Unset, the runtime is tmux where tmux is installed, else the process runtime
+        (no tmux needed); ``ao doctor`` says so."""
+        if "runtime" not in self.model_fields_set and not tmux_installed():
+            object.__setattr__(self, "runtime", "process")  # still "unset": not validated again
+        return self
 
 
 CHECK_PARSERS = ("pytest", "ruff", "eslint", "mypy", "generic")

@@ -22,6 +22,7 @@ import contextlib
 import hashlib
 import json
 import os
+import shutil
 import typing as t
 from pathlib import Path
 
@@ -131,6 +132,7 @@ def key_for(config_path: Path) -> list[t.Any] | None:
         st.st_size,
         st.st_mtime_ns,
         os.environ.get("HOME"),
+        shutil.which("tmux") is not None,  # the default runtime depends on it
     ]
 
 
