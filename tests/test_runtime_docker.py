@@ -11,8 +11,12 @@ from __future__ import annotations
 
 import http.server
 import os
+import pty
+import select
+import shutil
 import subprocess
 import threading
+import time
 import typing as t
 from collections.abc import Iterator
 from pathlib import Path
@@ -218,3 +222,33 @@ def test_attach_is_tmux_on_the_docker_server(
     monkeypatch.setenv("TMUX", "/tmp/tmux-0/default,1,0")  # inside the user's own server
     assert runtime.attach_argv(handle)[:3] == ["env", "-u", "TMUX"]
     assert runtime.base_argv()[-1].endswith("-docker")
+
+
+def test_attach_for_real_through_a_terminal(runtime: DockerRuntime, tmp_path: Path) -> None:
+    """`ao attach`'s command in a real terminal: the container's screen arrives, typing
+    reaches the agent inside, and tmux's detach leaves it running."""
+    out = tmp_path / "shared" / "typed.txt"
+    script = f"echo CONTAINER-SCREEN; read x; echo $x > {out}; sleep 60"
+    handle = runtime.create(spec("at1", script, tmp_path / "shared"))
+    wait_for(lambda: "CONTAINER-SCREEN" in runtime.capture(handle), timeout=30, what="screen")
+    argv = runtime.attach_argv(handle, inside=False)
+    pid, fd = pty.fork()
+    if pid == 0:  # the user's terminal
+        os.environ["TERM"] = "xterm"
+        os.execv(t.cast(str, shutil.which(argv[0])), argv)
+    seen = b""
+    deadline = time.monotonic() + 20
+    while b"CONTAINER-SCREEN" not in seen:
+        ready, _, _ = select.select([fd], [], [], 1)
+        assert time.monotonic() < deadline, seen[-300:]
+        if ready:
+            seen += os.read(fd, 65536)
+    os.write(fd, b"typed-in-container\r")
+    wait_for(lambda: out.exists() and out.read_text() == "typed-in-container\n", timeout=20,
+             what="the typed line")  # fmt: skip
+    os.write(fd, b"\x02d")  # tmux's prefix, then d: detach
+    _, status = os.waitpid(pid, 0)
+    os.close(fd)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert runtime.probe()["at1"].running
+    runtime.destroy(handle, grace=0.5)

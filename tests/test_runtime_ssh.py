@@ -10,6 +10,10 @@ The life cycle through the ``ao`` CLI is in tests/test_runtimes_e2e.py.
 from __future__ import annotations
 
 import os
+import pty
+import select
+import shutil
+import time
 import typing as t
 from collections.abc import Iterator
 from pathlib import Path
@@ -203,3 +207,38 @@ def test_ao_reports_a_dropped_hosts_session_unreachable_and_stop_keeps_everythin
     r = p.ao("stop", "d-1")
     assert r.returncode == 0, r.stderr
     assert (tree / "notes.txt").read_text() == "work\n"  # uncommitted work: kept
+
+
+def test_attach_for_real_through_a_terminal(hosts: list[sshkit.SshHost], tmp_path: Path) -> None:
+    """`ssh -t HOST tmux attach` in a real terminal: the screen arrives, typing reaches the
+    agent, and tmux's detach leaves it running."""
+    rt = runtime(hosts)
+    out = tmp_path / "typed.txt"
+    handle = rt.create(
+        spec(
+            "at1",
+            ["sh", "-c", f"echo ATTACHED-SCREEN; read x; echo $x > {out}; sleep 60"],
+            tmp_path,
+        )
+    )
+    wait_for(lambda: "ATTACHED-SCREEN" in rt.capture(handle), timeout=20, what="the screen")
+    argv = rt.attach_argv(handle)
+    pid, fd = pty.fork()
+    if pid == 0:  # the user's terminal
+        os.environ["TERM"] = "xterm"
+        os.execv(t.cast(str, shutil.which(argv[0])), argv)
+    seen = b""
+    deadline = time.monotonic() + 20
+    while b"ATTACHED-SCREEN" not in seen:
+        ready, _, _ = select.select([fd], [], [], 1)
+        assert time.monotonic() < deadline, seen[-300:]
+        if ready:
+            seen += os.read(fd, 65536)
+    os.write(fd, b"typed-over-ssh\r")
+    wait_for(lambda: out.exists() and out.read_text() == "typed-over-ssh\n", timeout=20,
+             what="the typed line")  # fmt: skip
+    os.write(fd, b"\x02d")  # tmux's prefix, then d: detach
+    _, status = os.waitpid(pid, 0)
+    os.close(fd)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert rt.probe()["at1"].running  # detaching leaves the agent running
