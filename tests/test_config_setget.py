@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 from conftest import RunAo
 
 from ao.api import Orchestrator
@@ -289,3 +290,23 @@ def test_no_config_is_a_config_error(ao: RunAo, tmp_path: Path) -> None:
     assert res.returncode == 3 and "no config to change" in res.stderr
     res = ao("config", "get", "port", cwd=tmp_path)
     assert res.returncode == 3 and "no agent-orchestrator.yaml found" in res.stderr
+
+
+def test_event_type_keys_keep_their_dot(ao: RunAo, cfg: Path) -> None:
+    """`notificationRouting.ci.failing` is the key `ci.failing` of notificationRouting (its
+    values are lists), `reactions.ci.failing.auto` the `auto` of reaction `ci.failing`; a
+    misspelt event type is refused with the right spelling, and nothing is written."""
+    for key, value in [("notificationRouting.ci.failing", "[desktop]"),
+                       ("notificationRouting.pr.*", "[]"),
+                       ("reactions.ci.failing.auto", "false")]:  # fmt: skip
+        r = ao("config", "set", key, value, cwd=cfg.parent)
+        assert r.returncode == 0, r.stderr
+    data = yaml.safe_load(cfg.read_text())
+    assert data["notificationRouting"] == {"ci.failing": ["desktop"], "pr.*": []}
+    assert data["reactions"] == {"ci.failing": {"auto": False}}
+    r = ao("config", "get", "notificationRouting.ci.failing", cwd=cfg.parent)
+    assert r.stdout.strip() == "[desktop]"
+    before = cfg.read_text()
+    r = ao("config", "set", "notificationRouting.ci.faling", "[desktop]", cwd=cfg.parent)
+    assert r.returncode != 0 and "did you mean 'ci.failing'" in r.stderr
+    assert cfg.read_text() == before

@@ -21,6 +21,7 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
 from ao.config.base import LoadedConfig
+from ao.config.events import EVENT_TYPES, GLOBS
 from ao.config.edit import _NOT_CHANGED, _line_end, _lock_for, _splice, _target, _trailing
 from ao.config.loader import (
     _suggest,
@@ -50,6 +51,7 @@ def resolve(key: str) -> tuple[tuple[str, ...], t.Any, FieldInfo | None]:
     tp: t.Any = AoConfig
     field: FieldInfo | None = None
     done: list[str] = []
+    parts = _join_event_types(parts)
     for part in parts:
         here = ".".join(done)
         tp = _unwrap(tp)
@@ -81,6 +83,27 @@ def resolve(key: str) -> tuple[tuple[str, ...], t.Any, FieldInfo | None]:
             raise UsageError(f"unknown key {key!r}: {here} is {what}")
         done.append(part)
     return tuple(done), tp, field
+
+
+def _join_event_types(parts: list[str]) -> list[str]:
+    """Rejoin an event type or glob (``ci.failing``, ``pr.*``) split at its dot: a key of
+    ``notificationRouting`` (whose values are lists, so the rest is the key) or of
+    ``reactions`` (an event type or glob there)."""
+    joined: list[str] = []
+    i = 0
+    while i < len(parts):
+        if joined == ["notificationRouting"]:  # its keys hold lists: the rest is the key
+            joined.append(".".join(parts[i:]))
+            break
+        pair = ".".join(parts[i : i + 2])
+        in_map = bool(joined) and joined[-1] in ("notificationRouting", "reactions")
+        if in_map and i + 1 < len(parts) and (pair in EVENT_TYPES or pair in GLOBS):
+            joined.append(pair)
+            i += 2
+        else:
+            joined.append(parts[i])
+            i += 1
+    return joined
 
 
 def parse_value(text: str, tp: t.Any) -> t.Any:
