@@ -21,8 +21,8 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
 from ao.config.base import LoadedConfig
-from ao.config.events import EVENT_TYPES, GLOBS
 from ao.config.edit import _NOT_CHANGED, _line_end, _lock_for, _splice, _target, _trailing
+from ao.config.events import EVENT_TYPES, GLOBS
 from ao.config.loader import (
     _suggest,
     _unwrap,
