@@ -53,7 +53,7 @@ def _runtime_checks() -> list[Check]:
     with contextlib.suppress(AoError, OSError):
         path = find_config_path()
         loaded = load_config(path, cached=True) if path is not None else None
-    from ao.config.snapshot import plain
+    from ao.config.snapshot import plain  # lazy: as the loader above
 
     if loaded is not None:
         model = loaded.model
