@@ -66,6 +66,8 @@ BUILTIN_CAPABILITIES: dict[tuple[str, str], set[str]] = {
                             "Versioned", "AuthReporting", "SelfTestable"},
     ("agent", "cursor"): {"Resumable", "DialogAnswering", "SessionInfoReader", "Versioned",
                           "AuthReporting"},
+    ("agent", "kimicode"): {"Resumable", "Interruptible", "MenuAnswering", "SessionInfoReader",
+                            "Versioned", "AuthReporting", "McpClient"},
     ("agent", "shell"): {"Interruptible"},
     **{("workspace", n): {"SetsAside"} for n in ("worktree", "clone")},
     **{("tracker", n): {"IssuePrompting", "IssueListing", "IssueUpdating"}

@@ -43,6 +43,18 @@ ALLOWED: dict[str, list[tuple[str, str]]] = {
     "ao/session/environment.py": [
         (r'"TMUX", "TMUX_PANE"', "variables of the caller's own terminal, kept from agents"),
     ],
+    "ao/config/snapshot.py": [
+        (
+            r'shutil\.which\("tmux"\) is not None',
+            "the default runtime (tmux if installed, else "
+            "process) is part of what the cached config depends on",
+        ),
+    ],
+    "ao/api/doctor.py": [
+        (r'shutil\.which\("tmux"\) is None', "says why sessions run on the process runtime"),
+        (r"tmux is not installed: sessions run on the", "...in these words"),
+        (r"process runtime \(install tmux, or set", "...in these words"),
+    ],
     "ao/session/ops.py": [
         (r'"tmux": s\.runtime_name', "the `--json` v1 contract's field (pinned by tests)"),
     ],

@@ -175,7 +175,7 @@ class Tasks(Sessions, Lifecycle):
         if not isinstance(self.context.agent(agent_name), McpClient):  # before anything is made
             raise UsageError(
                 f"agent {agent_name!r} cannot be given MCP tools, which an orchestrator needs",
-                hint="use claude-code, codex or gemini (`--agent`)",
+                hint="use claude-code, codex, gemini or kimicode (`--agent`)",
             )
         prompt = ORCHESTRATOR_PROMPT.format(project=proj.id, goal=goal)
         result = spawn(

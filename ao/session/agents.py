@@ -18,7 +18,9 @@ if t.TYPE_CHECKING:
     from ao.session.context import Context
 
 # Preference when several are usable; `shell` is the always-available last resort.
-PREFERENCE = ("claude-code", "codex", "gemini", "opencode", "aider", "pi", "cursor", "shell")
+PREFERENCE = (
+    "claude-code", "codex", "gemini", "opencode", "aider", "pi", "kimicode", "cursor", "shell",
+)  # fmt: skip
 _AUTH_RANK = {"subscription": 0, "api-key": 1, "none": 2}
 
 

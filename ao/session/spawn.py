@@ -126,7 +126,7 @@ def with_ao_tools(
     if not isinstance(agent, McpClient):
         raise UsageError(
             f"agent {agent_name!r} cannot be given MCP tools, which an orchestrator needs",
-            hint="use claude-code, codex or gemini (`--agent`)",
+            hint="use claude-code, codex, gemini or kimicode (`--agent`)",
         )
     server = McpServer(
         name="ao", command=(sys.executable, "-m", "ao", "mcp"),

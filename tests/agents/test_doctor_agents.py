@@ -41,6 +41,7 @@ def test_agents_not_installed_are_skipped(ao: RunAo, tmp_path: Path) -> None:
         assert row["verdict"] == "skipped" and row["steps"] == []
     assert rows["codex"]["detail"] == "not installed (`codex` not on PATH)"
     assert rows["cursor"]["detail"] == NOT_SUPPORTED
+    assert rows["kimicode"]["detail"] == NOT_SUPPORTED  # its tools are not the script's
 
 
 def test_one_agent_and_plain_output(ao: RunAo, tmp_path: Path) -> None:
