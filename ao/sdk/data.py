@@ -11,7 +11,8 @@ import pathlib
 import typing as t
 
 ActivityState = t.Literal[
-    "starting", "working", "ready", "needs_input", "blocked", "exited", "unknown"
+    "starting", "working", "ready", "needs_input", "blocked", "exited", "unreachable",
+    "unknown"
 ]
 
 

@@ -123,7 +123,7 @@ def _observe(
         )
     pane = panes.get(handle.name, GONE)
     if pane.unreachable:  # neither running nor exited as far as anyone knows
-        return Activity("unknown", Evidence("runtime", f"unreachable: {pane.unreachable}"))
+        return Activity("unreachable", Evidence("runtime", pane.unreachable))
     text = screens.get(handle.name) if screens is not None and pane.alive else None
     if text is None and screen and pane.alive:
         try:
