@@ -33,7 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ao.sdk import proc
 from ao.sdk.contracts import HostCheck, Isolating, PaneState, RuntimeHandle, RuntimeSpec
-from ao.sdk.errors import CommandError, ConfigError, NotFoundError, SpawnError
+from ao.sdk.errors import AoError, CommandError, ConfigError, NotFoundError, SpawnError
 from ao.sdk.home import ao_home, private_dir
 from ao_plugins.runtime_docker import DEFAULT_ENV, passed_names
 from ao_plugins.runtime_tmux import SOCKET_ENV, TmuxRuntime
@@ -239,17 +239,20 @@ class SshRuntime(Isolating):
                     hint=f"hosts: {', '.join(sorted(self.hosts))}",
                 )
             return self.hosts[where]
-        ranked = []
-        for host, found in _each(self.hosts, Host.capacity).items():
+        ranked, why = [], []
+        for host, found in sorted(_each(self.hosts, Host.capacity).items()):
             if isinstance(found, Exception):
+                why.append(found.message if isinstance(found, AoError) else f"{host}: {found}")
                 continue
             count, memory = found
             free = self.hosts[host].config.max_sessions - count
             if free > 0:
                 ranked.append((free, memory, host))
+            else:
+                why.append(f"{host}: full ({count} of maxSessions {count + free})")
         if not ranked:
             raise SpawnError(
-                "no host can take a session: each is full (maxSessions) or unreachable",
+                "no host can take a session: " + "; ".join(why),
                 hint="`ao doctor` checks the hosts; raise maxSessions or add a host",
             )
         return self.hosts[max(ranked)[2]]
