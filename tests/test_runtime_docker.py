@@ -237,7 +237,7 @@ def test_attach_for_real_through_a_terminal(runtime: DockerRuntime, tmp_path: Pa
         os.environ["TERM"] = "xterm"
         os.execv(t.cast(str, shutil.which(argv[0])), argv)
     seen = b""
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + 60  # a busy machine: ssh, tmux and the attach all start
     while b"CONTAINER-SCREEN" not in seen:
         ready, _, _ = select.select([fd], [], [], 1)
         assert time.monotonic() < deadline, seen[-300:]

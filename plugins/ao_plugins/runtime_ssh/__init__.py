@@ -2,8 +2,9 @@
 
 Each host (``plugins.ssh.hosts``) is the tmux runtime with its tmux calls sent over one
 multiplexed SSH connection per host (``ControlMaster``, kept for ten minutes), so a
-call costs a round trip, not a handshake. Reads stay batched: ``probe`` and
-``capture_many`` are one call per host, all hosts at once. A new session goes to the
+call costs a round trip, not a handshake. Reads stay batched, all hosts at once: a
+``probe`` is one call per host that also brings the live panes' screens, which the
+``capture_many`` after it serves, so a listing is one round trip per host. A new session goes to the
 host ``ao new --host`` names, else to the one with the most free capacity (free session
 slots, then available memory, read in the same call). The agent's environment travels
 over the connection's stdin into a 0600 file the pane's shell reads and deletes: never a
@@ -25,7 +26,9 @@ import os
 import re
 import shlex
 import shutil
+import time
 import typing as t
+import uuid
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
@@ -36,9 +39,11 @@ from ao.sdk.contracts import HostCheck, Isolating, PaneState, RuntimeHandle, Run
 from ao.sdk.errors import AoError, CommandError, ConfigError, NotFoundError, SpawnError
 from ao.sdk.home import ao_home, private_dir
 from ao_plugins.runtime_docker import DEFAULT_ENV, passed_names
-from ao_plugins.runtime_tmux import SOCKET_ENV, TmuxRuntime
+from ao_plugins.runtime_tmux import PANE_FORMAT, SOCKET_ENV, TmuxRuntime, parse_panes
 
 UNREACHABLE = 255  # ssh's own exit status when it could not reach the host
+PROBE_LINES = 60  # screen lines a probe brings (what listings and the watcher read)
+SCREENS_FRESH = 2.0  # seconds a probe's screens stand in for a capture
 _MEMORY = "MemAvailable:"
 
 
@@ -179,6 +184,30 @@ class Host(TmuxRuntime):
         command = [*self.tmux_argv(), "attach-session", "-t", f"={handle.name}"]
         return [*self.ssh_argv(tty=True), shlex.join(command)]
 
+    def probe_with_screens(self, lines: int) -> tuple[dict[str, PaneState], dict[str, str]]:
+        """Every pane's state and the last ``lines`` of each running one, in one round
+        trip (a listing reads the screens right after the states)."""
+        tmux = shlex.join(self.tmux_argv())
+        mark = f"@@ao-{uuid.uuid4().hex[:8]}@@"
+        script = (
+            f"{tmux} list-panes -a -F {shlex.quote(PANE_FORMAT)} 2>/dev/null || exit 0; "
+            f"echo {mark}; "
+            f"{tmux} list-panes -a -F '#{{pane_dead}} #{{session_name}}' | "
+            'while read -r dead name; do [ "$dead" = 1 ] && continue; '
+            f'{tmux} capture-pane -p -J -t "=$name:" -S -{max(lines, 1)}; '
+            f'echo "{mark}$name"; done'
+        )
+        panes, _, rest = self.remote(script).stdout.partition(f"{mark}\n")
+        screens: dict[str, str] = {}
+        chunk: list[str] = []
+        for line in rest.split("\n"):
+            if line.startswith(mark):
+                screens[line[len(mark) :]] = "\n".join(chunk).rstrip("\n")
+                chunk = []
+            else:
+                chunk.append(line)
+        return parse_panes(panes), screens
+
     def capacity(self) -> tuple[int, int]:
         """(sessions on this host's ao tmux server, available memory in kB): one call."""
         tmux = shlex.join([*self.tmux_argv(), "list-sessions", "-F", "x"])
@@ -205,6 +234,8 @@ class SshRuntime(Isolating):
             )
             raise ConfigError(problems, hint="see README, 'Where sessions run'") from None
         base = os.environ.get(SOCKET_ENV) or self.options.socket or "ao"
+        self._screens: dict[str, str] = {}  # what the last probe brought
+        self._screens_at = float("-inf")
         self.hosts: dict[str, Host] = {}
         for host, config in self.options.hosts.items():
             self.hosts[host] = Host(host, config, f"{base}-ssh-{host}",
@@ -276,16 +307,22 @@ class SshRuntime(Isolating):
 
     def probe(self) -> dict[str, PaneState]:
         """Every host's panes, one call per host, all hosts at once; the sessions last seen
-        on a host that does not answer read ``unreachable``."""
+        on a host that does not answer read ``unreachable``. The same call brings the live
+        panes' screens, which ``capture_many`` then serves (a listing reads them next)."""
         states: dict[str, PaneState] = {}
-        for host, found in _each(self.hosts, TmuxRuntime.probe).items():
+        self._screens = {}
+        read = _each(self.hosts, lambda h: h.probe_with_screens(PROBE_LINES))
+        for host, found in read.items():
             if isinstance(found, CommandError):
                 why = f"host {host} does not answer"
                 for name in self._seen(host):
                     states[name] = PaneState(alive=True, running=True, unreachable=why)
-            elif isinstance(found, dict):
-                states.update(found)
-                self._remember(host, names=list(found))
+            elif isinstance(found, tuple):
+                panes, screens = found
+                states.update(panes)
+                self._screens.update(screens)
+                self._remember(host, names=list(panes))
+        self._screens_at = time.monotonic()
         return states
 
     def list_names(self, owner: str | None = None) -> list[str]:
@@ -311,13 +348,20 @@ class SshRuntime(Isolating):
         return self.host_of(handle).capture(self._local(handle), lines)
 
     def capture_many(self, handles: list[RuntimeHandle], lines: int = 60) -> dict[str, str]:
-        """Screens of many sessions: one call per host, all hosts at once."""
+        """Screens of many sessions: those the last ``probe`` brought (within a moment),
+        the rest in one call per host, all hosts at once."""
+        screens: dict[str, str] = {}
+        fresh = time.monotonic() - self._screens_at < SCREENS_FRESH and lines <= PROBE_LINES
+        if fresh:
+            for handle in handles:
+                if handle.name in self._screens:
+                    text = self._screens[handle.name]
+                    screens[handle.name] = "\n".join(text.split("\n")[-lines:])
         groups: dict[str, list[RuntimeHandle]] = {}
-        for handle in handles:
+        for handle in (h for h in handles if h.name not in screens):
             host = handle.target.partition("/")[0]
             if host in self.hosts:
                 groups.setdefault(host, []).append(self._local(handle))
-        screens: dict[str, str] = {}
         chosen = {h: self.hosts[h] for h in groups}
         for found in _each(chosen, lambda h: h.capture_many(groups[h.host], lines)).values():
             if isinstance(found, dict):

@@ -124,24 +124,10 @@ class TmuxRuntime:
 
     def probe(self) -> dict[str, PaneState]:
         """Liveness of every tmux session on the socket, from one ``list-panes -a``."""
-        r = self._tmux("list-panes", "-a", "-F", "\t".join(_FIELDS), check=False)
+        r = self._tmux("list-panes", "-a", "-F", PANE_FORMAT, check=False)
         if r.returncode != 0:
             return {}  # no server running: nothing is alive
-        states: dict[str, PaneState] = {}
-        for line in r.stdout.splitlines():
-            parts = line.split("\t")
-            if len(parts) != len(_FIELDS) or parts[0] in states:
-                continue
-            name, _pane, pid, dead, status, command, activity = parts
-            states[name] = PaneState(
-                alive=True,
-                running=dead != "1",
-                exit_status=int(status) if dead == "1" and status.lstrip("-").isdigit() else None,
-                pid=int(pid) if pid.isdigit() else None,
-                current_command=command,
-                last_activity=float(activity) if activity.isdigit() else None,
-            )
-        return states
+        return parse_panes(r.stdout)
 
     def list_names(self, owner: str | None = None) -> list[str]:
         """Names of every tmux session on the socket; with ``owner``, only those whose
@@ -258,6 +244,28 @@ class TmuxRuntime:
         with contextlib.suppress(Exception):
             proc.run([*tmux, "kill-server"], timeout=TIMEOUT, check=False)
         socket_file(tag).unlink(missing_ok=True)
+
+
+PANE_FORMAT = "\t".join(_FIELDS)  # what ``probe`` asks ``list-panes -a`` for
+
+
+def parse_panes(text: str) -> dict[str, PaneState]:
+    """The states in ``list-panes -a -F PANE_FORMAT`` output (a session's first pane)."""
+    states: dict[str, PaneState] = {}
+    for line in text.splitlines():
+        parts = line.split("\t")
+        if len(parts) != len(_FIELDS) or parts[0] in states:
+            continue
+        name, _pane, pid, dead, status, command, activity = parts
+        states[name] = PaneState(
+            alive=True,
+            running=dead != "1",
+            exit_status=int(status) if dead == "1" and status.lstrip("-").isdigit() else None,
+            pid=int(pid) if pid.isdigit() else None,
+            current_command=command,
+            last_activity=float(activity) if activity.isdigit() else None,
+        )
+    return states
 
 
 def launcher_argv(env_file: Path) -> list[str]:
