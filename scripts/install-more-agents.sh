@@ -101,12 +101,15 @@ if want aider; then
     fi
 fi
 
-kimi_python() {  # the first Python >= 3.12 found (kimi-cli needs it)
+# kimi-cli needs Python >= 3.12, and not 3.12.0/3.12.1: their frozen slotted dataclasses
+# break its slash commands at start (TypeError: super(type, obj)). Newest first.
+kimi_python() {
     local candidate
     for candidate in "${AO_KIMI_PYTHON:-}" python3.13 python3.12 python3 \
-        "$(command -v pyenv >/dev/null 2>&1 && pyenv root)"/versions/3.1[2-9]*/bin/python3; do
+        $(ls -d "$(command -v pyenv >/dev/null 2>&1 && pyenv root)"/versions/3.1[2-9]* 2>/dev/null \
+          | sort -rV | sed 's|$|/bin/python3|'); do
         [[ -n "$candidate" ]] || continue
-        if "$candidate" -c 'import sys, venv; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1; then
+        if "$candidate" -c 'import sys, venv; sys.exit(sys.version_info < (3, 12, 2))' >/dev/null 2>&1; then
             echo "$candidate"
             return 0
         fi
@@ -114,18 +117,23 @@ kimi_python() {  # the first Python >= 3.12 found (kimi-cli needs it)
     return 1
 }
 
+# the CLI starts for real (a --version answers even where its commands cannot load)
+kimi_works() { [[ -x "$1/bin/python" ]] && "$1/bin/python" -c 'import kimi_cli.ui.shell' >/dev/null 2>&1; }
+
 if want kimi; then
-    if installed "$kimi_venv/bin/kimi"; then
+    if installed "$kimi_venv/bin/kimi" && kimi_works "$kimi_venv"; then
         echo "install-more-agents: kimi already installed: $("$kimi_venv/bin/kimi" --version 2>/dev/null | head -n1)"
     elif ! kimi_py="$(kimi_python)"; then
         echo "install-more-agents: kimi-cli needs Python >= 3.12 (set AO_KIMI_PYTHON)" >&2
         status=1
     else
         echo "install-more-agents: installing $kimi_spec into $kimi_venv ($("$kimi_py" --version 2>&1))"
+        rm -rf "$kimi_venv"  # one a broken Python made
         if "$kimi_py" -m venv "$kimi_venv" \
             && limit "$kimi_venv/bin/python" -m pip install --quiet --disable-pip-version-check \
                 --upgrade "$kimi_spec"; then
             echo "install-more-agents: kimi $("$kimi_venv/bin/kimi" --version 2>/dev/null | head -n1)"
+            kimi_works "$kimi_venv" || { echo "install-more-agents: kimi-cli does not start" >&2; status=1; }
         else
             echo "install-more-agents: failed to install kimi-cli" >&2
             status=1

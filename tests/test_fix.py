@@ -19,7 +19,12 @@ RUFF = str(Path(sys.executable).with_name("ruff"))
 PYTEST = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
 
 
-def red_repo(proj: Project, scripts: dict[str, list[dict[str, object]]], **top: object) -> None:
+def red_repo(
+    proj: Project,
+    scripts: dict[str, list[dict[str, object]]],
+    agent_prefix: tuple[str, ...] = (),
+    **top: object,
+) -> None:
     (proj.repo / "one.py").write_text("def one():\n    return 0\n")
     (proj.repo / "two.py").write_text("def two():\n    return 0\n")
     (proj.repo / "messy.py").write_text("import os\n\nX = 1\n")
@@ -34,7 +39,7 @@ def red_repo(proj: Project, scripts: dict[str, list[dict[str, object]]], **top: 
     logs = proj.repo.parent / "worker-logs"
     logs.mkdir(exist_ok=True)
     proj.configure(
-        agent_command=[sys.executable, str(WORKER), str(scripts_file), str(logs)],
+        agent_command=[*agent_prefix, sys.executable, str(WORKER), str(scripts_file), str(logs)],
         shell_options={"readyPattern": r"READY>\s*$"},
         checks={"tests": {"run": PYTEST, "parser": "pytest"},
                 "lint": {"run": [RUFF, "check", "--select", "F", "."], "parser": "ruff"}},
@@ -110,6 +115,42 @@ def test_verified_fixes_merge_back_one_at_a_time(proj: Project) -> None:
     assert types.count("fix.merged") == 3 and types[-1] in ("fix.finished", "notification")
     text = proj.ao("fix", "status").stdout
     assert "finished" in text and text.count("merged") >= 3
+
+
+def test_an_agent_that_crashes_at_start_is_started_again(proj: Project) -> None:
+    """The first worker's agent exits at once (as a CLI racing others for its config
+    file can): its item stays `failing` with the reason, the next pass starts it again,
+    and every item merges; nobody is called for it."""
+    flag = proj.repo.parent / "crashed-once"
+    code = (
+        f"import os, sys, pathlib; f = pathlib.Path({str(flag)!r})\n"
+        "if not f.exists(): f.touch(); sys.exit(1)\nos.execv(sys.argv[1], sys.argv[1:])"
+    )
+    crash_once = (sys.executable, "-c", code)
+    red_repo(proj, {
+        "test_one": [{"write": {"one.py": "def one():\n    return 1\n"}}],
+        "test_two": [{"write": {"two.py": "def two():\n    return 2\n"}}],
+        "messy.py": [{"write": {"messy.py": "X = 1\n"}}],
+    }, agent_prefix=crash_once)  # fmt: skip
+    r = proj.ao("fix", "-j", "3", "--json", timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert flag.exists()
+    items = json.loads(r.stdout)["data"]["items"]
+    crashed = [i for i in items if i["state"] == "failing"]
+    assert len(crashed) == 1 and "its agent did not start" in crashed[0]["reason"], [
+        (i["state"], i["reason"]) for i in items
+    ]
+
+    def finished() -> dict[str, t.Any] | None:
+        proj.ao("watch", "--once", timeout=120)
+        doc = status(proj)
+        return doc if doc["finished"] else None
+
+    done = t.cast(dict[str, t.Any], wait_for(finished, 120, "the run to finish"))
+    assert [i["state"] for i in done["items"]] == ["merged"] * 3, done
+    types = [json.loads(line)["type"] for line in
+             proj.ao("events", "--lines", "1000", "--json").stdout.splitlines()]  # fmt: skip
+    assert "fix.needs_you" not in types
 
 
 def test_clear_errors(proj: Project) -> None:

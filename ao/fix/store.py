@@ -71,6 +71,7 @@ class FixItem:
     session: str | None = None
     branch: str | None = None
     attempts: int = 0  # times the queue sent it back (a conflict, a new failure)
+    spawn_failures: int = 0  # times its agent did not come up (tried again: SPAWN_TRIES)
     reason: str | None = None
     merged_sha: str | None = None
     order: int = 0
@@ -85,7 +86,7 @@ class FixItem:
 
 
 _JSON = ("checks", "reproduce", "files", "failures")
-_INTS = ("jobs", "attempts", "order")
+_INTS = ("jobs", "attempts", "spawn_failures", "order")
 _TIMES = ("started_at", "finished_at", "created_at", "state_since")
 Record = t.TypeVar("Record", FixRun, FixItem)
 

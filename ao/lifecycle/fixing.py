@@ -28,7 +28,7 @@ from ao.fix.work import GATE_PREFIX
 from ao.lifecycle import reactions as rx
 from ao.lifecycle.actions import notify
 from ao.lifecycle.tasks import reopen
-from ao.sdk.errors import AoError, ConflictError
+from ao.sdk.errors import AoError, ConflictError, SpawnError
 from ao.session.delegate import start_task
 from ao.session.publish import commit_leftovers
 from ao.store import events
@@ -46,6 +46,7 @@ RULE = (
     "check (no noqa, no ignore comments, no config changes to hide it)."
 )
 HUNKS_LIMIT = 6000
+SPAWN_TRIES = 3  # an item whose agent fails to start this often is the user's
 # what running the checks and the gate leaves in a worktree: never part of a fix (a repo
 # without a .gitignore would otherwise get bytecode committed, and every pair conflict)
 CHECK_DEBRIS = (
@@ -125,6 +126,13 @@ def _assign(ctx: Context, project: Project, fixes: FixStore, run: FixRun) -> lis
                     ctx, project, goal_of(item), agent=run.agent, base=run.base,
                     branch=f"fix/{item.id}", gate=f"{GATE_PREFIX}{item.id}",
                 )  # fmt: skip
+            except SpawnError as exc:  # its agent did not come up: a crash at start, a
+                # busy machine; the next pass tries again, a person only after SPAWN_TRIES
+                tries = item.spawn_failures + 1
+                state = ItemState.FAILING if tries < SPAWN_TRIES else ItemState.NEEDS_YOU
+                why = f"its agent did not start ({exc.message})"
+                _to(project, fixes, item, state, spawn_failures=tries, reason=why)
+                continue
             except AoError as exc:
                 started.append(_to(project, fixes, item, ItemState.NEEDS_YOU, reason=str(exc)))
                 continue
