@@ -11,8 +11,7 @@ import pathlib
 import typing as t
 
 ActivityState = t.Literal[
-    "starting", "working", "ready", "needs_input", "blocked", "exited", "unreachable",
-    "unknown"
+    "starting", "working", "ready", "needs_input", "blocked", "exited", "unreachable", "unknown"
 ]
 
 
