@@ -21,6 +21,7 @@ from __future__ import annotations
 import concurrent.futures
 import contextlib
 import dataclasses
+import fcntl
 import json
 import os
 import re
@@ -38,6 +39,7 @@ from ao.sdk import proc
 from ao.sdk.contracts import HostCheck, Isolating, PaneState, RuntimeHandle, RuntimeSpec
 from ao.sdk.errors import AoError, CommandError, ConfigError, NotFoundError, SpawnError
 from ao.sdk.home import ao_home, private_dir
+from ao.sdk.httpcache import write_atomic
 from ao_plugins.runtime_docker import DEFAULT_ENV, passed_names
 from ao_plugins.runtime_tmux import PANE_FORMAT, SOCKET_ENV, TmuxRuntime, parse_panes
 
@@ -434,22 +436,40 @@ class SshRuntime(Isolating):
     def _remember(
         self, host: str, *, names: list[str] | None = None, add: str = "", remove: str = ""
     ) -> None:
-        """Keep which sessions each host held when last seen (for ``unreachable``)."""
+        """Keep which sessions each host held when last seen (for ``unreachable``): a
+        read-modify-write under the file's lock, written atomically."""
         key = f"{self.hosts[host].socket}@{self.hosts[host].config.target}"
-        data = self._load()
-        current = list(data.get(key, [])) if names is None else sorted(names)
-        if add and add not in current:
-            current.append(add)
-        if remove in current:
-            current.remove(remove)
-        if data.get(key) == current:
-            return
-        data[key] = current
+        current = self._load().get(key)
+        wanted = self._changed(current, names, add, remove)
+        if wanted == current:
+            return  # the common case, a probe that saw nothing new: no lock, no write
         path = self._seen_file()
         private_dir(path.parent)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(data, sort_keys=True), encoding="utf-8")
-        os.replace(tmp, path)
+        with _locked(path.with_name(path.name + ".lock")):
+            data = self._load()
+            data[key] = self._changed(data.get(key), names, add, remove)
+            write_atomic(path, json.dumps(data, sort_keys=True))
+
+    @staticmethod
+    def _changed(current: list[str] | None, names: list[str] | None, add: str, remove: str
+                 ) -> list[str]:  # fmt: skip
+        result = list(current or []) if names is None else sorted(names)
+        if add and add not in result:
+            result.append(add)
+        if remove in result:
+            result.remove(remove)
+        return result
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> t.Iterator[None]:
+    """An exclusive lock on ``path`` (made 0600) while the block runs."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
 
 
 def _control_dir() -> Path:
