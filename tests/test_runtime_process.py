@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 from ao_plugins.runtime_process import ProcessRuntime, connect
-from ao_plugins.runtime_process.supervisor import key_bytes, session_members
+from ao_plugins.runtime_process.terminal import key_bytes, session_members
 
 from ao import registry
 from ao.sdk import conformance
