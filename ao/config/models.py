@@ -44,7 +44,8 @@ from ao.config.fields import (
 )
 from ao.config.names import default_prefix as default_prefix
 from ao.config.reactions import BUILTINS
-from ao.config.sections import Dashboard, Fix, Ports, Power, Tasks
+from ao.config.sections import CHECK_PARSERS as CHECK_PARSERS
+from ao.config.sections import CheckConfig, Dashboard, Fix, Ports, Power, Tasks
 from ao.sdk.errors import ConfigError
 
 
@@ -117,45 +118,6 @@ class Defaults(Model):
         if "runtime" not in self.model_fields_set and not tmux_installed():
             object.__setattr__(self, "runtime", "process")  # still "unset": not validated again
         return self
-
-
-CHECK_PARSERS = ("pytest", "ruff", "eslint", "mypy", "generic")
-
-
-class CheckConfig(Model):
-    """A named check of a project (``ao fix``): a command and how to read its failures."""
-
-    run: Command = Field(
-        description="The command: an argv list, or a string split like a shell would "
-        "(never run by one).",
-        json_schema_extra=_also(_STRING),
-    )
-    parser: t.Literal["pytest", "ruff", "eslint", "mypy", "generic"] = Field(
-        default="generic",
-        description="How its output becomes failures: pytest (JUnit XML), ruff, eslint "
-        "(their JSON), mypy, generic (the exit status and the output).",
-    )
-    timeout: float = Field(
-        default=900.0, gt=0, description="Seconds before the command is killed.",
-        json_schema_extra=_also(_DURATION),
-    )  # fmt: skip
-
-    @field_validator("run", mode="before")
-    @classmethod
-    def _split(cls, v: t.Any) -> t.Any:
-        return _as_argv(v)
-
-    @field_validator("run")
-    @classmethod
-    def _non_empty(cls, v: Command) -> Command:
-        if not v:
-            raise ValueError("a check needs at least a program name")
-        return v
-
-    @field_validator("timeout", mode="before")
-    @classmethod
-    def _duration(cls, v: t.Any) -> float:
-        return parse_duration(v)
 
 
 class ProjectConfig(Model):

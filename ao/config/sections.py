@@ -6,7 +6,15 @@ import typing as t
 
 from pydantic import Field, field_validator, model_validator
 
-from ao.config.fields import _DURATION, Model, _also, parse_duration
+from ao.config.fields import (
+    _DURATION,
+    _STRING,
+    Command,
+    Model,
+    _also,
+    _as_argv,
+    parse_duration,
+)
 
 
 class Ports(Model):
@@ -81,3 +89,42 @@ class Dashboard(Model):
         description="Address it binds; any other than loopback needs the token for every request.",
     )
     enabled: bool = Field(default=True, description="`ao start` runs it beside the watcher.")
+
+
+CHECK_PARSERS = ("pytest", "ruff", "eslint", "mypy", "generic")
+
+
+class CheckConfig(Model):
+    """A named check of a project (``ao fix``): a command and how to read its failures."""
+
+    run: Command = Field(
+        description="The command: an argv list, or a string split like a shell would "
+        "(never run by one).",
+        json_schema_extra=_also(_STRING),
+    )
+    parser: t.Literal["pytest", "ruff", "eslint", "mypy", "generic"] = Field(
+        default="generic",
+        description="How its output becomes failures: pytest (JUnit XML), ruff, eslint "
+        "(their JSON), mypy, generic (the exit status and the output).",
+    )
+    timeout: float = Field(
+        default=900.0, gt=0, description="Seconds before the command is killed.",
+        json_schema_extra=_also(_DURATION),
+    )  # fmt: skip
+
+    @field_validator("run", mode="before")
+    @classmethod
+    def _split(cls, v: t.Any) -> t.Any:
+        return _as_argv(v)
+
+    @field_validator("run")
+    @classmethod
+    def _non_empty(cls, v: Command) -> Command:
+        if not v:
+            raise ValueError("a check needs at least a program name")
+        return v
+
+    @field_validator("timeout", mode="before")
+    @classmethod
+    def _duration(cls, v: t.Any) -> float:
+        return parse_duration(v)
