@@ -9,6 +9,8 @@ import contextlib
 import errno
 import os
 import stat
+import time
+from collections.abc import Mapping
 from pathlib import Path
 
 PRIVATE_DIR_MODE = 0o700
@@ -86,3 +88,48 @@ def _is_user_home(path: Path) -> bool:
         return path.samefile(Path.home())
     except (OSError, RuntimeError, KeyError):
         return False
+
+
+def memory_dir() -> Path:
+    """A directory only this user may use, in memory where the system has one
+    (``$XDG_RUNTIME_DIR/ao``, else ``/dev/shm/ao-<uid>``), else ``$AO_HOME/run``: for
+    files that must never reach a disk (a launcher's environment) and short socket paths.
+    A candidate that is a symlink or someone else's is skipped."""
+    candidates = [Path(f"/dev/shm/ao-{os.geteuid()}")]
+    if os.environ.get("XDG_RUNTIME_DIR"):
+        candidates.insert(0, Path(os.environ["XDG_RUNTIME_DIR"], "ao"))
+    for candidate in candidates:
+        with contextlib.suppress(OSError):
+            if not candidate.parent.is_dir():
+                continue
+            with contextlib.suppress(FileExistsError):
+                candidate.mkdir(PRIVATE_DIR_MODE)
+            info = candidate.lstat()  # never through a symlink someone else planted
+            if stat.S_ISDIR(info.st_mode) and info.st_uid == os.geteuid():
+                if stat.S_IMODE(info.st_mode) & 0o077:
+                    candidate.chmod(PRIVATE_DIR_MODE)
+                return candidate
+    return private_dir(ao_home() / "run")
+
+
+def write_env_file(env: Mapping[str, str], prefix: str, stale: float = 600.0) -> Path:
+    """A new 0600 JSON file holding ``env`` in :func:`memory_dir`, for a launcher that reads
+    and deletes it; files of ``prefix`` nobody read for ``stale`` seconds (a killed ``ao``)
+    are removed here."""
+    import json  # lazy: most commands never start a process
+    import tempfile  # lazy: as json
+
+    directory = memory_dir()
+    cutoff = time.time() - stale
+    for old in directory.glob(f"{prefix}*.json"):
+        with contextlib.suppress(OSError):
+            if old.stat().st_mtime < cutoff:
+                old.unlink()
+    fd, name = tempfile.mkstemp(dir=directory, prefix=prefix, suffix=".json")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(dict(env), fh)
+    except BaseException:
+        Path(name).unlink(missing_ok=True)
+        raise
+    return Path(name)

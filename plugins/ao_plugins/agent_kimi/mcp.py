@@ -5,10 +5,9 @@ Kimi starts a stdio server with only ``HOME``, ``LOGNAME``, ``PATH``, ``SHELL``,
 environment. A server ao gives it (``ao mcp``) needs the agent's whole environment: the
 workers it starts get it, keys included. So each server is started through a small
 launcher that reads the environment from a file ao writes at launch (0600, in a private
-directory in memory: ``$XDG_RUNTIME_DIR/ao`` or ``/dev/shm/ao-<uid>``, else the session's
-state dir), deletes the file, and execs the server: no secret stays on disk or on a
-command line. A server Kimi starts again later in the same process (a reconnect) gets
-Kimi's variables and the server's own ``env`` only.
+directory in memory: ``ao.sdk.home.memory_dir``), deletes the file, and execs the server:
+no secret stays on disk or on a command line. A server Kimi starts again later in the
+same process (a reconnect) gets Kimi's variables and the server's own ``env`` only.
 
 Kimi asks before every call of an MCP tool (action ``mcp:<tool>``) unless the session
 approved that action: ao lists the server's tools once at launch (``tools/list`` over
@@ -22,10 +21,8 @@ import json
 import os
 import selectors
 import signal
-import stat
 import subprocess
 import sys
-import tempfile
 import time
 import typing as t
 from collections.abc import Mapping, Sequence
@@ -33,6 +30,7 @@ from pathlib import Path
 
 from ao.sdk.agentkit import write_json
 from ao.sdk.contracts import McpServer
+from ao.sdk.home import write_env_file
 
 LIST_TIMEOUT = 20.0  # seconds for a server to start and list its tools
 STALE = 600.0  # seconds after which a launcher's env file nobody read is removed
@@ -132,49 +130,10 @@ def write_config(
     (a file of its own, read once), its own ``env`` listed as Kimi expects."""
     entries: dict[str, t.Any] = {}
     for server in servers:
-        env_file = write_env_file({**env, **server.env}, state_dir)
+        env_file = write_env_file({**env, **server.env}, "kimi-mcp-env-", STALE)
         entries[server.name] = {
             "command": sys.executable,
             "args": ["-I", "-S", "-c", LAUNCHER, str(env_file), "--", *server.command],
             "env": dict(server.env),
         }
     write_json(path, {"mcpServers": entries})
-
-
-def write_env_file(env: Mapping[str, str], fallback: Path) -> Path:
-    """A new 0600 file holding ``env`` for the launcher, in a private directory in memory
-    where there is one (else ``fallback``). Files nobody read are removed after ``STALE``."""
-    directory = env_dir(fallback)
-    cutoff = time.time() - STALE
-    for old in directory.glob("kimi-mcp-env-*.json"):
-        with contextlib.suppress(OSError):
-            if old.stat().st_mtime < cutoff:
-                old.unlink()
-    fd, name = tempfile.mkstemp(dir=directory, prefix="kimi-mcp-env-", suffix=".json")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(dict(env), fh)
-    except BaseException:
-        Path(name).unlink(missing_ok=True)
-        raise
-    return Path(name)
-
-
-def env_dir(fallback: Path) -> Path:
-    """``$XDG_RUNTIME_DIR/ao`` or ``/dev/shm/ao-<uid>`` (0700, this user's, no symlink),
-    else ``fallback``."""
-    candidates = [Path(f"/dev/shm/ao-{os.geteuid()}")]
-    if os.environ.get("XDG_RUNTIME_DIR"):
-        candidates.insert(0, Path(os.environ["XDG_RUNTIME_DIR"], "ao"))
-    for candidate in candidates:
-        with contextlib.suppress(OSError):
-            if not candidate.parent.is_dir():
-                continue
-            with contextlib.suppress(FileExistsError):
-                candidate.mkdir(0o700)
-            info = candidate.lstat()
-            if stat.S_ISDIR(info.st_mode) and info.st_uid == os.geteuid():
-                if stat.S_IMODE(info.st_mode) & 0o077:
-                    candidate.chmod(0o700)
-                return candidate
-    return fallback

@@ -38,7 +38,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from ao.sdk import proc
 from ao.sdk.contracts import HostCheck, Isolating, PaneState, RuntimeHandle, RuntimeSpec
 from ao.sdk.errors import AoError, CommandError, ConfigError, NotFoundError, SpawnError
-from ao.sdk.home import ao_home, private_dir
+from ao.sdk.home import ao_home, memory_dir, private_dir
 from ao.sdk.httpcache import write_atomic
 from ao_plugins.runtime_docker import DEFAULT_ENV, passed_names
 from ao_plugins.runtime_tmux import PANE_FORMAT, SOCKET_ENV, TmuxRuntime, parse_panes
@@ -85,7 +85,8 @@ class Host(TmuxRuntime):
 
     def ssh_argv(self, *, tty: bool = False) -> list[str]:
         """``ssh`` with this host's options and the shared master connection."""
-        control = private_dir(_control_dir())
+        # short (a unix socket path is at most 108 bytes) and private
+        control = private_dir(memory_dir() / "ssh")
         argv = [
             "ssh", "-o", "BatchMode=yes", "-o", "ControlMaster=auto",
             "-o", f"ControlPath={control}/%C", "-o", "ControlPersist=600",
@@ -470,16 +471,6 @@ def _locked(path: Path) -> t.Iterator[None]:
         yield
     finally:
         os.close(fd)
-
-
-def _control_dir() -> Path:
-    """Where the master connections' sockets live: short (a unix socket path is at most
-    108 bytes) and private."""
-    runtime_dir = os.environ.get("XDG_RUNTIME_DIR")
-    base = Path(runtime_dir) if runtime_dir else Path(f"/dev/shm/ao-{os.geteuid()}")
-    if not base.parent.is_dir():
-        base = Path(f"/tmp/ao-{os.geteuid()}")
-    return base / "ssh"
 
 
 _R = t.TypeVar("_R")

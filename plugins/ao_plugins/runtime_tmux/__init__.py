@@ -9,14 +9,11 @@ comes from a single ``list-panes -a`` call.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import re
 import shutil
 import signal
-import stat
 import sys
-import tempfile
 import time
 import typing as t
 import uuid
@@ -26,7 +23,7 @@ from pathlib import Path
 from ao.sdk import proc
 from ao.sdk.contracts import API_VERSION, HostCheck, PaneState, RuntimeHandle, RuntimeSpec
 from ao.sdk.errors import CommandError, ConflictError, NotFoundError, SpawnError
-from ao.sdk.home import ao_home, private_dir
+from ao.sdk.home import write_env_file
 from ao.sdk.proc import pid_alive
 from ao.sdk.textsafe import strip_controls
 
@@ -35,6 +32,7 @@ SOCKET_ENV = "AO_TMUX_SOCKET"  # the socket (``tmux -L`` name, or a path) every 
 MIN_VERSION = (3, 0)
 LAUNCHER = Path(__file__).with_name("envexec.py")
 STALE_ENV_FILE = 600.0  # seconds: a launcher reads its file within moments of the pane starting
+ENV_FILE_PREFIX = "env-"
 OWNER_OPTION = "@ao_owner"  # a user option on each session: which ao state root made it
 _FIELDS = (
     "#{session_name}",
@@ -82,7 +80,7 @@ class TmuxRuntime:
             )
         # The pane gets spec.env exactly (not the tmux server's environment), through a
         # private file the launcher reads and deletes: never on a command line.
-        env_file = write_env_file(spec.env)
+        env_file = write_env_file(spec.env, ENV_FILE_PREFIX, STALE_ENV_FILE)
         # With two or more arguments tmux execs the argv directly, so nothing is
         # interpreted by a shell. Chaining set-option in the same tmux call applies
         # remain-on-exit before the server's event loop can reap a process that exits at once.
@@ -271,45 +269,6 @@ def parse_panes(text: str) -> dict[str, PaneState]:
 def launcher_argv(env_file: Path) -> list[str]:
     """The pane's command before the agent's argv: start it with ``env_file``'s environment."""
     return [sys.executable, "-I", "-S", str(LAUNCHER), str(env_file), "--"]
-
-
-def write_env_file(env: Mapping[str, str]) -> Path:
-    """Save ``env`` for the launcher: a new 0600 file in a private directory, in memory
-    (``$XDG_RUNTIME_DIR``, ``/dev/shm``) where the system has one. Files a killed ``ao``
-    left behind are removed here after ``STALE_ENV_FILE`` seconds."""
-    directory = env_dir()
-    cutoff = time.time() - STALE_ENV_FILE
-    for old in directory.glob("env-*.json"):
-        with contextlib.suppress(OSError):
-            if old.stat().st_mtime < cutoff:
-                old.unlink()
-    fd, name = tempfile.mkstemp(dir=directory, prefix="env-", suffix=".json")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(dict(env), fh)
-    except BaseException:
-        Path(name).unlink(missing_ok=True)
-        raise
-    return Path(name)
-
-
-def env_dir() -> Path:
-    """A directory only this user may use, for the launcher's environment files."""
-    candidates = [Path(f"/dev/shm/ao-{os.geteuid()}")]
-    if os.environ.get("XDG_RUNTIME_DIR"):
-        candidates.insert(0, Path(os.environ["XDG_RUNTIME_DIR"], "ao"))
-    for candidate in candidates:
-        with contextlib.suppress(OSError):
-            if not candidate.parent.is_dir():
-                continue
-            with contextlib.suppress(FileExistsError):
-                candidate.mkdir(0o700)
-            st = candidate.lstat()  # never through a symlink someone else planted
-            if stat.S_ISDIR(st.st_mode) and st.st_uid == os.geteuid():
-                if stat.S_IMODE(st.st_mode) & 0o077:
-                    candidate.chmod(0o700)
-                return candidate
-    return private_dir(ao_home() / "run")
 
 
 def socket_file(name: str) -> Path:
