@@ -31,12 +31,13 @@ import typing as t
 from collections.abc import Mapping
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from ao.sdk import proc
 from ao.sdk.contracts import HostCheck, Isolating, PaneState, RuntimeHandle, RuntimeSpec
 from ao.sdk.errors import CommandError, ConfigError, ConflictError, SpawnError
 from ao.sdk.home import ao_home
+from ao.sdk.options import parse_options
 from ao_plugins.runtime_tmux import SOCKET_ENV, TmuxRuntime
 
 TIMEOUT = 30.0  # docker calls: a busy daemon answers slower than tmux
@@ -77,14 +78,7 @@ class DockerRuntime(TmuxRuntime, Isolating):
     name = "docker"
 
     def __init__(self, options: Mapping[str, t.Any] | None = None) -> None:
-        try:
-            self.options = DockerOptions.model_validate(dict(options or {}))
-        except ValidationError as exc:
-            problems = "; ".join(
-                "plugins.docker." + ".".join(str(p) for p in e["loc"]) + f": {e['msg']}"
-                for e in exc.errors()
-            )
-            raise ConfigError(problems, hint="see README, 'Where sessions run'") from None
+        self.options = parse_options(DockerOptions, options, "docker")
         super().__init__({})
         base = os.environ.get(SOCKET_ENV) or self.options.socket or "ao"
         self.socket = f"{base}-docker"

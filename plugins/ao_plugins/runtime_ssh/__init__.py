@@ -33,13 +33,14 @@ import uuid
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from ao.sdk import proc
 from ao.sdk.contracts import HostCheck, Isolating, PaneState, RuntimeHandle, RuntimeSpec
 from ao.sdk.errors import AoError, CommandError, ConfigError, NotFoundError, SpawnError
 from ao.sdk.home import ao_home, memory_dir, private_dir
 from ao.sdk.httpcache import write_atomic
+from ao.sdk.options import parse_options
 from ao_plugins.runtime_docker import DEFAULT_ENV, passed_names
 from ao_plugins.runtime_tmux import PANE_FORMAT, SOCKET_ENV, TmuxRuntime, parse_panes
 
@@ -228,14 +229,7 @@ class SshRuntime(Isolating):
     name = "ssh"
 
     def __init__(self, options: Mapping[str, t.Any] | None = None) -> None:
-        try:
-            self.options = SshOptions.model_validate(dict(options or {}))
-        except ValidationError as exc:
-            problems = "; ".join(
-                "plugins.ssh." + ".".join(str(p) for p in e["loc"]) + f": {e['msg']}"
-                for e in exc.errors()
-            )
-            raise ConfigError(problems, hint="see README, 'Where sessions run'") from None
+        self.options = parse_options(SshOptions, options, "ssh")
         base = os.environ.get(SOCKET_ENV) or self.options.socket or "ao"
         self._screens: dict[str, str] = {}  # what the last probe brought
         self._screens_at = float("-inf")
