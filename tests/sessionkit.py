@@ -91,3 +91,32 @@ def wait_for(
             return value
         time.sleep(0.05)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+def attach_type_and_detach(argv: list[str], screen: str, line: str, out: Path) -> None:
+    """Run ``argv`` (a runtime's attach command) in a real terminal (a PTY): wait for
+    ``screen`` to arrive, type ``line`` + Enter, wait for the agent to write it to ``out``,
+    then detach with tmux's prefix and ``d``; the command must exit 0."""
+    import os
+    import pty
+    import select
+    import shutil
+
+    pid, fd = pty.fork()
+    if pid == 0:  # the user's terminal
+        os.environ["TERM"] = "xterm"
+        os.execv(t.cast(str, shutil.which(argv[0])), argv)
+    seen = b""
+    deadline = time.monotonic() + 60  # a busy machine: ssh, tmux and the attach all start
+    while screen.encode() not in seen:
+        ready, _, _ = select.select([fd], [], [], 1)
+        assert time.monotonic() < deadline, seen[-300:]
+        if ready:
+            seen += os.read(fd, 65536)
+    os.write(fd, line.encode() + b"\r")
+    wait_for(lambda: out.exists() and out.read_text() == line + "\n", timeout=60,
+             what="the typed line")  # fmt: skip
+    os.write(fd, b"\x02d")  # tmux's prefix, then d: detach
+    _, status = os.waitpid(pid, 0)
+    os.close(fd)
+    assert os.waitstatus_to_exitcode(status) == 0

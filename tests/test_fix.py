@@ -53,6 +53,17 @@ def status(proj: Project) -> dict[str, t.Any]:
     return doc
 
 
+def run_to_end(proj: Project) -> dict[str, t.Any]:
+    """Watcher passes until the fix run finishes; its final status."""
+
+    def finished() -> dict[str, t.Any] | None:
+        proj.ao("watch", "--once", timeout=120)
+        doc = status(proj)
+        return doc if doc["finished"] else None
+
+    return t.cast(dict[str, t.Any], wait_for(finished, 120, "the run to finish"))
+
+
 def test_dry_run_plans_one_item_per_test_and_per_file(proj: Project) -> None:
     red_repo(proj, {})
     r = proj.ao("fix", "--dry-run", "--json")
@@ -96,12 +107,7 @@ def test_verified_fixes_merge_back_one_at_a_time(proj: Project) -> None:
     assert [i["state"] for i in started["items"]][:2] == ["fixing", "fixing"]
     assert started["items"][2]["state"] == "failing"  # -j 2: waits for a slot
 
-    def finished() -> dict[str, t.Any] | None:
-        proj.ao("watch", "--once", timeout=120)
-        doc = status(proj)
-        return doc if doc["finished"] else None
-
-    done = t.cast(dict[str, t.Any], wait_for(finished, 120, "the run to finish"))
+    done = run_to_end(proj)
     assert [i["state"] for i in done["items"]] == ["merged"] * 3, done
     # main moved, by fast-forwards only, to a green commit, and was pushed
     head = git(proj.repo, "rev-parse", "main").strip()
@@ -141,12 +147,7 @@ def test_an_agent_that_crashes_at_start_is_started_again(proj: Project) -> None:
         (i["state"], i["reason"]) for i in items
     ]
 
-    def finished() -> dict[str, t.Any] | None:
-        proj.ao("watch", "--once", timeout=120)
-        doc = status(proj)
-        return doc if doc["finished"] else None
-
-    done = t.cast(dict[str, t.Any], wait_for(finished, 120, "the run to finish"))
+    done = run_to_end(proj)
     assert [i["state"] for i in done["items"]] == ["merged"] * 3, done
     types = [json.loads(line)["type"] for line in
              proj.ao("events", "--lines", "1000", "--json").stdout.splitlines()]  # fmt: skip

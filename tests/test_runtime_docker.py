@@ -11,12 +11,8 @@ from __future__ import annotations
 
 import http.server
 import os
-import pty
-import select
-import shutil
 import subprocess
 import threading
-import time
 import typing as t
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,7 +26,7 @@ from ao.sdk.contracts import Isolating, RuntimeSpec
 from ao.sdk.errors import ConfigError, SpawnError
 from tests import dockerkit
 from tests.conftest import git
-from tests.sessionkit import wait_for
+from tests.sessionkit import attach_type_and_detach, wait_for
 
 SECRET = "sk-docker-secret-4711"
 
@@ -232,23 +228,6 @@ def test_attach_for_real_through_a_terminal(runtime: DockerRuntime, tmp_path: Pa
     handle = runtime.create(spec("at1", script, tmp_path / "shared"))
     wait_for(lambda: "CONTAINER-SCREEN" in runtime.capture(handle), timeout=30, what="screen")
     argv = runtime.attach_argv(handle, inside=False)
-    pid, fd = pty.fork()
-    if pid == 0:  # the user's terminal
-        os.environ["TERM"] = "xterm"
-        os.execv(t.cast(str, shutil.which(argv[0])), argv)
-    seen = b""
-    deadline = time.monotonic() + 60  # a busy machine: ssh, tmux and the attach all start
-    while b"CONTAINER-SCREEN" not in seen:
-        ready, _, _ = select.select([fd], [], [], 1)
-        assert time.monotonic() < deadline, seen[-300:]
-        if ready:
-            seen += os.read(fd, 65536)
-    os.write(fd, b"typed-in-container\r")
-    wait_for(lambda: out.exists() and out.read_text() == "typed-in-container\n", timeout=20,
-             what="the typed line")  # fmt: skip
-    os.write(fd, b"\x02d")  # tmux's prefix, then d: detach
-    _, status = os.waitpid(pid, 0)
-    os.close(fd)
-    assert os.waitstatus_to_exitcode(status) == 0
+    attach_type_and_detach(argv, "CONTAINER-SCREEN", "typed-in-container", out)
     assert runtime.probe()["at1"].running
     runtime.destroy(handle, grace=0.5)

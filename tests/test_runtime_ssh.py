@@ -10,10 +10,6 @@ The life cycle through the ``ao`` CLI is in tests/test_runtimes_e2e.py.
 from __future__ import annotations
 
 import os
-import pty
-import select
-import shutil
-import time
 import typing as t
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,7 +22,7 @@ from ao.sdk import conformance, proc
 from ao.sdk.contracts import Isolating, RuntimeSpec
 from ao.sdk.errors import CommandError, ConfigError, SpawnError
 from tests import sshkit
-from tests.sessionkit import wait_for
+from tests.sessionkit import attach_type_and_detach, wait_for
 
 SECRET = "sk-ssh-secret-9137"
 
@@ -225,23 +221,5 @@ def test_attach_for_real_through_a_terminal(hosts: list[sshkit.SshHost], tmp_pat
         )
     )
     wait_for(lambda: "ATTACHED-SCREEN" in rt.capture(handle), timeout=20, what="the screen")
-    argv = rt.attach_argv(handle)
-    pid, fd = pty.fork()
-    if pid == 0:  # the user's terminal
-        os.environ["TERM"] = "xterm"
-        os.execv(t.cast(str, shutil.which(argv[0])), argv)
-    seen = b""
-    deadline = time.monotonic() + 60  # a busy machine: ssh, tmux and the attach all start
-    while b"ATTACHED-SCREEN" not in seen:
-        ready, _, _ = select.select([fd], [], [], 1)
-        assert time.monotonic() < deadline, seen[-300:]
-        if ready:
-            seen += os.read(fd, 65536)
-    os.write(fd, b"typed-over-ssh\r")
-    wait_for(lambda: out.exists() and out.read_text() == "typed-over-ssh\n", timeout=60,
-             what="the typed line")  # fmt: skip
-    os.write(fd, b"\x02d")  # tmux's prefix, then d: detach
-    _, status = os.waitpid(pid, 0)
-    os.close(fd)
-    assert os.waitstatus_to_exitcode(status) == 0
+    attach_type_and_detach(rt.attach_argv(handle), "ATTACHED-SCREEN", "typed-over-ssh", out)
     assert rt.probe()["at1"].running  # detaching leaves the agent running
