@@ -181,6 +181,9 @@ def test_ao_reports_a_dropped_hosts_session_unreachable_and_stop_keeps_everythin
     p = Project(git_repo, t.cast(t.Any, None), ao)
     config = {f"h{i + 1}": h.options() for i, h in enumerate(hosts)}
     p.configure(agent_command=["sh"], runtime="ssh", top={"plugins": {"ssh": {"hosts": config}}})
+    r = p.ao("new", "echo work > notes.txt", "--host", "h9")
+    assert r.returncode == 2 and "no host 'h9' for the ssh runtime" in r.stderr, r.stderr
+    assert "hosts: h1, h2, h3" in r.stderr and p.ao_json("list") == []  # nothing was made
     r = p.ao("new", "echo work > notes.txt", "--host", "h3")
     assert r.returncode == 0, r.stderr
     status = t.cast(dict[str, t.Any], p.ao_json("status", "d-1"))

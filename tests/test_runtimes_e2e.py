@@ -157,6 +157,16 @@ def test_restore_after_the_agent_exits(rproj: RuntimeProject) -> None:
     assert len(rproj.names()) == 1
 
 
+@pytest.mark.parametrize("rproj", ["tmux", "process", "docker"], indirect=True)
+def test_host_is_refused_where_the_runtime_has_no_hosts(rproj: RuntimeProject) -> None:
+    """(--host on the ssh runtime: tests/test_runtime_ssh.py)"""
+    rproj.configure(agent_command=["sh"])
+    r = rproj.ao("new", "echo hi", "--host", "big1")
+    assert r.returncode == 2 and f"no host 'big1' for the {rproj.runtime_name} runtime" in r.stderr
+    assert "only a runtime with hosts" in r.stderr
+    assert rproj.ao_json("list") == [] and rproj.names() == []  # nothing was made
+
+
 def test_gc_ends_the_session_of_a_spawn_killed_after_the_runtime_started_it(
     rproj: RuntimeProject,
 ) -> None:

@@ -72,6 +72,7 @@ __all__ = [
     "Notifier",
     "Observation",
     "PaneState",
+    "Placing",
     "PrOpening",
     "PrState",
     "Resumable",
@@ -172,6 +173,14 @@ class Isolating(t.Protocol):
 
     def local_runtime(self) -> str:
         """The name of the runtime plugin that runs ao's own processes on this machine."""
+
+
+@t.runtime_checkable
+class Placing(t.Protocol):
+    """Runtime capability: sessions can be placed (``ao new --host``; ``RuntimeSpec.where``)."""
+
+    def places(self) -> list[str]:
+        """The names a session may be placed on (the ssh runtime's hosts)."""
 
 
 # ----------------------------------------------------------------------------- agent
@@ -467,7 +476,7 @@ SLOT_PROTOCOLS: dict[str, type] = {
 
 # the optional capabilities the core asks each slot's plugins for (with ``isinstance``)
 CAPABILITIES: dict[str, tuple[type, ...]] = {
-    "runtime": (Isolating,),
+    "runtime": (Isolating, Placing),
     "agent": (
         Resumable, Interruptible, MenuAnswering, DialogAnswering, SessionInfoReader, Versioned,
         AuthReporting, SelfTestable, McpClient,

@@ -25,6 +25,7 @@ from ao.sdk.contracts import (
     LaunchSpec,
     McpClient,
     McpServer,
+    Placing,
     Resumable,
     RuntimeHandle,
     RuntimeSpec,
@@ -278,8 +279,17 @@ def spawn(
     # preflight: everything that can fail before anything is written
     agent_name = ctx.agent_name(project, agent_name)
     agent = ctx.agent(agent_name)
-    ctx.runtime(project.config.runtime)
+    runtime = ctx.runtime(project.config.runtime)
     ctx.workspace(project.config.workspace)
+    if host is not None:
+        places = runtime.places() if isinstance(runtime, Placing) else []
+        if host not in places:
+            runtime_name = project.config.runtime or ctx.config.defaults.runtime
+            raise UsageError(
+                f"no host {host!r} for the {runtime_name} runtime",
+                hint=f"hosts: {', '.join(places)}" if places else
+                "only a runtime with hosts (ssh: plugins.ssh.hosts) takes --host",
+            )  # fmt: skip
 
     require_binary(agent.binary, f"agent {agent_name!r}")
     if not (project.repo_path / ".git").exists():

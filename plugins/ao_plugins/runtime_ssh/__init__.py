@@ -36,7 +36,14 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from ao.sdk import proc
-from ao.sdk.contracts import HostCheck, Isolating, PaneState, RuntimeHandle, RuntimeSpec
+from ao.sdk.contracts import (
+    HostCheck,
+    Isolating,
+    PaneState,
+    Placing,
+    RuntimeHandle,
+    RuntimeSpec,
+)
 from ao.sdk.errors import AoError, CommandError, ConfigError, NotFoundError, SpawnError
 from ao.sdk.home import ao_home, memory_dir, private_dir
 from ao.sdk.httpcache import write_atomic
@@ -222,7 +229,7 @@ class Host(TmuxRuntime):
         return count, memory
 
 
-class SshRuntime(Isolating):
+class SshRuntime(Isolating, Placing):
     """Runs sessions in tmux on the hosts of ``plugins.ssh.hosts``."""
 
     api_version = TmuxRuntime.api_version
@@ -241,6 +248,10 @@ class SshRuntime(Isolating):
     def local_runtime(self) -> str:
         """ao's own processes (the watcher) run in this machine's tmux."""
         return "tmux"
+
+    def places(self) -> list[str]:
+        """The configured hosts, for ``ao new --host``."""
+        return sorted(self.hosts)
 
     # --------------------------------------------------------------------- placement
 
