@@ -4,8 +4,10 @@ For each runtime that runs here (tmux, process, docker with a real engine, ssh a
 three real OpenSSH servers on loopback): 30 sessions started with `ao new` (the agent is
 `sh`; the time is ao's, from the command to a ready agent), then `ao list --json` timed
 over 5 runs, with the subprocesses one listing starts counted (`AO_TRACE_SUBPROCESS`):
-for ssh, the round trips per host. Run: `.venv/bin/python bench/runtimes.py` (part of
-`make bench`). A runtime that cannot run here is reported as skipped, with why.
+for ssh, the round trips per host. ``ssh-copy`` is ssh with a ``workdir`` per host (each
+session on its own copy there), and adds how long bringing a copy's work back takes.
+Run: `.venv/bin/python bench/runtimes.py [RUNTIME...]` (part of `make bench`). A runtime
+that cannot run here is reported as skipped, with why.
 """
 
 from __future__ import annotations
@@ -44,15 +46,18 @@ def plugins_for(runtime: str, tmp: Path, hosts: list[t.Any]) -> dict[str, t.Any]
             return f"no Docker engine: {error}"
         return {"docker": {"image": dockerkit.build_image(), "network": "none",
                            "mounts": dockerkit.host_mounts(tmp)}}  # fmt: skip
-    if runtime == "ssh":
+    if runtime.startswith("ssh"):
         from tests import sshkit
 
         if not Path(sshkit.SSHD).exists():
             return "no sshd (apt-get install openssh-server)"
         hosts += sshkit.start_hosts(tmp / "hosts", 3)
-        options = {"maxSessions": SESSIONS}
-        return {"ssh": {"hosts": {f"h{i + 1}": {**h.options(), **options}
-                                  for i, h in enumerate(hosts)}}}  # fmt: skip
+        options: dict[str, t.Any] = {"maxSessions": SESSIONS}
+        config = {f"h{i + 1}": {**h.options(), **options} for i, h in enumerate(hosts)}
+        if runtime == "ssh-copy":  # hosts sharing nothing: each session on its own copy
+            for host, entry in config.items():
+                entry["workdir"] = str(tmp / "far" / host)
+        return {"ssh": {"hosts": config}}
     return {}
 
 
@@ -73,7 +78,7 @@ def bench(runtime: str, base_env: dict[str, str]) -> None:
         subprocess.run(["git", "add", "-A"], cwd=repo, check=True)
         subprocess.run(["git", "commit", "-q", "-m", "init"], cwd=repo, check=True, env=env)
         (tmp / "agent-orchestrator.yaml").write_text(json.dumps({
-            "defaults": {"agent": "shell", "runtime": runtime},
+            "defaults": {"agent": "shell", "runtime": runtime.partition("-")[0]},
             "agents": {"shell": {"command": ["sh"]}},
             "projects": {"bench": {"path": str(repo), "sessionPrefix": "b"}},
             "plugins": plugins,
@@ -109,8 +114,31 @@ def bench(runtime: str, base_env: dict[str, str]) -> None:
         if runtime == "process":
             line += f"   supervisor requests per listing {(supervisor_requests() - before) // 5}"
         print(line)
+        if runtime == "ssh-copy":
+            print(bring_backs(tmp))
     finally:
         cleanup(runtime, tmp, socket, hosts)
+
+
+def bring_backs(tmp: Path) -> str:
+    """Median time to bring a copy's work back: unchanged since the last time, then with
+    a file changed on the host (what ao pays before it verifies, publishes or stops)."""
+    from ao import registry
+
+    plugins = json.loads((tmp / "agent-orchestrator.yaml").read_text())["plugins"]
+    rt = t.cast(t.Any, registry.load("runtime", "ssh", plugins["ssh"]))
+    handles = [rt.handle(name) for name in sorted(rt.list_names())[:5]]
+    times: dict[str, list[float]] = {"unchanged": [], "changed": []}
+    for kind in ("unchanged", "unchanged", "changed"):
+        for handle in handles:
+            if kind == "changed":
+                (tmp / "far" / handle.target.split("/")[0] / handle.name / "n.txt").write_text("x")
+            start = time.perf_counter()
+            rt.bring_back(handle)
+            times[kind].append(time.perf_counter() - start)
+    return "           bring back median " + "   ".join(
+        f"{kind} {statistics.median(values) * 1000:.0f} ms" for kind, values in times.items()
+    )
 
 
 def supervisor_requests() -> int:
@@ -126,8 +154,9 @@ def cleanup(runtime: str, tmp: Path, socket: str, hosts: list[t.Any]) -> None:
 
     config = tmp / "agent-orchestrator.yaml"
     with_options = json.loads(config.read_text())["plugins"] if config.exists() else {}
+    name = runtime.partition("-")[0]
     try:
-        rt = registry.load("runtime", runtime, with_options.get(runtime, {}))
+        rt = registry.load("runtime", name, with_options.get(name, {}))
         for name in rt.list_names():
             rt.destroy(rt.handle(name), grace=0.2)
         rt.end_sandbox(socket)
@@ -152,7 +181,7 @@ def main() -> None:
     for name in ("TMUX", "AO_CONFIG", "PYTHONDONTWRITEBYTECODE"):
         env.pop(name, None)
     print(f"runtimes — {SESSIONS} sessions each, load {os.getloadavg()[0]:.2f}")
-    for runtime in ("tmux", "process", "docker", "ssh"):
+    for runtime in sys.argv[1:] or ("tmux", "process", "docker", "ssh", "ssh-copy"):
         bench(runtime, env)
 
 

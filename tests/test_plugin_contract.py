@@ -74,7 +74,7 @@ BUILTIN_CAPABILITIES: dict[tuple[str, str], set[str]] = {
        for n in ("github", "gitlab", "linear")},
     **{("scm", n): {"PrOpening"} for n in ("github", "gitlab")},
     ("runtime", "docker"): {"Isolating"},
-    ("runtime", "ssh"): {"Isolating", "Placing"},
+    ("runtime", "ssh"): {"Isolating", "Placing", "Copying"},
     **{("runtime", n): set() for n in ("tmux", "process")},
 }  # fmt: skip
 
@@ -372,6 +372,7 @@ def test_capability_protocols_have_the_signatures_the_core_calls() -> None:
         contracts.McpClient: ("with_mcp", ["ctx", "spec", "servers"]),
         contracts.Isolating: ("local_runtime", []),
         contracts.Placing: ("places", []),
+        contracts.Copying: ("bring_back", ["handle"]),
     }
     for protocol, (method, params) in calls.items():
         sig = inspect.signature(getattr(protocol, method))

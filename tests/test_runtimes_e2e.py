@@ -1,8 +1,9 @@
 """The session life cycle, end to end through the real ``ao`` CLI, on every runtime.
 
 The same tests for ``tmux``, ``process``, ``docker`` (a real Docker engine and a
-locally imported image, tests/dockerkit.py) and ``ssh`` (two real OpenSSH servers on
-loopback, tests/sshkit.py): spawn and a 10 KB message delivered
+locally imported image, tests/dockerkit.py), ``ssh`` (two real OpenSSH servers on
+loopback, tests/sshkit.py) and ``ssh-copy`` (the same hosts with a ``workdir``: each
+session works on its own copy there, never on the worktree): spawn and a 10 KB message delivered
 byte-exact, a question detected and answered, stop keeping uncommitted work, restore
 after the agent exits, and ``ao gc`` after ``ao new`` is killed with SIGKILL right after
 the runtime started the session. Agents are the receiver fixture (a TUI with bracketed
@@ -27,7 +28,7 @@ from tests import dockerkit, sshkit
 from tests.conftest import RunAo
 from tests.sessionkit import Project, wait_for
 
-RUNTIMES = ["tmux", "process", "docker", "ssh"]
+RUNTIMES = ["tmux", "process", "docker", "ssh", "ssh-copy"]
 
 
 class RuntimeProject(Project):
@@ -35,12 +36,17 @@ class RuntimeProject(Project):
 
     def __init__(self, repo: Path, server: libtmux.Server, ao: RunAo, runtime: str) -> None:
         super().__init__(repo, server, ao)
-        self.runtime_name = runtime
+        self.runtime_name = runtime.partition("-")[0]
         self.plugins: dict[str, object] = {}
         self.hosts: list[sshkit.SshHost] = []
-        if runtime == "ssh":
+        self.workdir: Path | None = None  # where ssh-copy's hosts keep the copies
+        if self.runtime_name == "ssh":
             self.hosts = sshkit.start_hosts(repo.parent / "hosts", 2)
             hosts = {f"h{i + 1}": h.options() for i, h in enumerate(self.hosts)}
+            if runtime == "ssh-copy":
+                self.workdir = repo.parent / "hosts" / "work"
+                for i, options in enumerate(hosts.values()):
+                    options["workdir"] = str(self.workdir / f"h{i + 1}")
             self.plugins = {"ssh": {"hosts": hosts}}
         if runtime == "docker":
             dockerkit.require_engine()
@@ -85,13 +91,21 @@ def rproj(
         runtime.destroy(runtime.handle(name), grace=0.2)
     if request.param == "process":
         t.cast(t.Any, runtime).shutdown()
-    elif request.param in ("docker", "ssh"):
+    elif request.param in ("docker", "ssh", "ssh-copy"):
         runtime.end_sandbox(server.socket_name)
     sshkit.stop_hosts(p.hosts)
 
 
 def worktree(p: RuntimeProject) -> Path:
     return Path(t.cast(str, t.cast(dict[str, t.Any], p.ao_json("status", "d-1"))["worktree"]))
+
+
+def working_tree(p: RuntimeProject) -> Path:
+    """Where the agent works: the worktree, or with ssh-copy its copy on the host."""
+    if p.workdir is None:
+        return worktree(p)
+    (copy,) = [d for d in p.workdir.glob("h*/*") if not d.name.endswith(".state")]
+    return copy
 
 
 def test_spawn_and_a_10kb_message_delivered_byte_exact(rproj: RuntimeProject) -> None:
@@ -125,7 +139,7 @@ def test_a_question_is_needs_input_and_the_answer_reaches_the_agent(
     wait_for(lambda: rproj.session()["activity"] == "needs_input", timeout=30, what="question")
     r = rproj.ao("send", "d-1", "y")
     assert r.returncode == 0, r.stderr
-    answer = worktree(rproj) / "answer.txt"
+    answer = working_tree(rproj) / "answer.txt"
     wait_for(answer.exists, timeout=20, what="the answer file")
     assert answer.read_text() == "answer=y\n"
 
@@ -134,10 +148,10 @@ def test_stop_keeps_uncommitted_work_and_ends_the_process(rproj: RuntimeProject)
     rproj.configure(agent_command=["sh"])
     assert rproj.ao("new", "echo precious > notes.txt").returncode == 0
     tree = worktree(rproj)
-    wait_for((tree / "notes.txt").exists, timeout=30, what="the agent's file")
+    wait_for((working_tree(rproj) / "notes.txt").exists, timeout=30, what="the agent's file")
     r = rproj.ao("stop", "d-1")
     assert r.returncode == 0, r.stderr
-    assert (tree / "notes.txt").read_text() == "precious\n"
+    assert (tree / "notes.txt").read_text() == "precious\n"  # ssh-copy: brought back
     assert "kept" in (r.stdout + r.stderr).lower()
     assert rproj.names() == []
 
@@ -152,7 +166,7 @@ def test_restore_after_the_agent_exits(rproj: RuntimeProject) -> None:
     assert r.returncode == 0, r.stderr
     wait_for(lambda: rproj.session()["activity"] == "ready", timeout=30, what="ready again")
     assert rproj.ao("send", "d-1", "echo back > restored.txt").returncode == 0
-    restored = worktree(rproj) / "restored.txt"
+    restored = working_tree(rproj) / "restored.txt"
     wait_for(restored.exists, timeout=20, what="the restored agent's file")
     assert len(rproj.names()) == 1
 

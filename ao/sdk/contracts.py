@@ -53,6 +53,7 @@ __all__ = [
     "AuthReporting",
     "AuthState",
     "Check",
+    "Copying",
     "DialogAnswer",
     "DialogAnswering",
     "Evidence",
@@ -181,6 +182,19 @@ class Placing(t.Protocol):
 
     def places(self) -> list[str]:
         """The names a session may be placed on (the ssh runtime's hosts)."""
+
+
+@t.runtime_checkable
+class Copying(t.Protocol):
+    """Runtime capability: a session may work on its own copy of the worktree, on a disk
+    the core cannot read (a host without a shared filesystem). The core brings the copy's
+    work back before it reads the worktree (verification, publishing); ``destroy`` brings
+    it back before the copy is removed."""
+
+    def bring_back(self, handle: RuntimeHandle) -> bool:
+        """Bring the copy's commits and files into the session's worktree here; False when
+        the session works on the worktree itself. ConflictError when the branch moved both
+        here and there (nothing is lost: the runtime keeps the copy's under a ref)."""
 
 
 # ----------------------------------------------------------------------------- agent
@@ -476,7 +490,7 @@ SLOT_PROTOCOLS: dict[str, type] = {
 
 # the optional capabilities the core asks each slot's plugins for (with ``isinstance``)
 CAPABILITIES: dict[str, tuple[type, ...]] = {
-    "runtime": (Isolating, Placing),
+    "runtime": (Isolating, Placing, Copying),
     "agent": (
         Resumable, Interruptible, MenuAnswering, DialogAnswering, SessionInfoReader, Versioned,
         AuthReporting, SelfTestable, McpClient,

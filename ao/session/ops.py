@@ -10,6 +10,7 @@ from collections.abc import Iterator
 
 from ao.sdk.contracts import (
     Activity,
+    Copying,
     Evidence,
     Interruptible,
     Observation,
@@ -51,6 +52,17 @@ def workspace_info(session: Session) -> WorkspaceInfo | None:
         base=session.base or "",
         created_branch=session.created_branch is True,
     )
+
+
+def bring_back(ctx: Context, session: Session) -> bool:
+    """When ``session`` works on its own copy of the worktree elsewhere (a host without a
+    shared filesystem), bring the copy's commits and files into the worktree here, so what
+    the core reads next is the agent's work; False when it works on the worktree itself."""
+    handle = handle_of(session)
+    if handle is None or session.worktree is None:
+        return False
+    runtime = ctx.runtime(session.runtime)
+    return isinstance(runtime, Copying) and runtime.bring_back(handle)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -3,9 +3,11 @@
 On ``process`` (a PTY held by ao's supervisor), ``docker`` (a real engine and an image
 built here, tests/dockerkit.py: Codex inside the container with its per-session
 ``CODEX_HOME`` mounted at the same path, over the host's network) and ``ssh`` (a real
-OpenSSH server on loopback, tests/sshkit.py: Codex in tmux on that host). Each time:
-the first prompt is worked (a file written in the worktree), ao reads the turn from
-Codex's rollout, a message is delivered and answered, and stop ends it.
+OpenSSH server on loopback, tests/sshkit.py: Codex in tmux on that host; ``ssh-copy``,
+the same host with a ``workdir``: Codex works on the session's own copy of the worktree
+there). Each time: the first prompt is worked (a file written in the worktree), ao reads
+the turn from Codex's rollout (from the screen on a copy, whose rollouts stay on the
+host), a message is delivered and answered, and stop ends it (a copy's work brought back).
 """
 
 from __future__ import annotations
@@ -34,14 +36,17 @@ def runtime_plugins(runtime: str, tmp: Path, hosts: list[sshkit.SshHost]) -> dic
             mounts.append(f"{PREFIX}:{PREFIX}:ro")
         return {"docker": {"image": dockerkit.build_image(), "network": "host",
                            "mounts": mounts, "env": ["PATH", "FAKE_OPENAI_KEY", "CODEX_*"]}}  # fmt: skip
-    if runtime == "ssh":
+    if runtime.startswith("ssh"):
         hosts += sshkit.start_hosts(tmp / "hosts", 1)
-        return {"ssh": {"hosts": {"h1": hosts[0].options()},
+        host = hosts[0].options()
+        if runtime == "ssh-copy":
+            host["workdir"] = str(tmp / "far")
+        return {"ssh": {"hosts": {"h1": host},
                         "env": ["PATH", "FAKE_OPENAI_KEY", "CODEX_*"]}}  # fmt: skip
     return {}
 
 
-@pytest.mark.parametrize("runtime", ["process", "docker", "ssh"])
+@pytest.mark.parametrize("runtime", ["process", "docker", "ssh", "ssh-copy"])
 def test_codex_works_a_turn_and_takes_a_message(
     codex: Harness, runtime: str, tmp_path: Path
 ) -> None:
@@ -55,7 +60,8 @@ def test_codex_works_a_turn_and_takes_a_message(
     # in a container the container is the sandbox: Codex's own (bubblewrap) cannot make
     # namespaces there, so it runs with permissions bypassed
     permissions = "bypass" if runtime == "docker" else "default"
-    codex.configure("codex", model="gpt-5", runtime=runtime, permissions=permissions)
+    name = runtime.partition("-")[0]
+    codex.configure("codex", model="gpt-5", runtime=name, permissions=permissions)
     config = codex.repo.parent / "agent-orchestrator.yaml"
     doc = yaml.safe_load(config.read_text())
     config.write_text(yaml.safe_dump({**doc, "plugins": plugins}))
@@ -63,12 +69,14 @@ def test_codex_works_a_turn_and_takes_a_message(
         r = codex.ao("new", "Write hello.txt please.")
         assert r.returncode == 0, r.stderr
         ready = codex.wait_activity("d-1", "ready", timeout=60)
-        assert ready["evidence"]["source"] == "native:rollout", ready  # type: ignore[index]
+        source = "screen" if runtime == "ssh-copy" else "native:rollout"
+        assert ready["evidence"]["source"] == source, ready  # type: ignore[index]
         meta = codex.metadata("d-1")
-        assert meta["runtime"] == runtime
+        assert meta["runtime"] == name
         worktree = Path(meta["worktree"])
-        assert (worktree / "hello.txt").exists(), codex.screen("d-1")
-        assert (worktree / "hello.txt").read_text() == f"hi from {runtime}\n"
+        tree = tmp_path / "far" / meta["tmux_name"] if runtime == "ssh-copy" else worktree
+        assert (tree / "hello.txt").exists(), codex.screen("d-1")
+        assert (tree / "hello.txt").read_text() == f"hi from {runtime}\n"
         if runtime == "docker":
             ps = subprocess.run(
                 ["docker", "ps", "--filter", f"label=ao.session={meta['tmux_name']}",
@@ -83,6 +91,7 @@ def test_codex_works_a_turn_and_takes_a_message(
         assert codex.ao("stop", "d-1").returncode == 0
         assert time.monotonic() - started < 30
         assert codex.ok("list") == []
+        assert (worktree / "hello.txt").read_text() == f"hi from {runtime}\n"  # kept
     finally:
         codex.ao("stop", "d-1", "--force")
         sshkit.stop_hosts(hosts)

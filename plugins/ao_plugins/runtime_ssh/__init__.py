@@ -9,7 +9,9 @@ host ``ao new --host`` names, else to the one with the most free capacity (free 
 slots, then available memory, read in the same call). The agent's environment travels
 over the connection's stdin into a 0600 file the pane's shell reads and deletes: never a
 command line. The host runs the agent in the session's worktree at the same path as here
-(a shared filesystem), which ``create`` checks.
+(a shared filesystem), which ``create`` checks; or, for a host with ``workdir``, in the
+session's own copy of it there (``copies``), which the core brings back before it reads
+the worktree.
 
 A host that does not answer is never taken for one whose sessions ended: the sessions
 last seen there read ``unreachable`` (``PaneState.unreachable``), and calls that would
@@ -21,7 +23,6 @@ from __future__ import annotations
 import concurrent.futures
 import contextlib
 import dataclasses
-import fcntl
 import json
 import os
 import re
@@ -33,10 +34,11 @@ import uuid
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ao.sdk import proc
 from ao.sdk.contracts import (
+    Copying,
     HostCheck,
     Isolating,
     PaneState,
@@ -49,6 +51,7 @@ from ao.sdk.home import ao_home, memory_dir, private_dir
 from ao.sdk.httpcache import write_atomic
 from ao.sdk.options import parse_options
 from ao_plugins.runtime_docker import DEFAULT_ENV, passed_names
+from ao_plugins.runtime_ssh import copies
 from ao_plugins.runtime_tmux import PANE_FORMAT, SOCKET_ENV, TmuxRuntime, parse_panes
 
 UNREACHABLE = 255  # ssh's own exit status when it could not reach the host
@@ -67,6 +70,18 @@ class HostOptions(BaseModel):
     identity: str | None = Field(default=None, description="A private key file.")
     max_sessions: int = Field(default=8, ge=1, alias="maxSessions")
     options: dict[str, str] = Field(default_factory=dict, description="More `ssh -o` options.")
+    workdir: str | None = Field(
+        default=None,
+        description="An absolute directory on the host for each session's own copy of its "
+        "worktree: for a host that does not share ao's filesystem.",
+    )
+
+    @field_validator("workdir")
+    @classmethod
+    def _absolute(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith("/"):
+            raise ValueError(f"must be an absolute path on the host, not {value!r}")
+        return value.rstrip("/") or "/" if value is not None else None
 
 
 class SshOptions(BaseModel):
@@ -165,7 +180,8 @@ class Host(TmuxRuntime):
             raise SpawnError(
                 f"{spec.cwd} does not exist on host {self.host}",
                 hint="the ssh runtime runs the agent in the same worktree path on the host: "
-                "share ao's home (and the repository) with it (NFS, sshfs)",
+                "share ao's home (and the repository) with it (NFS, sshfs), or give the host "
+                f"a workdir (plugins.ssh.hosts.{self.host}.workdir) for copies of its own",
             )
         if r.returncode != 0:
             raise SpawnError(f"host {self.host} could not start {spec.name}: {r.stderr.strip()}")
@@ -219,6 +235,21 @@ class Host(TmuxRuntime):
                 chunk.append(line)
         return parse_panes(panes), screens
 
+    def check(self) -> tuple[bool, str]:
+        """(usable, what was found): tmux, and for copies git and a writable workdir."""
+        script = "tmux -V"
+        if self.config.workdir is not None:
+            w = shlex.quote(self.config.workdir)
+            script += f"; git --version; mkdir -p {w} && test -w {w} && echo 'workdir ok'"
+        r = self.remote(script)
+        found = r.stdout.strip().replace("\n", ", ") or r.stderr.strip() or "no tmux"
+        ok = re.search(r"tmux \d", r.stdout) is not None
+        if self.config.workdir is not None:
+            ok = ok and "git version" in r.stdout and "workdir ok" in r.stdout
+            if "workdir ok" not in r.stdout:
+                found += f"; workdir {self.config.workdir} is not writable"
+        return ok, found
+
     def capacity(self) -> tuple[int, int]:
         """(sessions on this host's ao tmux server, available memory in kB): one call."""
         tmux = shlex.join([*self.tmux_argv(), "list-sessions", "-F", "x"])
@@ -229,7 +260,7 @@ class Host(TmuxRuntime):
         return count, memory
 
 
-class SshRuntime(Isolating, Placing):
+class SshRuntime(Isolating, Placing, Copying):
     """Runs sessions in tmux on the hosts of ``plugins.ssh.hosts``."""
 
     api_version = TmuxRuntime.api_version
@@ -303,15 +334,46 @@ class SshRuntime(Isolating, Placing):
         if not spec.argv:
             raise CommandError("no command to run in the session")
         host = self.place(spec.where)
-        handle = host.create(spec)
+        if host.config.workdir is None:  # the host shares this filesystem
+            handle = host.create(spec)
+            self._remember(host.host, add=spec.name)
+            return handle
+        with copies.session_lock(spec.name):
+            remote_spec, copy = copies.send(host, spec)
+            copies.save(spec.name, copy)  # before it runs: a kill now leaves it findable
+            try:
+                handle = host.create(remote_spec)
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    copies.remove(host, copy.remote)
+                    copies.save(spec.name, None)
+                raise
         self._remember(host.host, add=spec.name)
         return handle
 
     def destroy(self, handle: RuntimeHandle, *, grace: float = 3.0) -> None:
-        """End the session on its host (an unreachable host is an error: nothing is lost)."""
+        """End the session on its host (an unreachable host is an error: nothing is lost);
+        a session's own copy is removed once its work was brought back."""
         host = self.host_of(handle)
         host.destroy(handle, grace=grace)
+        with copies.session_lock(handle.name):
+            copy = copies.load().get(handle.name)
+            if copy is not None:
+                copy = copies.bring_back(host, copy)
+                if Path(copy.local).is_dir():  # else the host's work stays under copy.refs
+                    copies.forget_refs(copy)
+                copies.remove(host, copy.remote)
+                copies.save(handle.name, None)
         self._remember(host.host, remove=handle.name)
+
+    def bring_back(self, handle: RuntimeHandle) -> bool:
+        """Bring a session's copy (a host with ``workdir``) into its worktree here."""
+        with copies.session_lock(handle.name):
+            copy = copies.load().get(handle.name)
+            if copy is None:
+                return False
+            copies.save(handle.name, copies.bring_back(self.host_of(handle), copy))
+            return True
 
     def probe(self) -> dict[str, PaneState]:
         """Every host's panes, one call per host, all hosts at once; the sessions last seen
@@ -405,13 +467,11 @@ class SshRuntime(Isolating, Placing):
         if not shutil.which("ssh"):
             return [HostCheck("ssh", False, "ssh not found on PATH; install openssh-client")]
         checks = [HostCheck("ssh", True, "ssh client")]
-        for host, found in _each(self.hosts, lambda h: h.remote("tmux -V")).items():
+        for host, found in _each(self.hosts, Host.check).items():
             if isinstance(found, Exception):
                 checks.append(HostCheck(f"host {host}", False, str(found)))
             else:
-                version = found.stdout.strip() or found.stderr.strip() or "no tmux"
-                ok = found.returncode == 0 and re.search(r"tmux \d", version) is not None
-                checks.append(HostCheck(f"host {host}", ok, version))
+                checks.append(HostCheck(f"host {host}", found[0], found[1]))
         return checks
 
     def sandbox_env(self, tag: str) -> dict[str, str]:
@@ -451,7 +511,7 @@ class SshRuntime(Isolating, Placing):
             return  # the common case, a probe that saw nothing new: no lock, no write
         path = self._seen_file()
         private_dir(path.parent)
-        with _locked(path.with_name(path.name + ".lock")):
+        with copies.locked(path.with_name(path.name + ".lock")):
             data = self._load()
             data[key] = self._changed(data.get(key), names, add, remove)
             write_atomic(path, json.dumps(data, sort_keys=True))
@@ -465,17 +525,6 @@ class SshRuntime(Isolating, Placing):
         if remove in result:
             result.remove(remove)
         return result
-
-
-@contextlib.contextmanager
-def _locked(path: Path) -> t.Iterator[None]:
-    """An exclusive lock on ``path`` (made 0600) while the block runs."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)
 
 
 _R = t.TypeVar("_R")
