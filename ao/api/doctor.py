@@ -85,6 +85,7 @@ def _config_checks() -> list[Check]:
     from ao.config import find_config_path, load_config
     from ao.sdk.errors import AoError
     from ao.sdk.home import ao_home
+    from ao.sdk.redact import redact
 
     home = ao_home()
     try:
@@ -112,6 +113,10 @@ def _config_checks() -> list[Check]:
     for pid, project in loaded.model.projects.items():
         ok = (project.path / ".git").exists()
         detail = str(project.path) if ok else f"{project.path} is not a git repository"
+        if not ok and project.url:  # made on first use
+            why = f"{project.path} not cloned yet: the first `ao new` clones {redact(project.url)}"
+            checks.append(Check(f"project {pid}", "WARN", why))
+            continue
         checks.append(Check(f"project {pid}", "PASS" if ok else "FAIL", detail))
     return checks
 

@@ -115,6 +115,7 @@ class Fixes(Tasks):
         from ao.fix.store import FixRun, FixStore
         from ao.fix.work import stored
         from ao.lifecycle.fixing import assign, scratch_at
+        from ao.session.checkout import ensure_checkout
 
         if jobs < 1:
             raise UsageError("-j must be at least 1")
@@ -140,6 +141,7 @@ class Fixes(Tasks):
             raise ConflictError(
                 f"a fix run of {proj.id!r} is under way", hint="see `ao fix status`"
             )
+        ensure_checkout(proj)  # a project with a url and no checkout yet gets one
         base = proj.config.default_branch
         base_sha = _rev(proj.repo_path, base)
         began = time.monotonic()

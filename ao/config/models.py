@@ -128,6 +128,11 @@ class ProjectConfig(Model):
     path: Path = Field(
         description="The repository's directory; relative to this file's directory, '~' expanded."
     )
+    url: str | None = Field(
+        default=None,
+        description="Where the repository is cloned from when `path` holds no checkout yet: "
+        "the first command that needs it clones it there.",
+    )
     default_branch: str = Field(
         default="main", description="Branch new worktrees start from and pull requests target."
     )

@@ -38,6 +38,7 @@ from ao.sdk.home import ao_home, private_dir
 from ao.sdk.proc import available_memory
 from ao.sdk.textsafe import strip_controls
 from ao.session import ports
+from ao.session.checkout import ensure_checkout
 from ao.session.context import require_binary
 from ao.session.delivery import deliver
 from ao.session.environment import agent_environment
@@ -292,10 +293,11 @@ def spawn(
             )  # fmt: skip
 
     require_binary(agent.binary, f"agent {agent_name!r}")
+    ensure_checkout(project)  # a project with a url and no checkout yet gets one
     if not (project.repo_path / ".git").exists():
         raise UsageError(
             f"project {project.id!r} path {project.repo_path} is not a git repository",
-            hint="fix `path` in the config",
+            hint="fix `path` in the config, or give the project a `url` to clone it from",
         )
 
     store = project.store
