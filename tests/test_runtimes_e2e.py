@@ -195,6 +195,8 @@ def test_gc_ends_the_session_of_a_spawn_killed_after_the_runtime_started_it(
     r = rproj.ao("gc")
     assert r.returncode == 0, r.stderr
     assert rproj.names() == []
+    if rproj.workdir is not None:  # its copy was brought back, then removed
+        assert list(rproj.workdir.glob("h*/*")) == []
     if rproj.runtime_name == "docker":
         ps = subprocess.run(
             ["docker", "ps", "-a", "-q", "--filter", f"label=ao.owner={Path(os.environ['AO_HOME']).resolve()}"],
