@@ -67,7 +67,7 @@ BUILTIN_CAPABILITIES: dict[tuple[str, str], set[str]] = {
     ("agent", "cursor"): {"Resumable", "DialogAnswering", "SessionInfoReader", "Versioned",
                           "AuthReporting"},
     ("agent", "kimicode"): {"Resumable", "Interruptible", "MenuAnswering", "SessionInfoReader",
-                            "Versioned", "AuthReporting", "McpClient"},
+                            "Versioned", "AuthReporting", "McpClient", "SelfTestable"},
     ("agent", "shell"): {"Interruptible"},
     **{("workspace", n): {"SetsAside"} for n in ("worktree", "clone")},
     **{("tracker", n): {"IssuePrompting", "IssueListing", "IssueUpdating"}

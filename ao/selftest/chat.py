@@ -192,7 +192,8 @@ def _reply(
                 "tool_calls": [_call("write", {"filePath": target, "path": target,
                                                "content": step.content})]}  # fmt: skip
     command = write_command(step) if step.kind == "write" else step.command
-    shell_name = next((n for n in ("bash", "shell", "run_shell_command") if n in names), names[0])
+    shells = ("bash", "shell", "Shell", "run_shell_command")  # Shell: Kimi Code
+    shell_name = next((n for n in shells if n in names), names[0])
     args = {"command": command, "description": "Run a command"}
     return {"role": "assistant", "content": None, "tool_calls": [_call(shell_name, args)]}
 

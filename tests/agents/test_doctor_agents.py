@@ -41,7 +41,7 @@ def test_agents_not_installed_are_skipped(ao: RunAo, tmp_path: Path) -> None:
         assert row["verdict"] == "skipped" and row["steps"] == []
     assert rows["codex"]["detail"] == "not installed (`codex` not on PATH)"
     assert rows["cursor"]["detail"] == NOT_SUPPORTED
-    assert rows["kimicode"]["detail"] == NOT_SUPPORTED  # its tools are not the script's
+    assert rows["kimicode"]["detail"] == "not installed (`kimi` not on PATH)"
 
 
 def test_one_agent_and_plain_output(ao: RunAo, tmp_path: Path) -> None:
@@ -83,3 +83,20 @@ def test_doctor_checks_claude_and_codex(ao: RunAo, tmp_path: Path) -> None:
         by_name = {s["name"]: s for s in row["steps"]}
         assert by_name["working"]["detail"].startswith("working ")
         assert by_name["needs_input"]["detail"].startswith("needs_input ")
+
+
+@pytest.mark.agents
+@pytest.mark.tmux
+@pytest.mark.timeout(200)
+def test_doctor_checks_kimi(ao: RunAo, tmp_path: Path) -> None:
+    """Kimi Code's shell tool is ``Shell``: the scripted model calls it by that name, and
+    its approval panel is read as needs_input and answered."""
+    require_cli("kimi")
+    r = ao("doctor", "--agents", "--agent", "kimicode", "--json", cwd=tmp_path, timeout=180)
+    doc = json.loads(r.stdout)
+    assert r.returncode == 0, json.dumps(doc, indent=2) + r.stderr
+    (row,) = doc["data"]
+    assert row["verdict"] == "ok", row
+    by_name = {s["name"]: s for s in row["steps"]}
+    assert list(by_name) == list(STEPS)
+    assert "Shell is requesting approval" in by_name["needs_input"]["detail"], row

@@ -39,6 +39,7 @@ from ao.sdk.contracts import (
     MenuAnswering,
     Observation,
     Resumable,
+    SelfTestable,
     SessionInfo,
     SessionInfoReader,
 )
@@ -66,7 +67,7 @@ SETTLING = 0.5
 
 class KimiCodeAgent(
     AgentBase, ProbedVersion, Resumable, Interruptible, MenuAnswering, SessionInfoReader,
-    AuthReporting, McpClient,
+    AuthReporting, McpClient, SelfTestable,
 ):  # fmt: skip
     """Adapter for Kimi Code CLI (``kimi``, PyPI ``kimi-cli``), tested with 1.51.0. With
     auto-update off (ao sets ``KIMI_CLI_NO_AUTO_UPDATE=1``) it shows no start-up dialogs."""
@@ -188,6 +189,22 @@ class KimiCodeAgent(
     def answer_keys(self, screen_text: str, text: str) -> tuple[str, ...] | None:
         """The digit that answers Kimi's approval or question panel (``screen.answer_keys``)."""
         return screen.answer_keys(screen_text, text)
+
+    def selftest_env(self, model_url: str, home: Path) -> dict[str, str]:
+        """Point Kimi at a local scripted model (``ao doctor --agents``): a share dir
+        ``home/.kimi`` whose ``config.toml`` has an OpenAI-compatible provider at
+        ``model_url/v1`` as its default model; returns the env (that HOME)."""
+        share = home / ".kimi"
+        share.mkdir(parents=True, exist_ok=True)
+        (share / "config.toml").write_text(
+            'default_model = "selftest"\ntelemetry = false\n\n'
+            '[models.selftest]\nprovider = "selftest"\nmodel = "fake-model"\n'
+            "max_context_size = 100000\n\n"
+            '[providers.selftest]\ntype = "openai_legacy"\n'
+            f'base_url = "{model_url}/v1"\napi_key = "sk-selftest"\n',
+            encoding="utf-8",
+        )
+        return {"HOME": str(home)}
 
     def auth(self) -> AuthState:
         """How Kimi would authenticate, from env and its share dir only."""
