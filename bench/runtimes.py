@@ -134,7 +134,7 @@ def bring_backs(tmp: Path) -> str:
             if kind == "changed":
                 (tmp / "far" / handle.target.split("/")[0] / handle.name / "n.txt").write_text("x")
             start = time.perf_counter()
-            rt.bring_back(handle)
+            rt.sync_copy(handle)
             times[kind].append(time.perf_counter() - start)
     return "           bring back median " + "   ".join(
         f"{kind} {statistics.median(values) * 1000:.0f} ms" for kind, values in times.items()

@@ -372,7 +372,7 @@ def test_capability_protocols_have_the_signatures_the_core_calls() -> None:
         contracts.McpClient: ("with_mcp", ["ctx", "spec", "servers"]),
         contracts.Isolating: ("local_runtime", []),
         contracts.Placing: ("places", []),
-        contracts.Copying: ("bring_back", ["handle"]),
+        contracts.Copying: ("sync_copy", ["handle"]),
     }
     for protocol, (method, params) in calls.items():
         sig = inspect.signature(getattr(protocol, method))

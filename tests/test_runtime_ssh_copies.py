@@ -93,7 +93,7 @@ def test_a_copy_starts_from_the_worktree_and_its_work_comes_back(
     host_head = git(copy, "rev-parse", "HEAD").strip()
     assert git(git_repo.parent / "origin.git", "rev-parse", "ao/c-1").strip() == host_head
 
-    assert rt.bring_back(handle) is True
+    assert rt.sync_copy(handle) is True
     assert git(tree, "rev-parse", "HEAD").strip() == host_head
     assert git(tree, "log", "-1", "--format=%s").strip() == "agent: readme"
     assert (tree / "README.md").read_text() == "# changed here, not committed\n"
@@ -126,7 +126,7 @@ def test_a_branch_that_moved_on_both_sides_is_refused_and_both_are_kept(
     git(tree, "commit", "-q", "-m", "here")
     here = git(tree, "rev-parse", "HEAD").strip()
     with pytest.raises(ConflictError, match="moved both here") as info:
-        rt.bring_back(handle)
+        rt.sync_copy(handle)
     assert "refs/ao/host/c-2/head" in (info.value.hint or "")
     assert git(tree, "rev-parse", "HEAD").strip() == here  # nothing changed here
     kept = git(git_repo, "rev-parse", "refs/ao/host/c-2/head").strip()
@@ -139,6 +139,38 @@ def test_a_branch_that_moved_on_both_sides_is_refused_and_both_are_kept(
     rt.destroy(handle, grace=0.2)
     assert not copy.exists()
     assert (tree / "there.txt").read_text() == "there\n"
+
+
+def test_commits_made_here_go_to_the_copy_and_the_agent_builds_on_them(
+    host: sshkit.SshHost, git_repo: Path, tmp_path: Path
+) -> None:
+    """What ``ao finalize`` does: sync, commit what the agent left, sync again. The
+    copy's branch moves to that commit with its files untouched, so the agent's next
+    commit comes back as a fast-forward, never as a conflict."""
+    tree = worktree_of(git_repo, "ao/c-3")
+    workdir = tmp_path / "far"
+    rt = runtime(host, workdir)
+    agent = "echo one > one.txt; exec sleep 60"
+    handle = rt.create(RuntimeSpec(name="c-3", argv=["sh", "-c", agent], cwd=tree, owner="t"))
+    copy = workdir / "c-3"
+    wait_for((copy / "one.txt").exists, timeout=30, what="the agent's file")
+    assert rt.sync_copy(handle)
+    git(tree, "add", "-A")
+    git(tree, "commit", "-q", "-m", "ao: what the agent left")
+    here = git(tree, "rev-parse", "HEAD").strip()
+    assert rt.sync_copy(handle)
+    assert git(copy, "rev-parse", "HEAD").strip() == here
+    assert git(copy, "status", "--porcelain") == ""  # its files as they were: all committed
+    (copy / "two.txt").write_text("two\n")  # the agent goes on, on top of ao's commit
+    git(copy, "add", "two.txt")
+    git(copy, "commit", "-q", "-m", "agent: two")
+    assert rt.sync_copy(handle)
+    assert git(tree, "log", "--format=%s", "-2").split("\n")[:2] == [
+        "agent: two", "ao: what the agent left",
+    ]  # fmt: skip
+    assert (tree / "two.txt").read_text() == "two\n"
+    rt.destroy(handle, grace=0.2)
+    assert not copy.exists()
 
 
 def test_a_task_on_a_copy_is_verified_on_the_agents_work(

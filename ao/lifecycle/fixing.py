@@ -17,6 +17,7 @@ Each tick, for the project's fix run:
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import typing as t
@@ -30,6 +31,7 @@ from ao.lifecycle.actions import notify
 from ao.lifecycle.tasks import reopen
 from ao.sdk.errors import AoError, ConflictError, SpawnError
 from ao.session.delegate import start_task
+from ao.session.ops import sync_copy
 from ao.session.publish import commit_leftovers
 from ao.store import events
 from ao.store.locks import locked, try_lock
@@ -163,9 +165,14 @@ def _follow(ctx: Context, project: Project, fixes: FixStore, item: FixItem) -> N
     task = project.tasks.read(item.task)
     if task.state == TaskState.COMPLETED:
         session = project.store.read(task.session) if task.session else None
-        if session is not None and session.worktree is not None:
-            commit_leftovers(project, session.worktree, f"fix: {item.check} {item.id}",
-                             skip=CHECK_DEBRIS)  # fmt: skip
+        subject = f"fix: {item.check} {item.id}"
+        if (
+            session is not None
+            and session.worktree is not None
+            and commit_leftovers(project, session.worktree, subject, skip=CHECK_DEBRIS)
+        ):
+            with contextlib.suppress(AoError):  # else the next sync names the two moves
+                sync_copy(ctx, session)  # the commit to a copy on another host, if any
         _to(project, fixes, item, ItemState.QUEUED, reason=None)
     elif task.state in (TaskState.FAILED, TaskState.CANCELLED):
         # the gate kept refusing its fix (a human was notified), or the user cancelled it

@@ -28,7 +28,7 @@ from ao.lifecycle import reactions as rx
 from ao.lifecycle.actions import notify
 from ao.sdk.errors import AoError
 from ao.sdk.textsafe import strip_controls
-from ao.session.ops import bring_back, handle_of, send
+from ao.session.ops import handle_of, send, sync_copy
 from ao.store import events
 from ao.store.record import Status, now
 from ao.store.tasks import TaskRecord, TaskState
@@ -131,7 +131,7 @@ def verify(
 ) -> TaskRecord:
     """Run the task's verify commands in its worktree and act on the outcome."""
     try:  # a copy on another host first: what is verified is the agent's work
-        bring_back(ctx, session)
+        sync_copy(ctx, session)
     except AoError as exc:
         report.errors.append((session.id, f"{task.id}: its work was not brought back: {exc}"))
         return task  # verified on a later pass

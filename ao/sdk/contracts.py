@@ -187,14 +187,15 @@ class Placing(t.Protocol):
 @t.runtime_checkable
 class Copying(t.Protocol):
     """Runtime capability: a session may work on its own copy of the worktree, on a disk
-    the core cannot read (a host without a shared filesystem). The core brings the copy's
-    work back before it reads the worktree (verification, publishing); ``destroy`` brings
-    it back before the copy is removed."""
+    the core cannot read (a host without a shared filesystem). The core syncs the two
+    before it reads the worktree (verification, publishing) and after it commits there;
+    ``destroy`` brings the copy's work back before the copy is removed."""
 
-    def bring_back(self, handle: RuntimeHandle) -> bool:
-        """Bring the copy's commits and files into the session's worktree here; False when
-        the session works on the worktree itself. ConflictError when the branch moved both
-        here and there (nothing is lost: the runtime keeps the copy's under a ref)."""
+    def sync_copy(self, handle: RuntimeHandle) -> bool:
+        """Bring the copy's commits and files into the session's worktree here, and send
+        commits made here on top of the copy's branch to it; False when the session works
+        on the worktree itself. ConflictError when the branch moved both here and there
+        (nothing is lost: the runtime keeps the copy's under a ref)."""
 
 
 # ----------------------------------------------------------------------------- agent

@@ -54,15 +54,16 @@ def workspace_info(session: Session) -> WorkspaceInfo | None:
     )
 
 
-def bring_back(ctx: Context, session: Session) -> bool:
+def sync_copy(ctx: Context, session: Session) -> bool:
     """When ``session`` works on its own copy of the worktree elsewhere (a host without a
-    shared filesystem), bring the copy's commits and files into the worktree here, so what
-    the core reads next is the agent's work; False when it works on the worktree itself."""
+    shared filesystem), bring the copy's commits and files into the worktree here (what
+    the core reads next is the agent's work) and send commits ao made here to the copy
+    (the agent builds on them); False when it works on the worktree itself."""
     handle = handle_of(session)
     if handle is None or session.worktree is None:
         return False
     runtime = ctx.runtime(session.runtime)
-    return isinstance(runtime, Copying) and runtime.bring_back(handle)
+    return isinstance(runtime, Copying) and runtime.sync_copy(handle)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -19,7 +19,7 @@ from ao.sdk.contracts import PrOpening
 from ao.sdk.errors import ConflictError, NotFoundError, UsageError
 from ao.sdk.proc import run
 from ao.sdk.textsafe import strip_controls
-from ao.session.ops import bring_back
+from ao.session.ops import sync_copy
 
 if t.TYPE_CHECKING:
     from ao.sdk.contracts import Scm, Tracker
@@ -138,8 +138,10 @@ def finalize(
     base = session.base or project.config.default_branch
     issue_title = strip_controls(session.issue_title or "").strip()
     subject = " ".join((title or issue_title or f"Work from ao session {session.id}").split())
-    bring_back(ctx, session)  # the agent's work, when it works on a copy on another host
+    sync_copy(ctx, session)  # the agent's work, when it works on a copy on another host
     committed = commit_leftovers(project, worktree, subject)
+    if committed:
+        sync_copy(ctx, session)  # and the commit to the copy, for the agent to build on
     ahead = commits_ahead(worktree, base)
     if ahead == 0:
         raise UsageError(f"{branch} has no commits beyond {base}: nothing to publish")

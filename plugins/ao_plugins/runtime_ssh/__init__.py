@@ -359,20 +359,20 @@ class SshRuntime(Isolating, Placing, Copying):
         with copies.session_lock(handle.name):
             copy = copies.load().get(handle.name)
             if copy is not None:
-                copy = copies.bring_back(host, copy)
+                copy = copies.sync(host, copy, forward=False)
                 if Path(copy.local).is_dir():  # else the host's work stays under copy.refs
                     copies.forget_refs(copy)
                 copies.remove(host, copy.remote)
                 copies.save(handle.name, None)
         self._remember(host.host, remove=handle.name)
 
-    def bring_back(self, handle: RuntimeHandle) -> bool:
-        """Bring a session's copy (a host with ``workdir``) into its worktree here."""
+    def sync_copy(self, handle: RuntimeHandle) -> bool:
+        """Sync a session's copy (on a host with ``workdir``) and its worktree here."""
         with copies.session_lock(handle.name):
             copy = copies.load().get(handle.name)
             if copy is None:
                 return False
-            copies.save(handle.name, copies.bring_back(self.host_of(handle), copy))
+            copies.save(handle.name, copies.sync(self.host_of(handle), copy))
             return True
 
     def probe(self) -> dict[str, PaneState]:

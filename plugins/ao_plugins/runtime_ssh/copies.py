@@ -9,13 +9,16 @@ connection (the same multiplexed one), both ways:
   a fresh repository on the host, which checks them out. The agent's state directory
   goes along (a tar over the connection), and every path in the agent's command and
   variables is mapped to its place on the host.
-- **back** (``bring_back``, each time the core is about to read the worktree: before
+- **back** (``sync``, each time the core is about to read the worktree: before
   verification, publishing, stopping): the host commits its working tree through a
   private index (the agent's own index is never touched), and its branch and that
   commit are fetched here into ``refs/ao/host/<session>/{head,work}`` before anything
   else changes. Then the branch moves forward to the host's and the worktree takes the
   host's files. A branch that moved both here and there is left alone and refused: both
   are kept.
+- **forward** (``sync`` too): commits ao made here on the copy's branch (committing what
+  the agent left, to publish it) go to the copy, whose branch moves to them with its
+  files untouched, so the agent's next commit builds on them.
 
 The copy on the host is removed only once its work was brought back (``remove``).
 """
@@ -192,17 +195,48 @@ def _map(value: str, mapping: Mapping[str, str]) -> str:
 # ----------------------------------------------------------------------------- back
 
 
-def bring_back(host: Host, copy: Copy) -> Copy:
-    """Bring the copy's branch and working tree into the worktree here; return the
-    record updated. Raises ConflictError when both branches moved (both are kept)."""
+def sync(host: Host, copy: Copy, *, forward: bool = True) -> Copy:
+    """Make the copy and the worktree here agree; return the record updated.
+
+    Back: the copy's branch and working tree come into the worktree here. Forward: commits
+    made here on top of the copy's branch (ao committing what the agent left, to publish
+    it) go to the copy, whose branch moves to them with its files untouched, so the
+    agent's next commit builds on them. ConflictError when both branches moved (both kept).
+    """
     r = host.remote(f"cd {shlex.quote(copy.remote)} && {_snapshot('refs/ao/work')}",
                     grace=GIT_TIMEOUT)  # fmt: skip
     fields = r.stdout.split()
     if r.returncode != 0 or len(fields) != 3:
         raise CommandError(f"host {host.host} could not read {copy.remote}: {r.stderr.strip()}")
-    work, tree, head = fields
-    if f"{tree} {head}" == copy.brought:
-        return copy  # nothing changed there since the last time
+    work, tree, there = fields
+    local = Path(copy.local)
+    if f"{tree} {there}" != copy.brought:  # the agent changed something there
+        _fetch(host, copy, there)
+        if not local.is_dir():
+            return copy  # the worktree is gone: what the host held stays under copy.refs
+        here = _git(local, "rev-parse", "HEAD")
+        if here != there and not _ancestor(local, there, here):
+            if not _ancestor(local, here, there):
+                raise ConflictError(
+                    f"the branch of {copy.name} moved both here ({here[:12]}) and on host "
+                    f"{host.host} ({there[:12]})",
+                    hint=f"the host's is kept as {copy.refs}/head (its files as "
+                    f"{copy.refs}/work): merge it into the branch, then try again",
+                )
+            _git(local, "reset", "-q", "--soft", there)
+        _git(local, "read-tree", "-u", "--reset", work)
+        copy = dataclasses.replace(copy, brought=f"{tree} {there}")
+    if not forward or not local.is_dir():
+        return copy
+    here = _git(local, "rev-parse", "HEAD")
+    if here != there and _ancestor(local, there, here):
+        _forward(host, copy, here, there)
+        copy = dataclasses.replace(copy, brought=f"{tree} {here}")
+    return copy
+
+
+def _fetch(host: Host, copy: Copy, head: str) -> None:
+    """The host's working-tree commit into ``copy.refs``: before anything here changes."""
     env = {**_ssh_env(host), "GIT_TERMINAL_PROMPT": "0"}
     proc.run(["git", "--git-dir", copy.repo, "fetch", "-q", "--no-tags",
               f"{_address(host)}:{copy.remote}", f"+refs/ao/work:{copy.refs}/work"],
@@ -210,21 +244,21 @@ def bring_back(host: Host, copy: Copy) -> Copy:
     # the work commit's parent is the host's HEAD: one ref fetched brings both
     proc.run(["git", "--git-dir", copy.repo, "update-ref", f"{copy.refs}/head", head],
              timeout=30)  # fmt: skip
-    local = Path(copy.local)
-    if not local.is_dir():
-        return copy  # the worktree is gone: what the host held stays under copy.refs
-    here, there = _git(local, "rev-parse", "HEAD"), _git(local, "rev-parse", f"{copy.refs}/head")
-    if here != there and not _ancestor(local, there, here):
-        if not _ancestor(local, here, there):
-            raise ConflictError(
-                f"the branch of {copy.name} moved both here ({here[:12]}) and on host "
-                f"{host.host} ({there[:12]})",
-                hint=f"the host's is kept as {copy.refs}/head (its files as {copy.refs}/work): "
-                "merge it into the branch, then try again",
-            )
-        _git(local, "reset", "-q", "--soft", there)
-    _git(local, "read-tree", "-u", "--reset", work)
-    return dataclasses.replace(copy, brought=f"{tree} {head}")
+
+
+def _forward(host: Host, copy: Copy, here: str, there: str) -> None:
+    """Move the copy's branch from ``there`` to ``here`` (a descendant made here), its
+    files untouched; only while the agent has not committed since (else the next sync
+    reports both moves)."""
+    env = {**_ssh_env(host), "GIT_TERMINAL_PROMPT": "0"}
+    proc.run(["git", "-C", copy.local, "push", "-q", "-f", f"{_address(host)}:{copy.remote}",
+              f"{here}:refs/ao/forward"], env=env, timeout=GIT_TIMEOUT)  # fmt: skip
+    r = shlex.quote(copy.remote)
+    host.remote(
+        f'cd {r} && if [ "$(git rev-parse HEAD)" = {there} ]; then git reset -q {here}; fi; '
+        "git update-ref -d refs/ao/forward",
+        grace=GIT_TIMEOUT,
+    )
 
 
 def remove(host: Host, remote: str) -> None:
