@@ -142,6 +142,41 @@ def test_errors_are_documents_with_the_clis_exit_codes(board: Board, proj: Proje
     assert proj.ao("status", "NOT_AN_ID").returncode == 2
 
 
+def test_task_routes_render_the_clis_documents(board: Board, proj: Project) -> None:
+    with board.client() as c:
+        body = {"projectId": "demo", "goal": "echo ok > done.txt", "verify": ["test -f done.txt"]}
+        r = c.post("/api/tasks", json=body)
+        assert r.status_code == 201, r.text
+        created = r.json()
+        assert created["id"] == "task-1" and created["verify"] == ["test -f done.txt"]
+        assert r.headers["location"] == "/api/tasks/task-1?project=demo"
+        assert created == proj.ao_json("task", "show", "task-1")  # the CLI's document
+    done = proj.ao("task", "wait", "task-1", "--timeout", "60", timeout=90)  # runs passes
+    assert done.returncode == 0, done.stdout + done.stderr
+    with board.client(token=None) as c:  # reads need no token on loopback
+        shown = c.get("/api/tasks/task-1").json()
+        assert shown["state"] == "completed" and shown == proj.ao_json("task", "show", "task-1")
+        assert c.get("/api/tasks").json() == [shown]
+        assert c.get("/api/tasks", params={"open": "true"}).json() == []
+        assert c.get("/api/tasks", params={"project": "demo"}).json() == [shown]
+        assert c.post("/api/tasks", json=body).status_code == 401  # changes need it
+    with board.client() as c:
+        second = c.post("/api/tasks", json={"projectId": "demo", "goal": "sleep 30"}).json()
+        assert [t["id"] for t in c.get("/api/tasks", params={"open": "true"}).json()] == [
+            second["id"]
+        ]
+        cancelled = c.post(f"/api/tasks/{second['id']}/cancel", json={"keepSession": True})
+        assert cancelled.status_code == 200 and cancelled.json()["state"] == "cancelled"
+        assert proj.ao_json("status", second["session"])["status"] != "killed"  # type: ignore[index]
+        assert c.post(f"/api/tasks/{second['id']}/cancel").json()["state"] == "cancelled"
+        # errors: the CLI's codes
+        assert error_of(c.get("/api/tasks/task-9")) == (404, 4)
+        assert error_of(c.post("/api/tasks", json={"projectId": "nope", "goal": "x"})) == (404, 4)
+        assert error_of(c.post("/api/tasks", json={"projectId": "demo"})) == (422, 2)
+        assert error_of(c.post("/api/tasks", json={**body, "verfy": ["x"]})) == (422, 2)
+        assert error_of(c.post("/api/tasks", json={**body, "verify": "test -f x"})) == (422, 2)
+
+
 def test_events_page_and_resume_by_cursor(board: Board) -> None:
     create(board)
     with board.client() as c:

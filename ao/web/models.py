@@ -100,3 +100,32 @@ class FinalizeBody(Body):
     pr: bool = Field(default=False, description="Open the pull request too.")
     title: Name | None = Field(default=None, description="Its title (default: the issue's).")
     draft: bool = Field(default=False, description="Open it as a draft.")
+
+
+Command = StrictStr | list[StrictStr]
+
+
+class TaskBody(Body):
+    """``POST /api/tasks``: an agent on a goal, completed once verified (``ao task create``)."""
+
+    project_id: Name = Field(alias="projectId", description="The project (its id).")
+    goal: Text = Field(description="What the agent should achieve.")
+    agent: Name | None = Field(default=None, description="Agent plugin (default: the project's).")
+    verify: list[Command] | None = Field(
+        default=None, max_length=32,
+        description="Commands that must pass in its worktree, each a string (split like a "
+        "shell would, never run by one) or an argv list (default: the project's verify).",
+    )  # fmt: skip
+    base: Name | None = Field(default=None, description="Branch to start from.")
+    from_session: Name | None = Field(
+        default=None, alias="from", description="Build on this session's branch instead."
+    )
+
+
+class CancelBody(Body):
+    """``POST /api/tasks/{id}/cancel`` (``ao task cancel``); the body is optional."""
+
+    keep_session: bool = Field(
+        default=False, alias="keepSession", description="Leave its agent running."
+    )
+    force: bool = Field(default=False, description="Stop its session as `ao stop --force`.")

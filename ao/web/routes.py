@@ -17,7 +17,15 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response, Strea
 
 from ao import __version__
 from ao.web.fleet import listed
-from ao.web.models import CreateBody, FinalizeBody, MessageBody, RestoreBody, SpawnBody
+from ao.web.models import (
+    CancelBody,
+    CreateBody,
+    FinalizeBody,
+    MessageBody,
+    RestoreBody,
+    SpawnBody,
+    TaskBody,
+)
 from ao.web.security import given_token
 from ao.web.stream import EventStream
 from ao.web.terminal import serve_viewer
@@ -31,6 +39,7 @@ if t.TYPE_CHECKING:
 
 ProjectQuery = Query(None, description="The project holding the session (when ids collide).")
 ForceQuery = Query(False, description="Save the work first, then remove the worktree.")
+TaskProjectQuery = Query(None, description="The project holding the task (ids are per project).")
 
 
 def router(
@@ -166,6 +175,40 @@ def router(
     ) -> None:
         """The session's terminal (docs/dashboard.md, "Terminals"); the token is required."""
         await serve_viewer(ws, hub, api, session_id, project=project, cols=cols, rows=rows)
+
+    # ------------------------------------------------------------------- tasks
+
+    @r.get("/tasks", summary="Tasks (`ao task list --json`)")
+    def tasks(
+        project: str | None = Query(None, description="Only this project's."),
+        open_only: bool = Query(False, alias="open", description="Only those not ended."),
+    ) -> JSONResponse:
+        return JSONResponse([t.to_json() for t in api.tasks(project=project, open_only=open_only)])
+
+    @r.post("/tasks", status_code=201, summary="Start a task (`ao task create --json`)")
+    def create_task(body: TaskBody) -> JSONResponse:
+        with changes(fleet):
+            task = api.create_task(
+                body.goal, project=body.project_id, agent=body.agent, verify=body.verify,
+                base=body.base, parent_session=body.from_session,
+            )  # fmt: skip
+        headers = {"Location": f"/api/tasks/{task.id}?project={task.project}"}
+        return JSONResponse(task.to_json(), status_code=201, headers=headers)
+
+    @r.get("/tasks/{task_id}", summary="One task (`ao task show TASK --json`)")
+    def task(task_id: str, project: str | None = TaskProjectQuery) -> JSONResponse:
+        return JSONResponse(api.task(task_id, project=project).to_json())
+
+    @r.post("/tasks/{task_id}/cancel", summary="Cancel a task (`ao task cancel --json`)")
+    def cancel_task(
+        task_id: str, body: CancelBody | None = Body(None), project: str | None = TaskProjectQuery
+    ) -> JSONResponse:
+        body = body or CancelBody()
+        with changes(fleet):
+            cancelled = api.cancel_task(
+                task_id, project=project, stop=not body.keep_session, force=body.force
+            )
+        return JSONResponse(cancelled.to_json())
 
     # ------------------------------------------------------------------- events
 
