@@ -16,6 +16,7 @@ import typing as t
 
 from ao.api.lifecycle import Lifecycle
 from ao.api.sessions import Sessions
+from ao.lifecycle import verifying
 from ao.sdk.contracts import McpClient
 from ao.sdk.errors import ConflictError, NotFoundError, UsageError
 from ao.store import events
@@ -222,6 +223,7 @@ class Tasks(Sessions, Lifecycle):
             task = proj.tasks.update_locked(
                 task_id, state=TaskState.CANCELLED, reason="cancelled by the user", question=None
             )
+        verifying.end(proj.paths, task_id)  # a verification under way is for nobody now
         events.append(
             proj.paths, "task.cancelled", session=task.session, message=f"{task_id}: cancelled",
             data={"task": task_id, "from": before, "to": TaskState.CANCELLED},

@@ -17,14 +17,11 @@ reactions: the engine keeps the books, the agent only decides.
 
 from __future__ import annotations
 
-import os
-import shlex
-import signal
 import subprocess
 import typing as t
 
-from ao.fix.work import gate_task
 from ao.lifecycle import reactions as rx
+from ao.lifecycle import verifying
 from ao.lifecycle.actions import notify
 from ao.sdk.errors import AoError
 from ao.sdk.textsafe import strip_controls
@@ -34,14 +31,12 @@ from ao.store.record import Status, now
 from ao.store.tasks import TaskRecord, TaskState
 
 if t.TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
-    from pathlib import Path
+    from collections.abc import Mapping
 
     from ao.lifecycle.report import TickReport
     from ao.session.context import Context, Project
     from ao.store.state import Session
 
-OUTPUT_LIMIT = 4000  # characters of a failed check's output kept and sent back
 WAITING = (Status.QUEUED, Status.SPAWNING)
 ASKING = (Status.NEEDS_INPUT, Status.BLOCKED)
 FAILED_SESSION = (Status.ERRORED, Status.EXITED, Status.KILLED)
@@ -129,7 +124,32 @@ def _question(ctx: Context, session: Session) -> str:
 def verify(
     ctx: Context, project: Project, task: TaskRecord, session: Session, report: TickReport
 ) -> TaskRecord:
-    """Run the task's verify commands in its worktree and act on the outcome."""
+    """The agent finished the task's turn: start verifying it in its worktree (a job apart
+    from this pass, ``verifying``), or act on the outcome once a later pass finds it."""
+    turn = f"{task.turn_at or ''}|{session.status_since or ''}"
+    job = verifying.read(project.paths, task.id)
+    if job is not None and job.turn != turn:  # the agent worked again since: a new turn
+        verifying.end(project.paths, task.id)
+        job = None
+    if job is None:
+        return _start_verifying(ctx, project, task, session, turn, report)
+    where = verifying.state(job)
+    if where == "running":
+        return task
+    if where == "lost":  # its process was killed without a result: run it again
+        verifying.start(project.paths, job)
+        return task
+    failure = job.failure
+    if where == "overdue":
+        failure = ("verification", f"did not finish within {job.deadline - job.started:g}s", "")
+    verifying.end(project.paths, task.id)
+    return _verified(ctx, project, task, session, failure)
+
+
+def _start_verifying(
+    ctx: Context, project: Project, task: TaskRecord, session: Session, turn: str,
+    report: TickReport,
+) -> TaskRecord:  # fmt: skip
     try:  # a copy on another host first: what is verified is the agent's work
         sync_copy(ctx, session)
     except AoError as exc:
@@ -140,15 +160,21 @@ def verify(
     if worktree is None or not worktree.is_dir():
         return _end(ctx, project, task, TaskState.FAILED, session=session,
                     reason=f"its worktree {worktree} is gone")  # fmt: skip
-    failure = None
-    for argv in task.verify:
-        failure = run_check(argv, worktree, ctx.config.tasks.verify_timeout)
-        if failure is not None:
-            break
-    if failure is None and task.gate:
-        why = gate_task(project.paths, task.gate, worktree, ctx.config.tasks.verify_timeout)
-        if why is not None:
-            failure = (task.gate, "did not pass", why)
+    if not task.verify and not task.gate:
+        return _verified(ctx, project, task, session, None)
+    verifying.start(project.paths, verifying.Job(
+        task=task.id, turn=turn, worktree=str(worktree), commands=[list(c) for c in task.verify],
+        gate=task.gate, timeout=ctx.config.tasks.verify_timeout,
+        config=str(project.paths.config_path), project=project.id,
+    ))  # fmt: skip
+    return task
+
+
+def _verified(
+    ctx: Context, project: Project, task: TaskRecord, session: Session,
+    failure: verifying.Failure | None,
+) -> TaskRecord:  # fmt: skip
+    """Act on a verification's outcome: complete, send the failure back, or fail."""
     current = project.tasks.read(task.id)
     if current.state != TaskState.VERIFYING:
         return current  # cancelled while the checks ran
@@ -169,33 +195,6 @@ def verify(
                     reason=f"verification failed {attempts} times; last: {reason}",
                     output=output)  # fmt: skip
     return _retry(ctx, project, current, session, attempts, reason, output)
-
-
-def run_check(argv: Sequence[str], cwd: Path, timeout: float) -> tuple[str, str, str] | None:
-    """Run one verify command; None when it passes, else (command, what happened, the
-    tail of its output)."""
-    command = shlex.join(argv)
-    try:
-        child = subprocess.Popen(
-            list(argv), cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
-    except OSError as exc:
-        return command, f"could not start ({exc.strerror or exc})", ""
-    try:
-        out, _ = child.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(child.pid, signal.SIGKILL)  # its own session: the whole tree ends
-        out, _ = child.communicate()
-        return command, f"timed out after {timeout:g}s", _tail(out)
-    if child.returncode == 0:
-        return None
-    return command, f"exited {child.returncode}", _tail(out)
-
-
-def _tail(out: bytes) -> str:
-    text = strip_controls(out.decode("utf-8", "replace"))
-    return text if len(text) <= OUTPUT_LIMIT else "…" + text[-OUTPUT_LIMIT:]
 
 
 def reopen(
