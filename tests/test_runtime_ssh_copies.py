@@ -173,6 +173,20 @@ def test_commits_made_here_go_to_the_copy_and_the_agent_builds_on_them(
     assert not copy.exists()
 
 
+def test_a_password_in_origins_url_never_reaches_the_host(
+    host: sshkit.SshHost, git_repo: Path, tmp_path: Path
+) -> None:
+    git(git_repo, "remote", "set-url", "origin", "https://me:s3cretpass9@example.invalid/x.git")
+    tree = worktree_of(git_repo, "ao/c-4")
+    workdir = tmp_path / "far"
+    rt = runtime(host, workdir)
+    handle = rt.create(RuntimeSpec(name="c-4", argv=["sleep", "60"], cwd=tree, owner="t"))
+    copy = workdir / "c-4"
+    assert git(copy, "remote", "get-url", "origin").strip() == "https://me@example.invalid/x.git"
+    assert "s3cretpass9" not in (copy / ".git" / "config").read_text()
+    rt.destroy(handle, grace=0.2)
+
+
 def test_a_task_on_a_copy_is_verified_on_the_agents_work(
     proj: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

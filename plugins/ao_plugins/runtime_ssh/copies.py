@@ -140,7 +140,9 @@ def _prepare(host: Host, local: Path, remote: str) -> None:
     # who commits here (config or environment) commits there
     ident = re.match(r"(.+) <(.*)> \d+", _git(local, "var", "GIT_COMMITTER_IDENT", check=False))
     settings = {"user.name": ident[1], "user.email": ident[2]} if ident else {}
-    origin = _git(local, "remote", "get-url", "origin", check=False)
+    # a password in the URL stays here: the host pushes with credentials of its own
+    origin = re.sub(r"^([a-z][a-z0-9+.-]*://[^/@:]*):[^/@]*@", r"\1@",
+                    _git(local, "remote", "get-url", "origin", check=False))  # fmt: skip
     if origin:  # the agent pushes its branch there, as it would from here
         settings |= {"remote.origin.url": origin,
                      "remote.origin.fetch": "+refs/heads/*:refs/remotes/origin/*"}  # fmt: skip
