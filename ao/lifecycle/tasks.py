@@ -263,6 +263,7 @@ def _end(
     session: Session | None, **changes: t.Any,
 ) -> TaskRecord:  # fmt: skip
     """Complete or fail ``task`` with its result (branch, commits, PR) filled in."""
+    verifying.end(project.paths, task.id)  # one under way is for nobody now
     if session is not None:
         changes.setdefault("branch", session.branch)
         changes.setdefault("pr", session.pr)
