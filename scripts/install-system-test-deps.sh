@@ -2,8 +2,8 @@
 # System packages the test suite uses besides the venv and the agent CLIs: tmux and git
 # (most tests), zsh and fish (completion scripts), notify-send and dbus-run-session (the
 # desktop notifier), npm (agent CLIs, GitHub schema), chromium and chromedriver (the
-# dashboard's browser tests), docker.io (the docker runtime's tests). The same packages
-# .ci/run installs.
+# dashboard's browser tests), docker.io (the docker runtime's tests), openssh-server (the
+# ssh runtime's tests). The same packages .ci/run installs.
 #
 # Installs the missing ones with apt-get when this user may do so without a password (root,
 # or `sudo -n`); otherwise it says which tests will be skipped and the command that gets
@@ -39,6 +39,7 @@ deps=(
     "chromium|chromium fonts-liberation|the dashboard's browser tests (tests/test_web_page.py, tests/agents/test_web_codex.py)"
     "chromedriver|chromium-driver|the dashboard's browser tests (Selenium drives Chromium through it)"
     "dockerd|docker.io|the docker runtime's tests (tests/test_runtime_docker.py; scripts/start-test-services.sh starts the engine)"
+    "/usr/sbin/sshd|openssh-server|the ssh runtime's tests (tests/test_runtime_ssh*.py start their own sshd on loopback)"
 )
 
 missing_tools=()
@@ -75,7 +76,7 @@ root_prefix() {
 
 find_missing
 if [[ ${#missing_tools[@]} -eq 0 ]]; then
-    [[ "$mode" == check ]] || echo "$me: all present (tmux git zsh fish notify-send dbus-run-session npm chromium chromedriver dockerd)"
+    [[ "$mode" == check ]] || echo "$me: all present (tmux git zsh fish notify-send dbus-run-session npm chromium chromedriver dockerd sshd)"
     exit 0
 fi
 
