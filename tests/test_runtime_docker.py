@@ -126,8 +126,9 @@ def test_the_container_sees_only_its_own(runtime: DockerRuntime, tmp_path: Path)
     env = {"MINE": "one", "ANTHROPIC_API_KEY": SECRET, "AWS_SECRET_ACCESS_KEY": "aws", "HOME": "/h"}
     handle = runtime.create(spec("iso", script, work, env=env, own_env=frozenset({"MINE"})))
     try:
-        # tmux marks the pane dead at the PTY's end, and reads the status a moment later
-        wait_for(lambda: runtime.probe()["iso"].exit_status is not None, timeout=30, what="exit")
+        # tmux marks the pane dead at the PTY's end, and reads the status a moment later;
+        # an engine busy removing other containers may take long to start this one
+        wait_for(lambda: runtime.probe()["iso"].exit_status is not None, timeout=90, what="exit")
         assert runtime.probe()["iso"].exit_status == 3
         assert "finished" in runtime.capture(handle)
         names = set((work / "env.txt").read_text().split())
